@@ -1,0 +1,28 @@
+"""The project's user-facing error: one line naming the file, the field and what was expected."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+
+
+class AwdError(ValueError):
+    """Bad user input: a clip, a config, a robot spec, a checkpoint or a missing file."""
+
+    def __init__(self, source: str | Path | None, field: str | None, message: str):
+        self.source = str(source) if source is not None else None
+        self.field = field
+        self.message = message
+        where = ": ".join(part for part in (self.source, field) if part)
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+@contextmanager
+def exit_on_error():
+    """Turn an AwdError raised inside a command-line tool into one line on stderr and exit code 2."""
+    try:
+        yield
+    except AwdError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)

@@ -1,0 +1,68 @@
+"""File helpers: safe YAML, atomic writes (write to a temporary file, then rename)."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from awd.errors import AwdError
+
+
+def read_yaml(path: str | Path) -> Any:
+    """Safe-load a YAML file; a missing file or a syntax error becomes an AwdError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AwdError(path, None, "file not found")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return yaml.safe_load(stream)
+    except yaml.YAMLError as error:
+        raise AwdError(path, None, f"invalid YAML ({str(error).splitlines()[0]})") from None
+
+
+def read_json(path: str | Path) -> Any:
+    """Load a JSON file; a missing file or a syntax error becomes an AwdError naming the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise AwdError(path, None, "file not found")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            return json.load(stream)
+    except json.JSONDecodeError as error:
+        raise AwdError(path, None, f"invalid JSON ({error})") from None
+
+
+@contextmanager
+def atomic_open(path: str | Path, mode: str = "w"):
+    """Open a temporary file next to `path`; on success rename it over `path`, on failure remove it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        if os.path.exists(tmp_name):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_json_atomic(path: str | Path, data: Any, indent: int | None = None) -> None:
+    """Write JSON so that readers see either the old file or the complete new one."""
+    with atomic_open(path) as stream:
+        json.dump(data, stream, indent=indent)
+
+
+def write_yaml_atomic(path: str | Path, data: Any) -> None:
+    """Write YAML atomically."""
+    with atomic_open(path) as stream:
+        yaml.safe_dump(data, stream, sort_keys=False)

@@ -1,0 +1,30 @@
+"""Install the awd package: `pip install -e .` (CPU MuJoCo) or `pip install -e ".[gpu]"` (MuJoCo Warp)."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="awd",
+    version="0.1.0",
+    description="Adversarial motion priors for legged robots on MuJoCo and MuJoCo Warp",
+    python_requires=">=3.10",
+    packages=find_packages(include=["awd", "awd.*"]),
+    include_package_data=True,
+    package_data={"awd": ["data/**/*"]},
+    install_requires=[
+        "torch>=2.2",
+        "numpy",
+        "scipy",
+        "pyyaml",
+        "mujoco==4.0.0",
+        "placo==0.10.2",
+        "rl-games==1.6.5",
+        "tensorboard",
+        "matplotlib",
+        "tqdm",
+    ],
+    extras_require={
+        "gpu": ["mujoco-warp==4.0.0", "warp-lang==1.19.0"],
+        "export": ["onnx", "onnxruntime"],
+        "dev": ["pytest"],
+    },
+)
