@@ -1,0 +1,60 @@
+"""Build the MuJoCo model a simulation runs from a robot spec: the robot's MJCF plus a floor, PD position
+actuators with the spec's gains and torque limits (in spec joint order), the spec's time step and the
+implicitfast integrator (needed for light robots)."""
+
+from __future__ import annotations
+
+import mujoco
+import numpy as np
+
+from awd.robot.spec import RobotSpec
+
+
+def build_model_spec(spec: RobotSpec, floor: bool = True) -> mujoco.MjSpec:
+    model_spec = mujoco.MjSpec.from_file(str(spec.mjcf_path))
+    model_spec.option.timestep = spec.sim_dt
+    model_spec.option.integrator = mujoco.mjtIntegrator.mjINT_IMPLICITFAST
+    if floor and not any(g.type == mujoco.mjtGeom.mjGEOM_PLANE for g in model_spec.geoms):
+        ground = model_spec.worldbody.add_geom()
+        ground.name = "floor"
+        ground.type = mujoco.mjtGeom.mjGEOM_PLANE
+        ground.size = [0.0, 0.0, 0.05]
+        ground.contype = 1
+        ground.conaffinity = 1
+        ground.condim = 3
+        ground.rgba = [0.25, 0.35, 0.45, 1.0]
+    for actuator in list(model_spec.actuators):
+        model_spec.delete(actuator)
+    for name, kp, kd, limit in zip(spec.joint_names, spec.kp, spec.kd, spec.effort_limit):
+        actuator = model_spec.add_actuator()
+        actuator.name = name
+        actuator.target = name
+        actuator.trntype = mujoco.mjtTrn.mjTRN_JOINT
+        actuator.set_to_position(kp=float(kp), kv=float(kd))
+        actuator.ctrllimited = 0
+        actuator.forcelimited = 1
+        actuator.forcerange = [-float(limit), float(limit)]
+    return model_spec
+
+
+def build_model(spec: RobotSpec, floor: bool = True) -> mujoco.MjModel:
+    """Compile the simulation model; actuator i drives spec.joint_names[i] towards its ctrl target."""
+    return build_model_spec(spec, floor).compile()
+
+
+def joint_qpos_addresses(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
+    return np.array([model.jnt_qposadr[model.joint(name).id] for name in spec.joint_names])
+
+
+def joint_dof_addresses(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
+    return np.array([model.jnt_dofadr[model.joint(name).id] for name in spec.joint_names])
+
+
+def default_qpos(model: mujoco.MjModel, spec: RobotSpec) -> np.ndarray:
+    """The standing pose: root at init height and orientation, joints at their defaults."""
+    qpos = model.qpos0.copy()
+    qpos[0:3] = [0.0, 0.0, spec.init_root_height]
+    x, y, z, w = spec.init_root_quat
+    qpos[3:7] = [w, x, y, z]
+    qpos[joint_qpos_addresses(model, spec)] = spec.default_joint_pos
+    return qpos

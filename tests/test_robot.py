@@ -1,0 +1,115 @@
+"""The mini_bdx robot: spec validation, the generated URDF agrees with the MJCF, and it stands."""
+
+import mujoco
+import numpy as np
+import placo
+import pytest
+import yaml
+
+from awd.errors import AwdError
+from awd.robot import load_robot_spec
+from awd.robot.model import build_model, default_qpos, joint_qpos_addresses
+from awd.robot.urdf import mjcf_to_urdf
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_robot_spec("mini_bdx")
+
+
+def test_spec_matches_the_published_duck(spec):
+    model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+    assert spec.num_joints == 16
+    assert spec.joint_names[:5] == ("left_hip_yaw", "left_hip_roll", "left_hip_pitch", "left_knee", "left_ankle")
+    assert 1.9 < model.body_subtreemass[1] < 2.3
+    assert spec.control_rate == 50.0
+    assert np.allclose(spec.kp[:5], 6.5) and np.allclose(spec.effort_limit[:5], 3.6)
+    assert np.allclose(model.dof_armature[6:][:5], 0.027) and np.allclose(model.dof_frictionloss[6:][:5], 0.045)
+
+
+def test_generated_urdf_is_up_to_date(spec):
+    assert spec.urdf_path.read_text() == '<?xml version="1.0"?>\n' + mjcf_to_urdf(spec)
+
+
+def test_urdf_and_mjcf_agree_on_joints_and_foot_kinematics(spec):
+    robot = placo.HumanoidRobot(str(spec.urdf_path))
+    assert tuple(robot.joint_names()) == spec.joint_names
+    model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+    data = mujoco.MjData(model)
+    addresses = joint_qpos_addresses(model, spec)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        q = rng.uniform(spec.joint_lower, spec.joint_upper)
+        data.qpos[:] = model.qpos0
+        data.qpos[addresses] = q
+        mujoco.mj_kinematics(model, data)
+        for name, value in zip(spec.joint_names, q):
+            robot.set_joint(name, value)
+        robot.update_kinematics()
+        trunk = np.linalg.inv(robot.get_T_world_frame("trunk"))
+        for frame in ("left_foot", "right_foot", "head"):
+            placo_pos = (trunk @ robot.get_T_world_frame(frame))[:3, 3]
+            mujoco_pos = data.xpos[model.body(frame).id] - data.xpos[model.body("trunk").id]
+            assert np.abs(placo_pos - mujoco_pos).max() < 1e-3, frame
+    for name, low, high in zip(spec.joint_names, spec.joint_lower, spec.joint_upper):
+        assert np.allclose(robot.model.lowerPositionLimit[robot.get_joint_offset(name)], low)
+        assert np.allclose(robot.model.upperPositionLimit[robot.get_joint_offset(name)], high)
+
+
+def test_default_pose_stands_for_ten_seconds(spec):
+    model = build_model(spec)
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(model, spec)
+    data.ctrl[:] = spec.default_joint_pos
+    mujoco.mj_forward(model, data)
+    feet = [data.xpos[model.body(name).id][2] for name in spec.foot_bodies]
+    assert np.allclose(feet, 0.0, atol=2e-3)
+    for _ in range(2000):
+        mujoco.mj_step(model, data)
+    assert np.isfinite(data.qpos).all()
+    assert abs(data.qpos[2] - spec.init_root_height) < 0.01
+    assert np.linalg.norm(data.qpos[:2]) < 0.01
+
+
+def _write_spec(tmp_path, edit):
+    raw = yaml.safe_load(load_robot_spec("mini_bdx").spec_path.read_text())
+    raw["mjcf"] = str(load_robot_spec("mini_bdx").mjcf_path)
+    raw.pop("urdf")
+    raw.pop("placo_defaults", None)
+    edit(raw)
+    path = tmp_path / "robot.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+@pytest.mark.parametrize(
+    "edit, field, words",
+    [
+        (lambda r: r["joints"].__setitem__(0, {"name": "left_hip_yawn"}), "joints", "left_hip_yawn"),
+        (lambda r: r["joints"].pop(3), "joints", "missing from the spec"),
+        (lambda r: r["joints"][2].__setitem__("default", 3.0), "joints.left_hip_pitch.default", "within"),
+        (lambda r: r["joints"][2].__setitem__("kp", "stiff"), "joints[2].kp", "non-negative number"),
+        (lambda r: r["bodies"].__setitem__("feet", ["left_foot"]), "bodies.feet", "two bodies"),
+        (lambda r: r["bodies"].__setitem__("trunk", "torso"), "bodies.trunk", "no body named 'torso'"),
+        (lambda r: r["control"].__setitem__("decimation", 0), "control.decimation", "positive integer"),
+        (lambda r: r["init"].__setitem__("root_quat", [0, 0, 0, 2]), "init.root_quat", "unit quaternion"),
+        (lambda r: r.__setitem__("mjcf", "nowhere.xml"), "mjcf", "file not found"),
+    ],
+)
+def test_bad_spec_gives_one_line_error_naming_file_and_field(tmp_path, edit, field, words):
+    path = _write_spec(tmp_path, edit)
+    with pytest.raises(AwdError) as error:
+        load_robot_spec(path)
+    message = str(error.value)
+    assert str(path) in message and field in message and words in message
+    assert "\n" not in message
+
+
+def test_user_robot_by_path(tmp_path):
+    path = _write_spec(tmp_path, lambda raw: raw.__setitem__("name", "my_duck"))
+    assert load_robot_spec(path).name == "my_duck"
+
+
+def test_unknown_robot_name():
+    with pytest.raises(AwdError, match="unknown robot 'robo'"):
+        load_robot_spec("robo")
