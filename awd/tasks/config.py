@@ -1,0 +1,292 @@
+"""Typed env configs for the Duckling tasks, built from the `env:` mapping of an env YAML
+(`awd/data/cfg/<robot>/duckling_*.yaml`). Every section is a frozen dataclass; an unknown key, a wrong type or
+an out-of-range value raises a one-line AwdError naming the file and the dotted key.
+
+Reward terms are a mapping `rewards: {term: {weight: w, <param>: value}}` validated against the term
+registry in `awd.tasks.rewards` (unknown term or parameter -> AwdError).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from awd.errors import AwdError
+
+TASK_NAMES = ("DucklingCommand", "DucklingStand", "DucklingAMP", "DucklingViewMotion")
+INIT_MODES = ("Default", "Start", "Random", "Hybrid")
+
+
+@dataclass(frozen=True)
+class ObservationConfig:
+    joint_vel_scale: float = 0.05  # joint velocities are multiplied by this in the policy observation
+    foot_contacts: bool = False  # append the two foot-contact flags (2)
+
+
+@dataclass(frozen=True)
+class AmpConfig:
+    num_steps: int = 5  # K: frames in the discriminator window (newest first)
+    foot_contacts: bool = False  # append the foot-contact flags to each AMP frame
+    root_height: bool = True  # include the root height (else the slot is kept and zeroed)
+
+
+@dataclass(frozen=True)
+class InitConfig:
+    mode: str = "Hybrid"  # Default | Start | Random | Hybrid
+    hybrid_prob: float = 0.5  # Hybrid: probability of a reference (Random) init per reset env
+    root_height_offset: float = 0.0  # added to the root height on reference init (m)
+
+
+@dataclass(frozen=True)
+class TerminationConfig:
+    enabled: bool = True
+    trunk_height: float = 0.12  # fall when the root (trunk) is below this (m); <= 0 disables
+    head_height: float = 0.18  # fall when the head body is below this (m); <= 0 disables
+    non_foot_contact: bool = True  # fall when any non-foot body touches the ground
+    grace_steps: int = 2  # no fall termination during the first steps of an episode
+
+
+@dataclass(frozen=True)
+class CommandConfig:
+    lin_vel_x: tuple[float, float] = (-0.15, 0.25)  # m/s
+    lin_vel_y: tuple[float, float] = (-0.15, 0.15)  # m/s
+    ang_vel_z: tuple[float, float] = (-0.8, 0.8)  # rad/s
+    resample_s: float = 10.0  # also resampled on a timer (s); 0 = only at reset
+    zero_prob: float = 0.1  # probability that a sampled command is exactly zero (stand)
+    small_lin_vel: float = 0.05  # |v_xy| below this -> planar command zeroed
+    small_ang_vel: float = 0.1  # |wz| below this -> yaw command zeroed
+    obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
+    velocity_window_s: float = 0.0  # track the mean velocity over this window (0 = instantaneous)
+
+
+@dataclass(frozen=True)
+class StandConfig:
+    height_offset_range: tuple[float, float] = (0.0, 0.0)  # per-episode trunk-height target offset (m)
+    target_obs: bool = False  # add the height-target offset to the policy observation (1)
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    enabled: bool = False
+    interval_s: float = 3.0  # per env, every interval (s)
+    max_vel_xy: float = 0.2  # m/s, uniform in [-max, max] per axis, added to the root velocity
+
+
+@dataclass(frozen=True)
+class TrunkMassConfig:
+    enabled: bool = False
+    mass_delta: tuple[float, float] = (-0.05, 0.05)  # kg added to the trunk, resampled at reset
+    com_offset: tuple[float, float] = (-0.01, 0.01)  # m per axis added to the trunk COM
+
+
+@dataclass(frozen=True)
+class RangeConfig:
+    enabled: bool = False
+    range: tuple[float, float] = (0.9, 1.1)
+
+
+@dataclass(frozen=True)
+class DelayConfig:
+    enabled: bool = False
+    max_steps: int = 1  # delay per env drawn uniformly in [0, max_steps] policy steps at reset
+
+
+@dataclass(frozen=True)
+class ObsNoiseConfig:
+    enabled: bool = False
+    projected_gravity: float = 0.02  # std of additive Gaussian noise per observation part
+    joint_pos: float = 0.01
+    joint_vel: float = 0.5  # rad/s (before joint_vel_scale)
+
+
+@dataclass(frozen=True)
+class DomainRandConfig:
+    push: PushConfig = field(default_factory=PushConfig)
+    trunk_mass: TrunkMassConfig = field(default_factory=TrunkMassConfig)
+    friction: RangeConfig = field(default_factory=lambda: RangeConfig(range=(0.6, 1.2)))
+    torque_scale: RangeConfig = field(default_factory=lambda: RangeConfig(range=(0.9, 1.1)))
+    action_delay: DelayConfig = field(default_factory=DelayConfig)
+    obs_delay: DelayConfig = field(default_factory=DelayConfig)
+    obs_noise: ObsNoiseConfig = field(default_factory=ObsNoiseConfig)
+
+
+@dataclass(frozen=True)
+class RewardTermConfig:
+    weight: float
+    params: dict[str, float]
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    task: str = "DucklingCommand"
+    robot: str = "mini_bdx"
+    motion_file: str | None = None  # relative to awd/data (e.g. motions/mini_bdx), to the YAML, or absolute
+    episode_length_s: float = 20.0
+    seed: int | None = None
+    observations: ObservationConfig = field(default_factory=ObservationConfig)
+    amp: AmpConfig = field(default_factory=AmpConfig)
+    init: InitConfig = field(default_factory=InitConfig)
+    termination: TerminationConfig = field(default_factory=TerminationConfig)
+    commands: CommandConfig = field(default_factory=CommandConfig)
+    stand: StandConfig = field(default_factory=StandConfig)
+    domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
+    rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
+    source: str = "env config"  # where the mapping came from (for error messages)
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def load_env_config(path: str | Path) -> EnvConfig:
+    """Read an env YAML (with a top-level `env:` mapping) into an EnvConfig."""
+    from awd.utils.io import read_yaml
+
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise AwdError(path, None, "expected a mapping with an 'env' section at the top level")
+    unknown = sorted(set(raw) - {"env"})
+    if unknown:
+        raise AwdError(path, unknown[0], "unknown top-level key (expected only 'env')")
+    return env_config_from_mapping(raw.get("env"), source=str(path))
+
+
+def env_config_from_mapping(mapping: Any, source: str | Path = "env config") -> EnvConfig:
+    """Build and validate an EnvConfig from the `env:` mapping; `source` names the file in errors."""
+    source = str(source)
+    if not isinstance(mapping, dict):
+        raise AwdError(source, "env", f"expected a mapping, got {mapping!r}")
+    mapping = dict(mapping)
+    rewards_raw = mapping.pop("rewards", {}) or {}
+    cfg = _build(EnvConfig, {k: v for k, v in mapping.items() if k != "source"}, source, "env")
+    rewards = _build_rewards(rewards_raw, source)
+    cfg = dataclasses.replace(cfg, rewards=rewards, source=source)
+    _validate(cfg)
+    return cfg
+
+
+def _build(cls, mapping: Any, source: str, prefix: str):
+    if not isinstance(mapping, dict):
+        raise AwdError(source, prefix, f"expected a mapping, got {mapping!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls) if f.name not in ("rewards", "source")]
+    unknown = sorted(set(mapping) - set(names))
+    if unknown:
+        raise AwdError(source, f"{prefix}.{unknown[0]}", f"unknown key; expected one of {names}")
+    values = {name: _convert(hints[name], mapping[name], source, f"{prefix}.{name}")
+              for name in names if name in mapping}
+    return cls(**values)
+
+
+def _convert(kind, value, source: str, key: str):
+    if dataclasses.is_dataclass(kind):
+        return _build(kind, value if value is not None else {}, source, key)
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(kind) if a is not type(None)]
+        if value is None:
+            return None
+        return _convert(options[0], value, source, key)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise AwdError(source, key, f"expected true or false, got {value!r}")
+        return value
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise AwdError(source, key, f"expected an integer, got {value!r}")
+        return value
+    if kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise AwdError(source, key, f"expected a number, got {value!r}")
+        return float(value)
+    if kind is str:
+        if not isinstance(value, str) or not value:
+            raise AwdError(source, key, f"expected a non-empty string, got {value!r}")
+        return value
+    if origin is tuple:
+        args = typing.get_args(kind)
+        if not isinstance(value, (list, tuple)) or len(value) != len(args):
+            raise AwdError(source, key, f"expected a list of {len(args)} numbers, got {value!r}")
+        return tuple(_convert(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
+    raise TypeError(f"unsupported config type {kind} for {key}")
+
+
+def _build_rewards(raw: Any, source: str) -> dict[str, RewardTermConfig]:
+    from awd.tasks.rewards import TERMS
+
+    if not isinstance(raw, dict):
+        raise AwdError(source, "env.rewards", f"expected a mapping of reward terms, got {raw!r}")
+    terms = {}
+    for name, entry in raw.items():
+        key = f"env.rewards.{name}"
+        if name not in TERMS:
+            raise AwdError(source, key, f"unknown reward term; expected one of {sorted(TERMS)}")
+        if isinstance(entry, (int, float)) and not isinstance(entry, bool):
+            entry = {"weight": entry}
+        if not isinstance(entry, dict) or "weight" not in entry:
+            raise AwdError(source, key, f"expected a mapping with a 'weight' (and term parameters), got {entry!r}")
+        defaults = TERMS[name].params
+        unknown = sorted(set(entry) - {"weight", *defaults})
+        if unknown:
+            raise AwdError(source, f"{key}.{unknown[0]}", f"unknown parameter; expected weight or {sorted(defaults)}")
+        weight = _convert(float, entry["weight"], source, f"{key}.weight")
+        params = {p: _convert(float, entry.get(p, d), source, f"{key}.{p}") for p, d in defaults.items()}
+        for p in TERMS[name].positive:
+            if params[p] <= 0:
+                raise AwdError(source, f"{key}.{p}", f"expected a positive number, got {params[p]!r}")
+        terms[name] = RewardTermConfig(weight=weight, params=params)
+    return terms
+
+
+def _validate(cfg: EnvConfig) -> None:
+    source = cfg.source
+
+    def fail(key: str, message: str):
+        raise AwdError(source, f"env.{key}", message)
+
+    if cfg.task not in TASK_NAMES:
+        fail("task", f"expected one of {list(TASK_NAMES)}, got {cfg.task!r}")
+    if cfg.episode_length_s <= 0:
+        fail("episode_length_s", f"expected a positive number of seconds, got {cfg.episode_length_s}")
+    if cfg.amp.num_steps < 1:
+        fail("amp.num_steps", f"expected a positive integer, got {cfg.amp.num_steps}")
+    if cfg.observations.joint_vel_scale <= 0:
+        fail("observations.joint_vel_scale", f"expected a positive number, got {cfg.observations.joint_vel_scale}")
+    if cfg.init.mode not in INIT_MODES:
+        fail("init.mode", f"expected one of {list(INIT_MODES)}, got {cfg.init.mode!r}")
+    if not 0.0 <= cfg.init.hybrid_prob <= 1.0:
+        fail("init.hybrid_prob", f"expected a probability in [0, 1], got {cfg.init.hybrid_prob}")
+    if cfg.init.mode != "Default" and cfg.motion_file is None and cfg.task != "DucklingStand":
+        fail("motion_file", f"init.mode {cfg.init.mode} needs a motion_file (or use init.mode: Default)")
+    if cfg.task == "DucklingViewMotion" and cfg.motion_file is None:
+        fail("motion_file", "DucklingViewMotion needs a motion_file")
+    if cfg.termination.grace_steps < 0:
+        fail("termination.grace_steps", f"expected a non-negative integer, got {cfg.termination.grace_steps}")
+    commands = cfg.commands
+    for name in ("lin_vel_x", "lin_vel_y", "ang_vel_z"):
+        low, high = getattr(commands, name)
+        if low > high:
+            fail(f"commands.{name}", f"expected [low, high] with low <= high, got [{low}, {high}]")
+    if commands.resample_s < 0:
+        fail("commands.resample_s", f"expected a non-negative number of seconds, got {commands.resample_s}")
+    if not 0.0 <= commands.zero_prob <= 1.0:
+        fail("commands.zero_prob", f"expected a probability in [0, 1], got {commands.zero_prob}")
+    if commands.velocity_window_s < 0:
+        fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
+    low, high = cfg.stand.height_offset_range
+    if low > high:
+        fail("stand.height_offset_range", f"expected [low, high] with low <= high, got [{low}, {high}]")
+    rand = cfg.domain_rand
+    if rand.push.interval_s <= 0:
+        fail("domain_rand.push.interval_s", f"expected a positive number, got {rand.push.interval_s}")
+    for name in ("friction", "torque_scale"):
+        low, high = getattr(rand, name).range
+        if not 0 < low <= high:
+            fail(f"domain_rand.{name}.range", f"expected [low, high] with 0 < low <= high, got [{low}, {high}]")
+    for name in ("action_delay", "obs_delay"):
+        if getattr(rand, name).max_steps < 0:
+            fail(f"domain_rand.{name}.max_steps", f"expected a non-negative integer, got {getattr(rand, name).max_steps}")

@@ -1,0 +1,59 @@
+"""Making envs: `make_task(name, cfg, engine, motion_lib)` picks the task class; `build_env` loads the robot
+spec, the motion library (from `env.motion_file`) and an engine (MujocoCpuEngine unless an `engine_factory`
+is given; imported lazily so that tasks never import a simulator) and returns a ready env."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from awd import DATA_DIR
+from awd.errors import AwdError
+from awd.tasks.config import EnvConfig, env_config_from_mapping, load_env_config
+from awd.tasks.duckling import tracked_bodies
+from awd.tasks.tasks import TASKS
+
+
+def make_task(name: str, cfg: EnvConfig, engine, motion_lib=None, spec=None):
+    """An env of task `name` (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion)."""
+    if name not in TASKS:
+        raise AwdError(cfg.source, "task", f"unknown task {name!r}; expected one of {sorted(TASKS)}")
+    return TASKS[name](cfg, engine, motion_lib, spec)
+
+
+def resolve_motion_path(motion_file: str, source: str | None = None) -> Path:
+    """An absolute path, else relative to the package data dir (awd/data), else to the config file."""
+    given = Path(motion_file)
+    candidates = [given] if given.is_absolute() else [DATA_DIR / given]
+    if source and not given.is_absolute() and Path(source).exists():
+        candidates.append(Path(source).resolve().parent / given)
+    for candidate in candidates:
+        if candidate.exists():
+            return candidate
+    raise AwdError(source, "env.motion_file", f"motion file or folder not found: {motion_file} "
+                   f"(looked in {[str(c) for c in candidates]})")
+
+
+def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", task: str | None = None,
+              engine_factory: Callable | None = None, source: str | None = None):
+    """Env from a config (EnvConfig, `env:` mapping or YAML path). `engine_factory(spec, num_envs, device,
+    tracked_bodies)` builds the engine (default: awd.engine.mujoco_cpu.MujocoCpuEngine)."""
+    import torch
+
+    from awd.motion.dataset import load_dataset
+    from awd.motion.motion_lib import MotionLib
+    from awd.robot import load_robot_spec
+
+    if isinstance(cfg, (str, Path)):
+        cfg = load_env_config(cfg)
+    elif isinstance(cfg, dict):
+        cfg = env_config_from_mapping(cfg, source or "env config")
+    spec = load_robot_spec(cfg.robot)
+    motion_lib = None
+    if cfg.motion_file is not None:
+        clips = load_dataset(resolve_motion_path(cfg.motion_file, cfg.source), spec.joint_names)
+        motion_lib = MotionLib(clips, device=torch.device(device))
+    if engine_factory is None:
+        from awd.engine.mujoco_cpu import MujocoCpuEngine as engine_factory
+    engine = engine_factory(spec, num_envs, device, tracked_bodies=tracked_bodies(spec))
+    return make_task(task or cfg.task, cfg, engine, motion_lib, spec)

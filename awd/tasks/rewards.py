@@ -1,0 +1,143 @@
+"""Composable task-reward terms. A task fills a `RewardInputs` each policy step; every configured term maps it
+to one value per env, multiplied by its weight; the task reward is the plain sum (no clipping: a penalty
+is never hidden by a floor). Tracking terms use exp kernels exp(-err^2 / std^2) on velocities expressed in
+the yaw (heading) frame, so roll and pitch of the trunk do not leak into the tracked velocity.
+
+Weights are per policy step (not multiplied by dt); penalties carry negative weights in the YAML.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+
+
+@dataclass
+class RewardInputs:
+    """What reward terms may read; all (N, ...) tensors on the task device."""
+
+    commands: torch.Tensor  # (N, 3) vx, vy (m/s, yaw frame), wz (rad/s)
+    lin_vel: torch.Tensor  # (N, 3) root linear velocity in the yaw frame (optionally window-averaged)
+    ang_vel: torch.Tensor  # (N, 3) root angular velocity in the yaw frame (optionally window-averaged)
+    joint_pos: torch.Tensor  # (N, n)
+    joint_vel: torch.Tensor  # (N, n)
+    default_joint_pos: torch.Tensor  # (n,)
+    joint_torques: torch.Tensor  # (N, n)
+    actions: torch.Tensor  # (N, n) clipped action of this step
+    prev_actions: torch.Tensor  # (N, n) clipped action of the previous step (= actions on the first step)
+    projected_gravity: torch.Tensor  # (N, 3)
+    root_height: torch.Tensor  # (N,)
+    height_target: torch.Tensor  # (N,)
+    feet_first_contact: torch.Tensor  # (N, 2) bool: touched down this step
+    feet_air_time: torch.Tensor  # (N, 2) s: air time that just ended (valid where first contact)
+
+
+@dataclass(frozen=True)
+class RewardTerm:
+    fn: Callable[[RewardInputs, dict], torch.Tensor]
+    params: dict[str, float] = field(default_factory=dict)
+    positive: tuple[str, ...] = ()  # parameters that must be > 0
+
+
+def _sq(x: torch.Tensor) -> torch.Tensor:
+    return (x * x).sum(dim=-1)
+
+
+def _zero_command(inputs: RewardInputs, threshold: float) -> torch.Tensor:
+    return inputs.commands.norm(dim=-1) < threshold
+
+
+def lin_vel_xy(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-|cmd_xy - v_xy|^2 / std^2), v in the yaw frame; 1 at perfect tracking."""
+    return torch.exp(-_sq(inputs.commands[:, :2] - inputs.lin_vel[:, :2]) / p["std"] ** 2)
+
+
+def ang_vel_z(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-(cmd_wz - w_z)^2 / std^2)."""
+    return torch.exp(-(inputs.commands[:, 2] - inputs.ang_vel[:, 2]) ** 2 / p["std"] ** 2)
+
+
+def torques(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum tau^2 (N m)^2; use a negative weight."""
+    return _sq(inputs.joint_torques)
+
+
+def action_rate(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum (a_t - a_{t-1})^2; use a negative weight."""
+    return _sq(inputs.actions - inputs.prev_actions)
+
+
+def joint_vel(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum qdot^2; use a negative weight."""
+    return _sq(inputs.joint_vel)
+
+
+def stand_still(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum |q - q_default| while the command is (near) zero, else 0; use a negative weight."""
+    deviation = (inputs.joint_pos - inputs.default_joint_pos).abs().sum(dim=-1)
+    return deviation * _zero_command(inputs, p["threshold"])
+
+
+def feet_air_time(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """At each touchdown, min(air_time, target) - target/2 per foot (steps shorter than half the target are
+    penalised, up to the target rewarded); 0 at zero command."""
+    gain = (inputs.feet_air_time.clamp(max=p["target"]) - 0.5 * p["target"]) * inputs.feet_first_contact
+    return gain.sum(dim=-1) * ~_zero_command(inputs, p["threshold"])
+
+
+def trunk_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-(z - z_target)^2 / std^2)."""
+    return torch.exp(-(inputs.root_height - inputs.height_target) ** 2 / p["std"] ** 2)
+
+
+def upright(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-|g_xy|^2 / std^2) with g the projected gravity; 1 when the trunk is level."""
+    return torch.exp(-_sq(inputs.projected_gravity[:, :2]) / p["std"] ** 2)
+
+
+def default_pose(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-sum (q - q_default)^2 / std^2)."""
+    return torch.exp(-_sq(inputs.joint_pos - inputs.default_joint_pos) / p["std"] ** 2)
+
+
+def root_lin_vel_xy(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """|v_xy|^2; use a negative weight (standing still)."""
+    return _sq(inputs.lin_vel[:, :2])
+
+
+def root_ang_vel(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """|omega|^2; use a negative weight."""
+    return _sq(inputs.ang_vel)
+
+
+def alive(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """1 per step."""
+    return torch.ones_like(inputs.root_height)
+
+
+TERMS: dict[str, RewardTerm] = {
+    "lin_vel_xy": RewardTerm(lin_vel_xy, {"std": 0.1}, ("std",)),
+    "ang_vel_z": RewardTerm(ang_vel_z, {"std": 0.25}, ("std",)),
+    "torques": RewardTerm(torques),
+    "action_rate": RewardTerm(action_rate),
+    "joint_vel": RewardTerm(joint_vel),
+    "stand_still": RewardTerm(stand_still, {"threshold": 1e-3}, ("threshold",)),
+    "feet_air_time": RewardTerm(feet_air_time, {"target": 0.2, "threshold": 1e-3}, ("target", "threshold")),
+    "trunk_height": RewardTerm(trunk_height, {"std": 0.02}, ("std",)),
+    "upright": RewardTerm(upright, {"std": 0.2}, ("std",)),
+    "default_pose": RewardTerm(default_pose, {"std": 0.5}, ("std",)),
+    "root_lin_vel_xy": RewardTerm(root_lin_vel_xy),
+    "root_ang_vel": RewardTerm(root_ang_vel),
+    "alive": RewardTerm(alive),
+}
+
+
+def compute_rewards(terms: dict, inputs: RewardInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """(total (N,), {term: weighted value (N,)}) for `terms` = {name: RewardTermConfig}."""
+    weighted = {name: term.weight * TERMS[name].fn(inputs, term.params) for name, term in terms.items()}
+    total = torch.zeros_like(inputs.root_height)
+    for value in weighted.values():
+        total = total + value
+    return total, weighted
