@@ -419,9 +419,11 @@ class DucklingTask:
         return obs, reward, dones, infos
 
     def _episode_stats(self, dones, fell, invalid) -> dict[str, torch.Tensor]:
-        """Means over the episodes that ended this step (zeros and count 0 when none did)."""
+        """Means over the episodes that ended this step; {} when none did (the agent averages what it gets)."""
         count = dones.sum()
-        denominator = count.clamp_min(1).to(self.dtype)
+        if int(count) == 0:
+            return {}
+        denominator = count.to(self.dtype)
 
         def mean(values):
             return (values * dones).sum() / denominator
