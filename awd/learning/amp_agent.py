@@ -1,0 +1,530 @@
+"""The AMP agent (rl_games algo `amp`): PPO from rl_games' A2CAgent plus a discriminator-based style reward.
+
+Per epoch: roll out `horizon_length` steps (the env reports `infos["amp_obs"]` and `infos["terminate"]`),
+score the rollout's AMP obs with D (style reward), mix `task_reward_w * r_task + disc_reward_w * r_style`,
+bootstrap the value on timeouts, compute GAE, then run `mini_epochs` passes over shuffled minibatches,
+each step minimising PPO (clip, critic, bounds, entropy) + disc_coef * discriminator loss. Afterwards the
+rollout's AMP obs go into the replay buffer. One Adam with separate param groups (and learning rates)
+for actor, critic and discriminator. Checkpoints: see awd.learning.checkpoint.
+
+Config keys read beyond rl_games' PPO ones are listed in AMPSettings and in the training YAML template.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections import defaultdict
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import torch
+from rl_games.algos_torch import a2c_continuous, torch_ext
+from rl_games.common import a2c_common, common_losses, datasets
+from torch.nn.utils import clip_grad_norm_
+
+from awd.errors import AwdError
+from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
+from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
+from awd.learning.replay_buffer import ReplayBuffer
+
+CONFIG_SOURCE = "train config"
+
+
+def log(message: str) -> None:
+    """One line on stdout, flushed (reads well in a nohup log)."""
+    print(f"[awd] {message}", flush=True)
+
+
+@dataclass
+class AMPSettings:
+    """AMP-specific keys of `params.config` (defaults = the AWD duck values)."""
+
+    task_reward_w: float = 0.4
+    disc_reward_w: float = 0.6
+    disc_reward_scale: float = 2.0
+    disc_coef: float = 5.0
+    disc_logit_reg: float = 0.01
+    disc_grad_penalty: float = 5.0
+    disc_weight_decay: float = 1e-4
+    normalize_amp_input: bool = True
+    amp_replay_buffer_size: int = 200_000
+    amp_replay_keep_prob: float = 0.01
+    amp_obs_demo_buffer_size: int = 200_000
+    amp_batch_size: int = 512            # fresh demo windows fetched from the env per epoch
+    amp_minibatch_size: int = 4096       # rows of agent / replay / demo each fed to D per PPO minibatch
+    critic_learning_rate: float | None = None   # default: learning_rate
+    disc_learning_rate: float | None = None     # default: learning_rate
+    save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
+    disc_saturation_acc: float = 0.95
+    disc_saturation_epochs: int = 50
+
+    @classmethod
+    def from_config(cls, config: dict) -> "AMPSettings":
+        values = {}
+        for field in fields(cls):
+            if field.name in config and config[field.name] is not None:
+                default = field.default
+                kind = type(default) if default is not None else float
+                try:
+                    values[field.name] = kind(config[field.name])
+                except (TypeError, ValueError):
+                    raise AwdError(CONFIG_SOURCE, f"config.{field.name}",
+                                   f"expected {kind.__name__}, found {config[field.name]!r}") from None
+        return cls(**values)
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def resolve_minibatch_size(batch_size: int, requested: int | None, num_minibatches: int = 4,
+                           max_minibatches: int = 64) -> tuple[int, str | None]:
+    """A minibatch size that divides `batch_size` and gives at most `max_minibatches` steps per mini-epoch.
+
+    `requested` is kept when valid; otherwise the size is batch_size // n for the divisor n of batch_size
+    closest to `num_minibatches`. Returns (size, note) where note explains a change (None when kept).
+    """
+    if requested is not None and 0 < requested <= batch_size and batch_size % requested == 0 \
+            and batch_size // requested <= max_minibatches:
+        return int(requested), None
+    count = min(_divisors(batch_size), key=lambda d: (abs(d - num_minibatches), d))
+    size = batch_size // count
+    if requested is None:
+        return size, f"minibatch_size {size} ({count} minibatches of the batch {batch_size})"
+    reason = ("does not divide" if requested <= 0 or batch_size % requested else "gives too many minibatches of")
+    return size, (f"minibatch_size {requested} {reason} the batch {batch_size}; using {size} "
+                  f"({count} minibatches, num_minibatches={num_minibatches}, max_minibatches={max_minibatches})")
+
+
+def _resolve_config(config: dict) -> None:
+    """Fill PPO defaults, reject unsupported modes, and make the minibatch size valid for this env count."""
+    for unsupported in ("multi_gpu", "central_value_config", "mixed_precision"):
+        if config.get(unsupported):
+            raise AwdError(CONFIG_SOURCE, f"config.{unsupported}", "not supported by the amp algo")
+    defaults = {"clip_value": False, "entropy_coef": 0.0, "grad_norm": 1.0, "truncate_grads": False,
+                "normalize_advantage": True, "normalize_value": True, "lr_schedule": "constant",
+                "seq_length": 1, "critic_coef": 5.0, "e_clip": 0.2}
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    batch_size = int(config["horizon_length"]) * int(config["num_actors"])
+    requested = config.get("minibatch_size")
+    if requested is None and config.get("minibatch_size_per_env"):
+        requested = int(config["minibatch_size_per_env"]) * int(config["num_actors"])
+    size, note = resolve_minibatch_size(batch_size, None if requested is None else int(requested),
+                                        int(config.get("num_minibatches", 4)), int(config.get("max_minibatches", 64)))
+    if note:
+        log(note)
+    config["minibatch_size"] = size
+    config.pop("minibatch_size_per_env", None)
+
+
+class AMPAgent(a2c_continuous.A2CAgent):
+    """PPO + AMP on rl_games; registered as algo `amp` by awd.learning.register."""
+
+    def __init__(self, base_name: str, params: dict):
+        config = params["config"]
+        _resolve_config(config)
+        plain_params = to_plain({k: v for k, v in params.items() if k != "config"} | {"config": config})
+        a2c_common.ContinuousA2CBase.__init__(self, base_name, params)
+        self.amp = AMPSettings.from_config(config)
+        self.plain_params = plain_params
+        self.amp_space = self._amp_observation_space()
+        self.model = self._build_model()
+        self.states = None
+        self.init_rnn_from_model(self.model)
+        self.last_lr = float(self.last_lr)
+        self.bound_loss_type = "bound"
+        self.optimizer = self._build_optimizer()
+        self.dataset = datasets.PPODataset(self.batch_size, self.minibatch_size, False, False, self.ppo_device,
+                                           self.seq_length, permute=True)
+        if self.normalize_value:
+            self.value_mean_std = self._module().value_mean_std
+        self.has_value_loss = True
+        self.amp_minibatch_size = max(1, min(self.amp.amp_minibatch_size, self.minibatch_size))
+        self.replay_buffer = ReplayBuffer(self.amp.amp_replay_buffer_size, self.amp.amp_replay_keep_prob, self.ppo_device)
+        self.demo_buffer = ReplayBuffer(self.amp.amp_obs_demo_buffer_size, 1.0, self.ppo_device)
+        self.layout = self._current_layout()
+        self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty, self.amp.disc_weight_decay)
+        self._saturated_epochs = 0
+        self.algo_observer.after_init(self)
+        log(f"amp agent: {self.num_actors} envs x {self.horizon_length} steps = batch {self.batch_size}, "
+            f"{self.batch_size // self.minibatch_size} minibatches of {self.minibatch_size}, "
+            f"{self.mini_epochs_num} mini-epochs, disc rows per minibatch {self.amp_minibatch_size}")
+        if config.get("load_checkpoint") and config.get("load_path"):
+            self.restore(config["load_path"])
+
+    # ------------------------------------------------------------------ construction
+    def _module(self):
+        """The model without a torch.compile wrapper (for state dicts and attribute access)."""
+        return getattr(self.model, "_orig_mod", self.model)
+
+    def _amp_observation_space(self):
+        space = self.env_info.get("amp_observation_space")
+        if space is None:
+            raise AwdError(CONFIG_SOURCE, "env_info", "the env info has no amp_observation_space "
+                           "(register the env with awd.learning.register.register_env)")
+        if self.num_agents != 1:
+            raise AwdError(CONFIG_SOURCE, "env_info.agents", f"the amp algo needs 1 agent per env, found {self.num_agents}")
+        return space
+
+    def _build_model(self):
+        build_config = {
+            "actions_num": self.actions_num, "input_shape": self.obs_shape, "num_seqs": self.num_actors,
+            "value_size": self.env_info.get("value_size", 1), "normalize_value": self.normalize_value,
+            "normalize_input": self.normalize_input, "amp_input_shape": tuple(self.amp_space.shape),
+            "normalize_amp_input": self.amp.normalize_amp_input,
+        }
+        model = self.network.build(build_config)
+        if not hasattr(model, "disc_logits"):
+            raise AwdError(CONFIG_SOURCE, "model.name", "the amp algo needs `model: {name: amp}` and `network: {name: amp}`")
+        return model.to(self.ppo_device)
+
+    def _learning_rates(self) -> dict[str, float]:
+        actor = float(self.config["learning_rate"])
+        critic = self.amp.critic_learning_rate
+        disc = self.amp.disc_learning_rate
+        return {"actor": actor, "critic": actor if critic is None else float(critic),
+                "disc": actor if disc is None else float(disc)}
+
+    def _build_optimizer(self) -> torch.optim.Optimizer:
+        net = self._module().a2c_network
+        rates = self._learning_rates()
+        groups = [
+            {"params": net.actor_parameters(), "lr": rates["actor"], "awd_base_lr": rates["actor"], "name": "actor",
+             "weight_decay": self.weight_decay},
+            {"params": net.critic_parameters(), "lr": rates["critic"], "awd_base_lr": rates["critic"], "name": "critic",
+             "weight_decay": self.weight_decay},
+            {"params": net.disc_parameters(), "lr": rates["disc"], "awd_base_lr": rates["disc"], "name": "disc",
+             "weight_decay": 0.0},
+        ]
+        return torch.optim.Adam(groups, eps=1e-8)
+
+    def _current_layout(self) -> dict:
+        if self.vec_env is not None and hasattr(self.vec_env, "get_layout"):
+            return self.vec_env.get_layout()
+        return env_layout(None, self.observation_space, self.env_info["action_space"], self.amp_space)
+
+    def update_lr(self, lr: float) -> None:
+        """Scale every group's base lr by lr / actor base lr (schedules act on the actor lr)."""
+        scale = float(lr) / float(self.config["learning_rate"])
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["awd_base_lr"] * scale
+
+    # ------------------------------------------------------------------ rollout
+    def init_tensors(self):
+        super().init_tensors()
+        shape = (self.horizon_length, self.num_actors)
+        buffers = self.experience_buffer.tensor_dict
+        buffers["amp_obs"] = torch.zeros(shape + tuple(self.amp_space.shape), device=self.ppo_device)
+        buffers["task_rewards"] = torch.zeros(shape + (1,), device=self.ppo_device)
+        buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
+        self.tensor_list = self.tensor_list + ["amp_obs"]
+
+    def _read_amp_infos(self, infos: dict, dones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        try:
+            amp_obs, terminate = infos["amp_obs"], infos["terminate"]
+        except (KeyError, TypeError):
+            raise AwdError(self.env_name, "infos", "env.step() must return infos with 'amp_obs' and 'terminate'") from None
+        amp_obs = torch.as_tensor(amp_obs, device=self.ppo_device, dtype=torch.float32)
+        if tuple(amp_obs.shape) != (self.num_actors, *self.amp_space.shape):
+            raise AwdError(self.env_name, "infos.amp_obs",
+                           f"expected shape {(self.num_actors, *self.amp_space.shape)}, found {tuple(amp_obs.shape)}")
+        terminate = torch.as_tensor(terminate, device=self.ppo_device).reshape(-1).bool()
+        return amp_obs, terminate & dones.bool()
+
+    def _record_episode_infos(self, infos: dict, stats: dict) -> None:
+        for name, value in (infos.get("episode") or {}).items():
+            try:
+                stats[f"episode/{name}"].append(float(torch.as_tensor(value, dtype=torch.float32).mean()))
+            except (TypeError, ValueError):
+                continue
+
+    def play_steps(self) -> dict:
+        buffers, step_time = self.experience_buffer.tensor_dict, 0.0
+        stats = defaultdict(list)
+        done_count = fall_count = 0
+        for n in range(self.horizon_length):
+            res_dict = self.get_action_values(self.obs)
+            self.experience_buffer.update_data("obses", n, self.obs["obs"])
+            self.experience_buffer.update_data("dones", n, self.dones)
+            for k in self.update_list:
+                self.experience_buffer.update_data(k, n, res_dict[k])
+            start = time.perf_counter()
+            self.obs, rewards, self.dones, infos = self.env_step(res_dict["actions"])
+            step_time += time.perf_counter() - start
+            amp_obs, falls = self._read_amp_infos(infos, self.dones)
+            buffers["amp_obs"][n] = amp_obs
+            buffers["task_rewards"][n] = self.rewards_shaper(rewards)
+            buffers["timeouts"][n] = (self.dones.bool() & ~falls).float().unsqueeze(1)
+            done_count += int(self.dones.sum())
+            fall_count += int(falls.sum())
+            self._record_episode_infos(infos, stats)
+            self._update_episode_trackers(rewards, infos)
+        self.rollout_stats = {k: sum(v) / len(v) for k, v in stats.items()}
+        if done_count:
+            self.rollout_stats["info/fall_rate"] = fall_count / done_count
+        return self._finish_rollout(step_time)
+
+    def _update_episode_trackers(self, rewards: torch.Tensor, infos: dict) -> None:
+        self.current_rewards.add_(rewards)
+        self.current_lengths.add_(1)
+        done_indices = self.dones.nonzero(as_tuple=False)
+        self.game_rewards.update(self.current_rewards[done_indices])
+        self.game_lengths.update(self.current_lengths[done_indices])
+        self.algo_observer.process_infos(infos, done_indices)
+        not_done = 1.0 - self.dones.float()
+        self.current_rewards.mul_(not_done.unsqueeze(1))
+        self.current_lengths.mul_(not_done)
+
+    def style_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
+        """Style reward of raw AMP obs [..., amp_size] -> [..., 1] (D in eval, normalised inputs)."""
+        flat = amp_obs.reshape(-1, amp_obs.shape[-1])
+        with torch.no_grad():
+            logits = self._module().disc_logits(flat)
+        return style_reward(logits, self.amp.disc_reward_scale).reshape(*amp_obs.shape[:-1], 1)
+
+    def _finish_rollout(self, step_time: float) -> dict:
+        buffers = self.experience_buffer.tensor_dict
+        style = self.style_rewards(buffers["amp_obs"])
+        values = buffers["values"]
+        rewards = self.amp.task_reward_w * buffers["task_rewards"] + self.amp.disc_reward_w * style
+        if self.value_bootstrap:
+            rewards = rewards + self.gamma * values * buffers["timeouts"]
+        buffers["rewards"].copy_(rewards)
+        self.rollout_stats.update({"info/disc_reward_mean": float(style.mean()), "info/disc_reward_std": float(style.std()),
+                                   "info/task_reward_mean": float(buffers["task_rewards"].mean())})
+        last_values = self.get_values(self.obs)
+        advantages = self.discount_values(self.dones.float(), last_values, buffers["dones"].float(), values, rewards)
+        batch_dict = self.experience_buffer.get_transformed_list(a2c_common.swap_and_flatten01, self.tensor_list)
+        batch_dict["returns"] = a2c_common.swap_and_flatten01(advantages + values)
+        batch_dict["played_frames"] = self.batch_size
+        batch_dict["step_time"] = step_time
+        return batch_dict
+
+    # ------------------------------------------------------------------ demos and replay
+    def _fetch_demos(self, count: int) -> torch.Tensor:
+        demos = torch.as_tensor(self.vec_env.fetch_amp_obs_demo(count), device=self.ppo_device, dtype=torch.float32)
+        expected = (count, *self.amp_space.shape)
+        if tuple(demos.shape) != expected:
+            raise AwdError(self.env_name, "fetch_amp_obs_demo", f"expected shape {expected}, found {tuple(demos.shape)}")
+        return demos
+
+    def _prefill_demo_buffer(self) -> None:
+        """Fill the demo buffer before the first epoch (the old AWD agent started from a near-empty one)."""
+        chunk = max(self.amp.amp_batch_size, 4096)
+        while not self.demo_buffer.is_full:
+            self.demo_buffer.store(self._fetch_demos(min(chunk, self.demo_buffer.capacity - len(self.demo_buffer))))
+
+    def prepare_dataset(self, batch_dict: dict) -> None:
+        super().prepare_dataset(batch_dict)
+        self.demo_buffer.store(self._fetch_demos(self.amp.amp_batch_size))
+        amp_obs = batch_dict["amp_obs"]
+        model = self._module()
+        model.update_amp_stats(amp_obs)
+        model.update_amp_stats(self.demo_buffer.sample(min(len(amp_obs), len(self.demo_buffer))))
+        self.dataset.values_dict["amp_obs"] = amp_obs
+
+    # ------------------------------------------------------------------ update
+    def bound_loss(self, mu: torch.Tensor) -> torch.Tensor:
+        """Soft penalty on mu outside [-1, 1] (summed over actions)."""
+        if not self.bounds_loss_coef:
+            return torch.zeros(mu.shape[0], device=mu.device)
+        return (torch.clamp_min(mu - 1.0, 0.0) ** 2 + torch.clamp_max(mu + 1.0, 0.0) ** 2).sum(dim=-1)
+
+    def _disc_inputs(self, agent_amp_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised (agent rows + replay rows, demo rows) for one discriminator step."""
+        n = self.amp_minibatch_size
+        agent = agent_amp_obs[:n]
+        replay = self.replay_buffer.sample(len(agent)) if len(self.replay_buffer) else agent
+        demo = self.demo_buffer.sample(len(agent))
+        model = self._module()
+        return model.norm_amp_obs(torch.cat([agent, replay], dim=0)), model.norm_amp_obs(demo)
+
+    def calc_gradients(self, input_dict: dict) -> None:
+        batch = {"is_train": True, "prev_actions": input_dict["actions"], "obs": self._preproc_obs(input_dict["obs"])}
+        res = self.model(batch)
+        a_loss = self.actor_loss_func(input_dict["old_logp_actions"], res["prev_neglogp"], input_dict["advantages"],
+                                      self.ppo, self.e_clip).mean()
+        c_loss = common_losses.critic_loss(self.model, input_dict["old_values"], res["values"], self.e_clip,
+                                           input_dict["returns"], self.clip_value).mean()
+        b_loss = self.bound_loss(res["mus"]).mean()
+        entropy = res["entropy"].mean()
+        agent_obs, demo_obs = self._disc_inputs(input_dict["amp_obs"])
+        d_loss, d_info = discriminator_loss(self._module().a2c_network.disc, agent_obs, demo_obs, self.disc_weights)
+        loss = (a_loss + self.critic_coef * c_loss - self.entropy_coef * entropy
+                + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.truncate_grads:
+            clip_grad_norm_(self.model.parameters(), self.grad_norm)
+        self.optimizer.step()
+        with torch.no_grad():
+            kl = torch_ext.policy_kl(res["mus"].detach(), res["sigmas"].detach(), input_dict["mu"], input_dict["sigma"])
+        self.train_result = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
+                             "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
+                             "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl,
+                             **{f"info/{k}": v for k, v in d_info.items()},
+                             "mu": res["mus"].detach(), "sigma": res["sigmas"].detach()}
+
+    def train_actor_critic(self, input_dict: dict) -> dict:
+        self.set_train()
+        self.calc_gradients(input_dict)
+        return self.train_result
+
+    def _run_mini_epochs(self) -> dict[str, float]:
+        sums: dict[str, list[torch.Tensor]] = defaultdict(list)
+        for _ in range(self.mini_epochs_num):
+            self.dataset.apply_permutation()
+            epoch_kls = []
+            for i in range(len(self.dataset)):
+                result = self.train_actor_critic(self.dataset[i])
+                self.dataset.update_mu_sigma(result.pop("mu"), result.pop("sigma"))
+                for key, value in result.items():
+                    sums[key].append(value)
+                epoch_kls.append(result["info/kl"])
+                if self.schedule_type == "legacy":
+                    self._step_schedule(result["info/kl"])
+            if self.schedule_type == "standard":
+                self._step_schedule(torch_ext.mean_list(epoch_kls))
+            if self.normalize_input:
+                self._module().running_mean_std.eval()  # obs statistics: first mini-epoch only
+        return {key: float(torch_ext.mean_list(values)) for key, values in sums.items()}
+
+    def _step_schedule(self, kl: torch.Tensor) -> None:
+        self.last_lr, self.entropy_coef = self.scheduler.update(self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
+        self.update_lr(self.last_lr)
+
+    def train_epoch(self) -> dict:
+        self.vec_env.set_train_info(self.frame, self)
+        self.set_eval()
+        play_start = time.perf_counter()
+        with torch.no_grad():
+            batch_dict = self.play_steps()
+        update_start = time.perf_counter()
+        self.set_train()
+        self.curr_frames = batch_dict.pop("played_frames")
+        self.prepare_dataset(batch_dict)
+        self.algo_observer.after_steps()
+        stats = self._run_mini_epochs()
+        self.replay_buffer.store(batch_dict["amp_obs"])
+        end = time.perf_counter()
+        stats.update(self.rollout_stats)
+        stats.update({"performance/play_time": update_start - play_start, "performance/update_time": end - update_start,
+                      "performance/step_time": batch_dict["step_time"], "info/last_lr": self.last_lr})
+        return stats
+
+    # ------------------------------------------------------------------ loop, logging, checkpoints
+    def train(self):
+        self.init_tensors()
+        self._prefill_demo_buffer()
+        self.obs = self.env_reset()
+        self.last_mean_rewards = float(self.last_mean_rewards)
+        start = time.perf_counter()
+        while True:
+            epoch = self.update_epoch()
+            stats = self.train_epoch()
+            self.dataset.update_values_dict(None)
+            self.frame += self.curr_frames
+            self._add_episode_stats(stats)
+            self._write_stats(stats, epoch)
+            self._print_progress(stats, epoch, time.perf_counter() - start)
+            self._watch_disc_saturation(stats, epoch)
+            done = (self.max_epochs != -1 and epoch >= self.max_epochs) or (self.max_frames != -1 and self.frame >= self.max_frames)
+            self._save_checkpoints(epoch, final=done)
+            if done:
+                log(f"training finished at epoch {epoch}, frame {self.frame}")
+                if self.writer is not None:
+                    self.writer.close()  # drains tensorboardX's queue: every scalar is on disk
+                return self.last_mean_rewards, epoch
+
+    def _add_episode_stats(self, stats: dict) -> None:
+        if self.game_rewards.current_size > 0:
+            stats["rewards/step"] = float(self.game_rewards.get_mean()[0])
+            stats["episode_lengths/step"] = float(self.game_lengths.get_mean())
+            stats["info/episode_length"] = stats["episode_lengths/step"]
+            self.mean_rewards = stats["rewards/step"]
+
+    def _write_stats(self, stats: dict, epoch: int) -> None:
+        if self.writer is None:
+            return
+        total = stats["performance/play_time"] + stats["performance/update_time"]
+        stats["performance/fps"] = self.curr_frames / max(total, 1e-9)
+        stats["performance/step_fps"] = self.curr_frames / max(stats["performance/step_time"], 1e-9)
+        for key, value in stats.items():
+            self.writer.add_scalar(key, value, self.frame)
+        self.writer.add_scalar("info/epochs", epoch, self.frame)
+        self.writer.flush()
+
+    def _print_progress(self, stats: dict, epoch: int, elapsed: float) -> None:
+        of = f"/{self.max_epochs}" if self.max_epochs != -1 else ""
+        reward = stats.get("rewards/step", float("nan"))
+        length = stats.get("info/episode_length", float("nan"))
+        minutes, seconds = divmod(int(elapsed), 60)
+        log(f"epoch {epoch}{of} | frames {self.frame} | fps {stats['performance/fps']:.0f} | reward {reward:.3f} | "
+            f"disc_r {stats['info/disc_reward_mean']:.3f} | acc agent {stats['info/disc_agent_acc']:.2f} "
+            f"demo {stats['info/disc_demo_acc']:.2f} | ep_len {length:.1f} | fall {stats.get('info/fall_rate', 0.0):.2f} | "
+            f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
+            f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
+
+    def _watch_disc_saturation(self, stats: dict, epoch: int) -> None:
+        threshold = self.amp.disc_saturation_acc
+        saturated = stats["info/disc_agent_acc"] > threshold and stats["info/disc_demo_acc"] > threshold
+        self._saturated_epochs = self._saturated_epochs + 1 if saturated else 0
+        if self._saturated_epochs == self.amp.disc_saturation_epochs:
+            log(f"WARNING: discriminator saturated (agent and demo accuracy > {threshold}) for "
+                f"{self._saturated_epochs} epochs at epoch {epoch}; the style reward carries little signal "
+                "(consider a larger disc_grad_penalty or a smaller disc learning rate)")
+
+    def checkpoint_paths(self, epoch: int) -> tuple[Path, Path]:
+        """(latest, numbered) checkpoint paths inside the experiment's nn/ folder."""
+        name = self.config["name"]
+        return Path(self.nn_dir) / f"{name}.pth", Path(self.nn_dir) / f"{name}_ep{epoch:06d}.pth"
+
+    def _save_checkpoints(self, epoch: int, final: bool) -> None:
+        latest, numbered = self.checkpoint_paths(epoch)
+        if final or (self.amp.save_latest_frequency > 0 and epoch % self.amp.save_latest_frequency == 0):
+            self.save(latest)
+        if final or (self.save_freq > 0 and epoch % self.save_freq == 0):
+            self.save(numbered)
+
+    def get_full_state_weights(self) -> dict:
+        model = self._module()
+        state = {"model": model.state_dict(), "optimizer": self.optimizer.state_dict(),
+                 "epoch": int(self.epoch_num), "frame": int(self.frame),
+                 "last_mean_rewards": float(self.last_mean_rewards),
+                 "amp_input_mean_std": model.amp_input_mean_std.state_dict(),
+                 "amp_replay_buffer": self.replay_buffer.state_dict(),
+                 "config": self.plain_params, "layout": self.layout,
+                 "env_state": to_plain(self.vec_env.get_env_state()) if self.vec_env is not None else None}
+        if self.normalize_input:
+            state["running_mean_std"] = model.running_mean_std.state_dict()
+        if self.normalize_value:
+            state["reward_mean_std"] = model.value_mean_std.state_dict()
+        return state
+
+    def save(self, fn) -> Path:
+        return save_checkpoint(fn, self.get_full_state_weights())
+
+    def restore(self, fn, set_epoch: bool = True) -> None:
+        """Resume from a checkpoint: weights, normalisers, optimiser, counters and replay buffer."""
+        state = load_checkpoint(fn, self.ppo_device)
+        check_layout(fn, state.get("layout"), self.layout)
+        try:
+            self._module().load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as error:
+            first_line = str(error).strip().splitlines()[0]
+            raise AwdError(fn, "model", f"checkpoint does not fit the configured network ({first_line})") from None
+        rates = self._learning_rates()
+        for group in self.optimizer.param_groups:  # the config's learning rates win over the saved ones
+            group["lr"] = group["awd_base_lr"] = rates[group["name"]]
+        self.last_lr = rates["actor"]
+        if set_epoch:
+            self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])
+        self.last_mean_rewards = float(state.get("last_mean_rewards", -1e9))
+        self.replay_buffer.load_state_dict(state["amp_replay_buffer"])
+        if self.vec_env is not None:
+            self.vec_env.set_env_state(state.get("env_state"))
+        log(f"restored {fn} (epoch {self.epoch_num}, frame {self.frame}, replay {len(self.replay_buffer)} rows)")

@@ -1,0 +1,113 @@
+"""The AMP discriminator: network, style reward and loss (BCE + gradient penalty + regularisers).
+
+D maps a (normalised) AMP observation window to one logit; demo windows are labelled 1, agent windows
+(rollout and replay) 0. The style reward is r = -log(max(1 - sigmoid(D(s)), 1e-4)) * disc_reward_scale,
+so r = 2 ln 2 at p = 0.5 with scale 2, and r <= -log(1e-4) * scale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+_ACTIVATIONS = {"relu": nn.ReLU, "elu": nn.ELU, "tanh": nn.Tanh, "silu": nn.SiLU, "swish": nn.SiLU}
+
+
+def make_activation(name: str) -> nn.Module:
+    """An activation module by name (relu, elu, tanh, silu)."""
+    if name not in _ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(_ACTIVATIONS)}")
+    return _ACTIVATIONS[name]()
+
+
+def make_mlp(input_size: int, units: list[int], activation: str) -> nn.Sequential:
+    """Linear + activation for each hidden width in `units` (empty `units` gives an identity)."""
+    layers: list[nn.Module] = []
+    for width in units:
+        layers += [nn.Linear(input_size, int(width)), make_activation(activation)]
+        input_size = int(width)
+    return nn.Sequential(*layers)
+
+
+class Discriminator(nn.Module):
+    """MLP trunk (zero biases) then a linear logit with small uniform weights and zero bias."""
+
+    def __init__(self, input_size: int, units: list[int], activation: str = "relu",
+                 logit_init_scale: float = 0.01):
+        super().__init__()
+        self.trunk = make_mlp(input_size, units, activation)
+        for layer in self.trunk:
+            if isinstance(layer, nn.Linear):
+                nn.init.zeros_(layer.bias)
+        self.logit = nn.Linear(int(units[-1]) if units else input_size, 1)
+        nn.init.uniform_(self.logit.weight, -logit_init_scale, logit_init_scale)
+        nn.init.zeros_(self.logit.bias)
+
+    def forward(self, amp_obs: torch.Tensor) -> torch.Tensor:
+        """Logits of shape [batch, 1]."""
+        return self.logit(self.trunk(amp_obs))
+
+    def logit_weights(self) -> torch.Tensor:
+        return self.logit.weight
+
+    def all_weights(self) -> list[torch.Tensor]:
+        """Weight matrices of every linear layer (trunk and logit), for weight decay."""
+        return [m.weight for m in self.modules() if isinstance(m, nn.Linear)]
+
+
+def style_reward(logits: torch.Tensor, scale: float) -> torch.Tensor:
+    """r = -log(max(1 - sigmoid(logits), 1e-4)) * scale, same shape as logits."""
+    prob = torch.sigmoid(logits)
+    return -torch.log(torch.clamp(1.0 - prob, min=1e-4)) * scale
+
+
+def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+    """E[||dD/dx||^2] over the batch; `inputs` must require grad and be part of the graph of `logits`."""
+    grad = torch.autograd.grad(logits.sum(), inputs, create_graph=True, retain_graph=True, allow_unused=True)[0]
+    if grad is None:  # D does not depend on its input (e.g. all weights zero): the penalty is zero
+        return torch.zeros((), device=logits.device)
+    return grad.pow(2).sum(dim=-1).mean()
+
+
+@dataclass
+class DiscLossWeights:
+    """Coefficients of the discriminator loss (names match the rl_games YAML keys)."""
+
+    logit_reg: float = 0.01       # disc_logit_reg: ||w_logit||^2
+    grad_penalty: float = 5.0     # disc_grad_penalty: E||grad_demo D||^2
+    weight_decay: float = 1e-4    # disc_weight_decay: sum ||W||^2 over all disc layers
+
+
+def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: torch.Tensor,
+                       weights: DiscLossWeights) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """Loss on normalised AMP obs: agent (rollout + replay) labelled 0, demo labelled 1; plus regularisers.
+
+    Returns (loss, info) where info holds detached scalars: disc_loss, agent/demo accuracy and mean logit,
+    grad penalty, logit loss (the logit-weight regulariser) and weight decay term.
+    """
+    demo_obs = demo_obs.detach().requires_grad_(True)
+    agent_logits = disc(agent_obs)
+    demo_logits = disc(demo_obs)
+    bce_agent = F.binary_cross_entropy_with_logits(agent_logits, torch.zeros_like(agent_logits))
+    bce_demo = F.binary_cross_entropy_with_logits(demo_logits, torch.ones_like(demo_logits))
+    bce = 0.5 * (bce_agent + bce_demo)
+    logit_loss = disc.logit_weights().pow(2).sum()
+    penalty = gradient_penalty(demo_logits, demo_obs)
+    decay = sum(w.pow(2).sum() for w in disc.all_weights())
+    loss = bce + weights.logit_reg * logit_loss + weights.grad_penalty * penalty + weights.weight_decay * decay
+    with torch.no_grad():
+        info = {
+            "disc_loss": loss.detach(),
+            "disc_bce": bce.detach(),
+            "disc_agent_acc": (agent_logits < 0).float().mean(),
+            "disc_demo_acc": (demo_logits > 0).float().mean(),
+            "disc_agent_logit": agent_logits.mean(),
+            "disc_demo_logit": demo_logits.mean(),
+            "disc_grad_penalty": penalty.detach(),
+            "disc_logit_loss": logit_loss.detach(),
+            "disc_weight_decay": decay.detach(),
+        }
+    return loss, info

@@ -1,0 +1,165 @@
+"""Actor-critic + discriminator network for rl_games (network `amp`) and its model wrapper (model `amp`).
+
+YAML (under `params.network`, every key optional except `name`):
+
+    network:
+      name: amp
+      actor:  {units: [512, 256, 128], activation: elu}     # policy MLP -> linear mu head (small init)
+      critic: {units: [512, 256, 128], activation: elu}     # separate value MLP -> linear value head
+      log_std: {init: -2.9, learnable: false}               # fixed sigma (exp(-2.9) ~ 0.055) or learned
+      disc:   {units: [1024, 512], activation: relu, logit_init_scale: 0.01}
+
+The model (`params.model.name: amp`) is rl_games' ModelA2CContinuousLogStd (so PPO sees the usual
+`mus`, `sigmas`, `values`, `neglogpacs`...) plus a RunningMeanStd for AMP inputs (`amp_input_mean_std`)
+and `disc_logits(amp_obs)`; forward also returns `disc_logits` when the input dict holds `amp_obs`.
+Building needs `amp_input_shape` in the build config (the AMP agent and player pass it).
+"""
+
+from __future__ import annotations
+
+import torch
+from rl_games.algos_torch import models, network_builder
+from rl_games.algos_torch.running_mean_std import RunningMeanStd
+from torch import nn
+
+from awd.errors import AwdError
+from awd.learning.discriminator import Discriminator, make_mlp
+
+CONFIG_SOURCE = "train config"
+DEFAULTS = {
+    "actor": {"units": [512, 256, 128], "activation": "elu"},
+    "critic": {"units": [512, 256, 128], "activation": "elu"},
+    "log_std": {"init": -2.9, "learnable": False},
+    "disc": {"units": [1024, 512], "activation": "relu", "logit_init_scale": 0.01},
+}
+
+
+def _section(params: dict, name: str) -> dict:
+    """DEFAULTS[name] updated with params[name]; unknown keys and bad unit lists raise AwdError."""
+    given = params.get(name) or {}
+    if not isinstance(given, dict):
+        raise AwdError(CONFIG_SOURCE, f"network.{name}", f"expected a mapping, found {given!r}")
+    unknown = sorted(set(given) - set(DEFAULTS[name]))
+    if unknown:
+        raise AwdError(CONFIG_SOURCE, f"network.{name}", f"unknown keys {unknown}; expected {sorted(DEFAULTS[name])}")
+    merged = {**DEFAULTS[name], **given}
+    units = merged.get("units")
+    if units is not None and (not isinstance(units, list) or not all(isinstance(u, int) and u > 0 for u in units)):
+        raise AwdError(CONFIG_SOURCE, f"network.{name}.units", f"expected a list of positive ints, found {units!r}")
+    return merged
+
+
+class AMPActorCritic(nn.Module):
+    """Separate actor and critic MLPs, a Gaussian policy head with fixed or learned log-std, and D."""
+
+    def __init__(self, params: dict, obs_size: int, actions_num: int, value_size: int, amp_size: int):
+        super().__init__()
+        actor, critic = _section(params, "actor"), _section(params, "critic")
+        log_std, disc = _section(params, "log_std"), _section(params, "disc")
+        self.actor_mlp = make_mlp(obs_size, actor["units"], actor["activation"])
+        self.critic_mlp = make_mlp(obs_size, critic["units"], critic["activation"])
+        self.mu = nn.Linear(actor["units"][-1] if actor["units"] else obs_size, actions_num)
+        self.value = nn.Linear(critic["units"][-1] if critic["units"] else obs_size, value_size)
+        nn.init.uniform_(self.mu.weight, -0.01, 0.01)
+        nn.init.zeros_(self.mu.bias)
+        self.sigma = nn.Parameter(torch.full((actions_num,), float(log_std["init"])),
+                                  requires_grad=bool(log_std["learnable"]))
+        self.disc = Discriminator(amp_size, disc["units"], disc["activation"], float(disc["logit_init_scale"]))
+
+    # rl_games network interface
+    def is_rnn(self) -> bool:
+        return False
+
+    def is_separate_critic(self) -> bool:
+        return True
+
+    def get_default_rnn_state(self):
+        return None
+
+    def get_aux_loss(self):
+        return None
+
+    def get_value_layer(self) -> nn.Module:
+        return self.value
+
+    def forward(self, input_dict: dict):
+        """(mu, log_std, value, rnn_states) as ModelA2CContinuousLogStd expects."""
+        obs = input_dict["obs"]
+        mu = self.mu(self.actor_mlp(obs))
+        value = self.value(self.critic_mlp(obs))
+        return mu, self.sigma.expand_as(mu), value, None
+
+    def actor_parameters(self) -> list[nn.Parameter]:
+        return [p for p in [*self.actor_mlp.parameters(), *self.mu.parameters(), self.sigma] if p.requires_grad]
+
+    def critic_parameters(self) -> list[nn.Parameter]:
+        return [*self.critic_mlp.parameters(), *self.value.parameters()]
+
+    def disc_parameters(self) -> list[nn.Parameter]:
+        return list(self.disc.parameters())
+
+
+class AMPNetworkBuilder(network_builder.NetworkBuilder):
+    """rl_games network builder `amp`: keeps the YAML `network` section, builds AMPActorCritic."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.params: dict = {}
+
+    def load(self, params: dict) -> None:
+        self.params = params
+
+    def build(self, name, **kwargs) -> AMPActorCritic:
+        if "amp_input_shape" not in kwargs:
+            raise ValueError("the `amp` network needs `amp_input_shape` in its build config (use the amp algo/player)")
+        input_shape = kwargs["input_shape"]
+        if len(input_shape) != 1:
+            raise AwdError(CONFIG_SOURCE, "observation_space", f"expected a flat observation, found shape {input_shape}")
+        return AMPActorCritic(self.params, int(input_shape[0]), int(kwargs["actions_num"]),
+                              int(kwargs.get("value_size", 1)), int(kwargs["amp_input_shape"][0]))
+
+
+class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
+    """rl_games model `amp`: continuous log-std policy plus the AMP input normaliser and disc logits."""
+
+    def build(self, config: dict) -> "ModelAMPContinuous.Network":
+        net = self.network_builder.build(self.model_class, **config)
+        return self.Network(net, obs_shape=config["input_shape"],
+                            normalize_value=config.get("normalize_value", False),
+                            normalize_input=config.get("normalize_input", False),
+                            value_size=config.get("value_size", 1),
+                            amp_input_shape=tuple(config["amp_input_shape"]),
+                            normalize_amp_input=config.get("normalize_amp_input", True))
+
+    class Network(models.ModelA2CContinuousLogStd.Network):
+        def __init__(self, a2c_network, amp_input_shape, normalize_amp_input=True, **kwargs):
+            super().__init__(a2c_network, **kwargs)
+            self.normalize_amp_input = normalize_amp_input
+            self.amp_input_mean_std = RunningMeanStd(amp_input_shape)
+            self.amp_input_mean_std.eval()
+
+        def norm_amp_obs(self, amp_obs: torch.Tensor) -> torch.Tensor:
+            """Normalise AMP obs with the running statistics (no update here; see update_amp_stats)."""
+            if not self.normalize_amp_input:
+                return amp_obs
+            with torch.no_grad():
+                self.amp_input_mean_std.eval()
+                return self.amp_input_mean_std(amp_obs)
+
+        def update_amp_stats(self, amp_obs: torch.Tensor) -> None:
+            """Fold a batch of raw AMP obs into the running mean/var."""
+            if self.normalize_amp_input:
+                with torch.no_grad():
+                    self.amp_input_mean_std.train()
+                    self.amp_input_mean_std(amp_obs)
+                    self.amp_input_mean_std.eval()
+
+        def disc_logits(self, amp_obs: torch.Tensor, normalized: bool = False) -> torch.Tensor:
+            """Discriminator logits [batch, 1] of raw (or already normalised) AMP obs."""
+            return self.a2c_network.disc(amp_obs if normalized else self.norm_amp_obs(amp_obs))
+
+        def forward(self, input_dict: dict) -> dict:
+            result = super().forward(input_dict)
+            if input_dict.get("amp_obs") is not None:
+                result["disc_logits"] = self.disc_logits(input_dict["amp_obs"])
+            return result

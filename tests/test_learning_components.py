@@ -1,0 +1,171 @@
+"""Replay buffer semantics, style reward, discriminator loss and gradient penalty (CPU, no rl_games run)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from awd.learning.discriminator import (DiscLossWeights, Discriminator, discriminator_loss, gradient_penalty,
+                                        style_reward)
+from awd.learning.replay_buffer import ReplayBuffer
+
+
+def rows(start: int, n: int, width: int = 3) -> torch.Tensor:
+    """Rows whose first column is their id (start, start+1, ...)."""
+    ids = torch.arange(start, start + n, dtype=torch.float32).unsqueeze(1)
+    return ids.repeat(1, width)
+
+
+# ---------------------------------------------------------------- replay buffer
+def test_fill_then_wrap_overwrites_oldest():
+    buf = ReplayBuffer(5)
+    assert buf.store(rows(0, 3)) == 3 and len(buf) == 3 and not buf.is_full
+    buf.store(rows(3, 4))  # ids 3..6: 3, 4 fill, 5, 6 overwrite 0, 1
+    assert len(buf) == 5 and buf.is_full and buf.head == 2
+    assert buf.data[:, 0].tolist() == [5, 6, 2, 3, 4]
+
+
+def test_batch_larger_than_capacity_keeps_newest_rows():
+    buf = ReplayBuffer(4)
+    buf.store(rows(0, 10))
+    assert sorted(buf.data[:, 0].tolist()) == [6, 7, 8, 9]
+
+
+def test_keep_prob_applies_only_once_full():
+    torch.manual_seed(0)
+    buf = ReplayBuffer(1000, keep_prob=0.1)
+    assert buf.store(rows(0, 1000)) == 1000  # filling: every row kept
+    written = buf.store(rows(1000, 10000))
+    assert 800 < written < 1200  # ~10 % of 10000
+    new = (buf.data[:, 0] >= 1000).sum().item()
+    assert new == min(written, 1000)
+
+
+def test_keep_prob_zero_freezes_full_buffer_and_split_batches():
+    buf = ReplayBuffer(4, keep_prob=0.0)
+    buf.store(rows(0, 2))
+    assert buf.store(rows(2, 5)) == 2  # two free slots filled, the 3 late rows dropped
+    assert buf.data[:, 0].tolist() == [0, 1, 2, 3]
+    assert buf.store(rows(10, 5)) == 0
+    assert buf.data[:, 0].tolist() == [0, 1, 2, 3]
+
+
+def test_sampling_without_and_with_replacement():
+    buf = ReplayBuffer(10)
+    with pytest.raises(RuntimeError):
+        buf.sample(1)
+    buf.store(rows(0, 6))
+    sample = buf.sample(6)[:, 0]
+    assert sorted(sample.tolist()) == [0, 1, 2, 3, 4, 5]  # n <= count: a permutation, no duplicates
+    big = buf.sample(50)[:, 0]
+    assert big.shape == (50,) and set(big.tolist()) <= {0, 1, 2, 3, 4, 5}
+    assert len(set(big.tolist())) < 50  # more rows than stored: drawn with replacement
+
+
+def test_state_round_trip_is_exact_and_weights_only_safe(tmp_path):
+    buf = ReplayBuffer(5, keep_prob=0.5)
+    buf.store(rows(0, 7))
+    path = tmp_path / "replay.pt"
+    torch.save(buf.state_dict(), path)
+    other = ReplayBuffer(5)
+    other.load_state_dict(torch.load(path, weights_only=True))
+    assert other.head == buf.head and len(other) == len(buf) and other.keep_prob == 0.5
+    assert torch.equal(other.data, buf.data)
+    partial = ReplayBuffer(8)
+    partial.store(rows(0, 3))
+    restored = ReplayBuffer(8)
+    restored.load_state_dict(partial.state_dict())
+    assert restored.head == 3 and restored.data[:3, 0].tolist() == [0, 1, 2]
+
+
+def test_shape_mismatch_and_bad_arguments_raise():
+    buf = ReplayBuffer(4)
+    buf.store(rows(0, 2, width=3))
+    with pytest.raises(ValueError):
+        buf.store(rows(0, 2, width=4))
+    with pytest.raises(ValueError):
+        ReplayBuffer(0)
+    with pytest.raises(ValueError):
+        ReplayBuffer(4, keep_prob=1.5)
+
+
+# ---------------------------------------------------------------- discriminator
+def test_style_reward_values_and_clamp():
+    logits = torch.tensor([[0.0], [100.0], [-100.0], [math.log(3.0)]])
+    reward = style_reward(logits, scale=2.0)
+    assert reward[0].item() == pytest.approx(2 * math.log(2.0))
+    assert reward[1].item() == pytest.approx(-2 * math.log(1e-4), rel=1e-5)  # 1 - p clamped at 1e-4
+    assert reward[2].item() == pytest.approx(0.0, abs=1e-6)
+    assert reward[3].item() == pytest.approx(-2 * math.log(0.25), rel=1e-5)  # p = 0.75
+
+
+def test_gradient_penalty_nonnegative_and_zero_for_constant_network():
+    torch.manual_seed(0)
+    disc = Discriminator(6, [16, 8])
+    x = torch.randn(32, 6, requires_grad=True)
+    assert gradient_penalty(disc(x), x).item() > 0
+    const = Discriminator(6, [16, 8])
+    with torch.no_grad():
+        for p in const.parameters():
+            p.zero_()
+        const.logit.bias.fill_(3.0)
+    x = torch.randn(32, 6, requires_grad=True)
+    assert gradient_penalty(const(x), x).item() == 0.0
+
+
+def test_gradient_penalty_matches_linear_weights():
+    layer = torch.nn.Linear(4, 1)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[1.0, 2.0, 0.0, -2.0]]))
+    x = torch.randn(10, 4, requires_grad=True)
+    assert gradient_penalty(layer(x), x).item() == pytest.approx(9.0)
+
+
+def test_disc_loss_pure_bce_on_hand_built_logits():
+    disc = Discriminator(2, [4])
+    with torch.no_grad():
+        for p in disc.parameters():
+            p.zero_()
+    agent, demo = torch.randn(8, 2), torch.randn(8, 2)
+    loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0))
+    assert loss.item() == pytest.approx(math.log(2.0))  # logits 0: BCE = ln 2 for both classes
+    assert info["disc_agent_acc"].item() == 0.0 and info["disc_demo_acc"].item() == 0.0
+    with torch.no_grad():
+        disc.logit.bias.fill_(-5.0)  # every window called "agent"
+    loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0))
+    expected = 0.5 * (math.log1p(math.exp(-5.0)) + math.log1p(math.exp(5.0)))
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    assert info["disc_agent_acc"].item() == 1.0 and info["disc_demo_acc"].item() == 0.0
+
+
+def test_disc_loss_regularisers_add_up():
+    torch.manual_seed(1)
+    disc = Discriminator(3, [5], logit_init_scale=0.5)
+    agent, demo = torch.randn(16, 3), torch.randn(16, 3)
+    base, _ = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0))
+    full, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.01, 5.0, 1e-4))
+    logit_sq = disc.logit.weight.pow(2).sum().item()
+    decay = sum(w.pow(2).sum().item() for w in disc.all_weights())
+    expected = base.item() + 0.01 * logit_sq + 5.0 * info["disc_grad_penalty"].item() + 1e-4 * decay
+    assert full.item() == pytest.approx(expected, rel=1e-5)
+    assert info["disc_logit_loss"].item() == pytest.approx(logit_sq, rel=1e-6)
+    full.backward()
+    assert disc.logit.weight.grad is not None and torch.isfinite(disc.logit.weight.grad).all()
+
+
+def test_training_the_discriminator_separates_classes():
+    torch.manual_seed(2)
+    disc = Discriminator(2, [32, 16])
+    opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
+    for _ in range(150):
+        agent, demo = torch.randn(64, 2) - 1.5, torch.randn(64, 2) + 1.5
+        loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.01, 0.1, 1e-4))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    assert info["disc_agent_acc"].item() > 0.85 and info["disc_demo_acc"].item() > 0.85
+    demo_reward = style_reward(disc(torch.randn(64, 2) + 1.5), 2.0).mean()
+    agent_reward = style_reward(disc(torch.randn(64, 2) - 1.5), 2.0).mean()
+    assert demo_reward > agent_reward
