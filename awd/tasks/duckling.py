@@ -24,6 +24,14 @@ from awd.tasks.rewards import RewardInputs, compute_rewards
 from awd.utils.rotations import heading_quat_inverse, quat_rotate, quat_rotate_inverse
 
 
+def _select_delayed(buffer: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
+    """buffer[i, delay[i]] for a (N, D, k) history buffer (newest first), as a new (N, k) tensor."""
+    if buffer.shape[1] == 1:
+        return buffer[:, 0].clone()
+    index = delay.view(-1, 1, 1).expand(-1, 1, buffer.shape[2])
+    return buffer.gather(1, index).squeeze(1)
+
+
 def tracked_bodies(spec) -> tuple[str, ...]:
     """Bodies whose positions a Duckling task reads from `engine.body_pos` (pass to the Engine)."""
     names = [spec.trunk_body, *spec.foot_bodies, *spec.key_bodies]
@@ -178,7 +186,7 @@ class DucklingTask:
         if bool(stale.any()):
             self.obs_buffer[stale] = obs[stale].unsqueeze(1).expand(-1, self.obs_buffer.shape[1], -1)
             self.obs_buffer_stale[:] = False
-        return self.obs_buffer[torch.arange(self.num_envs, device=self.device), self.obs_delay].clone()
+        return _select_delayed(self.obs_buffer, self.obs_delay)
 
     # ------------------------------------------------------------------------------------------ AMP
 
@@ -311,7 +319,7 @@ class DucklingTask:
     def _delayed_actions(self, actions: torch.Tensor) -> torch.Tensor:
         self.action_buffer = torch.roll(self.action_buffer, 1, dims=1)
         self.action_buffer[:, 0] = actions
-        return self.action_buffer[torch.arange(self.num_envs, device=self.device), self.action_delay]
+        return _select_delayed(self.action_buffer, self.action_delay)
 
     def _apply_pushes(self) -> None:
         push = self.cfg.domain_rand.push

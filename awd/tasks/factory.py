@@ -4,6 +4,7 @@ is given; imported lazily so that tasks never import a simulator) and returns a 
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Callable
 
@@ -35,9 +36,10 @@ def resolve_motion_path(motion_file: str, source: str | None = None) -> Path:
 
 
 def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", task: str | None = None,
-              engine_factory: Callable | None = None, source: str | None = None):
-    """Env from a config (EnvConfig, `env:` mapping or YAML path). `engine_factory(spec, num_envs, device,
-    tracked_bodies)` builds the engine (default: awd.engine.mujoco_cpu.MujocoCpuEngine)."""
+              engine_factory: Callable | None = None, source: str | None = None, seed: int | None = None):
+    """Env from a config (EnvConfig, `env:` mapping or YAML path; `source` names the file of a mapping).
+    `engine_factory(spec, num_envs, device, tracked_bodies=...)` builds the engine (default:
+    awd.engine.mujoco_cpu.MujocoCpuEngine); `seed` overrides `env.seed`."""
     import torch
 
     from awd.motion.dataset import load_dataset
@@ -48,6 +50,8 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
         cfg = load_env_config(cfg)
     elif isinstance(cfg, dict):
         cfg = env_config_from_mapping(cfg, source or "env config")
+    if seed is not None:
+        cfg = dataclasses.replace(cfg, seed=int(seed))
     spec = load_robot_spec(cfg.robot)
     motion_lib = None
     if cfg.motion_file is not None:
