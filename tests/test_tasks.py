@@ -558,3 +558,21 @@ def test_build_env_with_engine_factory(spec, tmp_path):
     with pytest.raises(AwdError, match="motion_file"):
         build_env(dataclasses.replace(env.cfg, motion_file="nowhere"), 2,
                   engine_factory=lambda s, n, d, tracked_bodies: FakeEngine(s, n, d, tracked_bodies))
+
+
+def test_tasks_satisfy_the_learning_env_contract(spec, motion_lib):
+    vecenv = pytest.importorskip("awd.learning.vecenv")
+    from awd.learning.checkpoint import env_layout, layout_differences
+
+    for task in ("DucklingCommand", "DucklingAMP", "DucklingStand", "DucklingViewMotion"):
+        env, _ = make_env(spec, motion_lib, task=task, num_envs=2)
+        vecenv.check_env_contract(env, source=task)
+        layout = env_layout(env, env.observation_space, env.action_space, env.amp_observation_space)
+        assert layout["obs_size"] == env.num_obs and layout["amp_obs_size"] == env.amp_layout.window_size
+        obs = env.reset()
+        obs, rewards, dones, infos = env.step(torch.zeros(2, spec.num_joints))
+        assert obs.shape == (2, env.num_obs) and rewards.shape == (2,) and dones.dtype == torch.bool
+        assert infos["amp_obs"].shape == (2, env.amp_layout.window_size) and infos["terminate"].dtype == torch.bool
+        assert env.fetch_amp_obs_demo(3).shape == (3, env.amp_layout.window_size)
+    other, _ = make_env(spec, motion_lib, num_envs=2, amp={"num_steps": 3})
+    assert layout_differences(make_env(spec, motion_lib, num_envs=2)[0].get_layout(), other.get_layout())
