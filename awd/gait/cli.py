@@ -1,0 +1,84 @@
+"""Command line of the gait generator (`gait_gen/auto_gait_generator.py` is a thin wrapper around `main`).
+Flags follow the old AWD `auto_gait_generator.py` (-n, -o, -l, --mini, --preset, --min_/--max_ ranges) plus
+--robot, --fps, --seed, -j, --stand, --skip_warmup and --named."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+from awd.errors import AwdError, exit_on_error
+from awd.gait.batch import GenerationOptions, default_workers, named_jobs, random_jobs, run_jobs, summary_table
+from awd.gait.params import load_walk_params
+from awd.robot.spec import load_robot_spec
+
+DEFAULT_RANGES = {"dx": (-0.03, 0.03), "dy": (-0.03, 0.03), "dtheta": (-0.15, 0.15)}  # as the old tool
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Generate walking reference clips with Placo (per-step displacements drawn uniformly from "
+                    "the --min_/--max_ ranges, or the canonical --named set).")
+    parser.add_argument("-o", "--output_dir", default="recordings", help="output folder (created; default: recordings)")
+    parser.add_argument("-n", "--num_recordings", "--num", type=int, default=None,
+                        help="number of random clips (default 10; 0 with --named)")
+    parser.add_argument("-l", "--length", type=float, default=10.0, help="seconds recorded per clip (default 10)")
+    parser.add_argument("--fps", type=float, default=50.0, help="frames per second (default 50)")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the random commands (reproducible output)")
+    parser.add_argument("-j", "--jobs", type=int, nargs="?", const=default_workers(), default=1,
+                        help="worker processes (bare -j: all cores; default 1)")
+    parser.add_argument("--robot", default="mini_bdx", help="robot name or path to a robot.yaml (default mini_bdx)")
+    parser.add_argument("--mini", action="store_true", help="alias of --robot mini_bdx (old tool)")
+    parser.add_argument("--preset", default=None, help="JSON of walk parameters overriding the robot's placo_defaults.json")
+    for key, (low, high) in DEFAULT_RANGES.items():
+        unit = "rad" if key == "dtheta" else "m"
+        parser.add_argument(f"--min_{key}", type=float, default=low, help=f"lowest per-step {key} ({unit}, default {low})")
+        parser.add_argument(f"--max_{key}", type=float, default=high, help=f"highest per-step {key} ({unit}, default {high})")
+    parser.add_argument("--stand", action="store_true", help="standing clips (static initial pose)")
+    parser.add_argument("--skip_warmup", action="store_true",
+                        help="record from the start of the walk (standing start included) instead of after the warm-up")
+    parser.add_argument("--named", action="store_true",
+                        help="write the canonical named clips (standing, in_place, forward, backward, left, right, "
+                             "turn_left, turn_right, forward_left, forward_right x slow/medium/fast)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
+    return parser
+
+
+def _check_args(args) -> None:
+    if args.length <= 0:
+        raise AwdError(None, "--length", f"expected a positive number of seconds, found {args.length}")
+    if args.fps <= 0:
+        raise AwdError(None, "--fps", f"expected a positive frame rate, found {args.fps}")
+    if args.jobs is not None and args.jobs < 1:
+        raise AwdError(None, "--jobs", f"expected at least 1 worker, found {args.jobs}")
+    if args.num_recordings is not None and args.num_recordings < 0:
+        raise AwdError(None, "--num_recordings", f"expected a count >= 0, found {args.num_recordings}")
+    for key in DEFAULT_RANGES:
+        low, high = getattr(args, f"min_{key}"), getattr(args, f"max_{key}")
+        if low > high:
+            raise AwdError(None, f"--min_{key}", f"expected at most --max_{key} ({high}), found {low}")
+
+
+def run(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    _check_args(args)
+    started = time.perf_counter()
+    spec = load_robot_spec("mini_bdx" if args.mini else args.robot)
+    params = load_walk_params(spec, args.preset)  # validated before anything is written
+    count = args.num_recordings if args.num_recordings is not None else (0 if args.named else 10)
+    ranges = {key: (getattr(args, f"min_{key}"), getattr(args, f"max_{key}")) for key in DEFAULT_RANGES}
+    jobs = named_jobs(params) if args.named else []
+    jobs += random_jobs(count, ranges, args.seed, stand=args.stand)
+    options = GenerationOptions(length=args.length, fps=args.fps, skip_warmup=args.skip_warmup)
+    results = run_jobs(spec, params, jobs, args.output_dir, options, workers=args.jobs, progress=not args.quiet)
+    if not args.quiet:
+        print(summary_table(results))
+        print(f"{len(results)} clips in {args.output_dir} ({time.perf_counter() - started:.1f} s wall, "
+              f"{args.jobs} worker(s))")
+    return 0
+
+
+def main(argv=None) -> int:
+    with exit_on_error():
+        return run(argv)
+    return 2  # pragma: no cover - exit_on_error exits
