@@ -210,11 +210,21 @@ def test_minibatch_resolution(batch, requested, expected):
     assert size == expected and batch % size == 0
 
 
-def test_yaml_template_builds_an_agent(tmp_path):
+def shipped_train_yamls() -> list[Path]:
     from awd import DATA_DIR
+
+    return sorted((DATA_DIR / "cfg").glob("*/train/amp_*.yaml"))
+
+
+def test_a_train_template_is_shipped():
+    assert shipped_train_yamls(), "no awd/data/cfg/<robot>/train/amp_*.yaml"
+
+
+@pytest.mark.parametrize("path", shipped_train_yamls(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
+def test_yaml_template_trains_one_epoch(path, tmp_path):
     from awd.utils.io import read_yaml
 
-    template = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "train" / "amp_duckling_command.yaml")
+    template = read_yaml(path)
     template["params"]["config"].update({
         "env_name": "awd_test_dummy", "num_actors": NUM_ENVS, "device": "cpu", "device_name": "cpu",
         "train_dir": str(tmp_path), "full_experiment_name": "tpl", "max_epochs": 1,
@@ -222,9 +232,10 @@ def test_yaml_template_builds_an_agent(tmp_path):
     runner = make_runner()
     runner.load(template)
     runner.run({"train": True, "play": False, "checkpoint": None})
-    state = torch.load(tmp_path / "tpl" / "nn" / "duckling_command.pth", weights_only=True)
+    name = template["params"]["config"]["name"]
+    state = torch.load(tmp_path / "tpl" / "nn" / f"{name}.pth", weights_only=True)
     config = state["config"]["config"]
-    assert config["minibatch_size"] == NUM_ENVS * 32 // 4 and config["gamma"] == 0.95
+    assert config["minibatch_size"] == NUM_ENVS * config["horizon_length"] // config.get("num_minibatches", 4)
     assert torch.equal(state["model"]["a2c_network.sigma"], torch.full((ACT,), -2.9))  # fixed log-std untouched
     assert [g["name"] for g in state["optimizer"]["param_groups"]] == ["actor", "critic", "disc"]
 
