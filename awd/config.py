@@ -21,12 +21,15 @@ CFG_DIR = DATA_DIR / "cfg"
 class TaskDefaults:
     env_cfg: str
     train_cfg: str | None
+    train_overrides: tuple[tuple[str, object], ...] = ()
 
 
+_DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
 TASK_DEFAULTS = {
-    "DucklingCommand": TaskDefaults("mini_bdx/duckling_command.yaml", "mini_bdx/train/amp_duckling_command.yaml"),
-    "DucklingAMP": TaskDefaults("mini_bdx/duckling_amp.yaml", "mini_bdx/train/amp_duckling.yaml"),
-    "DucklingStand": TaskDefaults("mini_bdx/duckling_stand.yaml", "mini_bdx/train/amp_duckling_stand.yaml"),
+    "DucklingCommand": TaskDefaults("mini_bdx/duckling_command.yaml", _DUCK_TRAIN),
+    "DucklingAMP": TaskDefaults("mini_bdx/duckling_amp.yaml", _DUCK_TRAIN,
+                                (("task_reward_w", 0.0), ("disc_reward_w", 1.0))),
+    "DucklingStand": TaskDefaults("mini_bdx/duckling_stand.yaml", _DUCK_TRAIN),
     "DucklingViewMotion": TaskDefaults("mini_bdx/duckling_view_motion.yaml", None),
 }
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from rl_games.common.tr_helpers import DefaultRewardsShaper
 
 from awd.errors import AwdError
 from awd.utils.io import atomic_open
@@ -35,6 +36,8 @@ def to_plain(value: Any) -> Any:
         return value.item()
     if isinstance(value, np.ndarray):
         return value.tolist()
+    if isinstance(value, DefaultRewardsShaper):  # rl_games replaces the config's reward_shaper dict by this
+        return {key: getattr(value, key) for key in ("scale_value", "shift_value", "min_val", "max_val", "log_val")}
     if isinstance(value, dict):
         plain = {}
         for key, item in value.items():

@@ -49,11 +49,18 @@ def atomic_open(path: str | Path, mode: str = "w"):
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
     except BaseException:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
         raise
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
 
 
 def write_json_atomic(path: str | Path, data: Any, indent: int | None = None) -> None:

@@ -1,0 +1,160 @@
+"""The awd command line: train a task (`python awd/run.py --task DucklingCommand`), play a checkpoint
+(`--test --checkpoint X`) or resume training (`--resume 1 --checkpoint X`). Flags follow the old AWD tool;
+anything else is a dotted override such as `env.rewards.lin_vel_xy.weight=0.5`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+if __package__ in (None, ""):  # `python awd/run.py` from a checkout
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from awd.config import TASK_DEFAULTS, apply_override, load_run_config  # noqa: E402
+from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.utils.io import write_yaml_atomic  # noqa: E402
+
+DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 4096}
+
+
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="DucklingCommand", help=f"one of {sorted(TASK_DEFAULTS)}")
+    parser.add_argument("--cfg_env", help="env YAML (default: the task's, under awd/data/cfg/<robot>/)")
+    parser.add_argument("--cfg_train", help="rl_games YAML (default: the task's, under awd/data/cfg/<robot>/train/)")
+    parser.add_argument("--motion_file", help="a clip, a folder of clips or a dataset YAML")
+    parser.add_argument("--num_envs", type=int, default=0, help="parallel robots (default: 64 on CPU, 4096 on GPU)")
+    parser.add_argument("--headless", action="store_true", help="no viewer")
+    parser.add_argument("--seed", type=int, help="seed for torch, numpy and the envs")
+    parser.add_argument("--max_iterations", type=int, default=0, help="training epochs (0: the config's)")
+    parser.add_argument("--output_path", default="output", help="runs go to OUTPUT_PATH/<experiment>_<timestamp>/")
+    parser.add_argument("--experiment", help="run name prefix (default: the task name)")
+    parser.add_argument("--checkpoint", help="a .pth checkpoint to play (--test) or to resume (--resume 1)")
+    parser.add_argument("--resume", type=int, default=0, help="1: continue training from --checkpoint")
+    parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
+    parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"], help="physics (default: mujoco)")
+    parser.add_argument("--sim_device", help="physics device (default: cpu for mujoco)")
+    parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
+    args, rest = parser.parse_known_args(argv)
+    unknown = [item for item in rest if "=" not in item or item.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args, rest
+
+
+def choose_devices(args) -> tuple[str, str, str]:
+    """(engine, sim_device, rl_device); CPU MuJoCo runs on the CPU, the policy on a GPU when there is one."""
+    import torch
+
+    engine = args.engine or "mujoco"
+    if engine == "mujoco_warp":
+        raise AwdError(None, "--engine", "mujoco_warp is not available in this version; use --engine mujoco")
+    sim_device = args.sim_device or "cpu"
+    rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    return engine, sim_device, rl_device
+
+
+def build_run_config(args, overrides: list[str]) -> dict:
+    """The resolved config of a training run: YAML files, flags, then dotted overrides."""
+    config = load_run_config(args.task, args.cfg_env, args.cfg_train)
+    if not config["train"]:
+        raise AwdError(None, "--task", f"{args.task} has no training config; it is played with --test")
+    engine, sim_device, rl_device = choose_devices(args)
+    env = config["env"]
+    if args.motion_file:
+        env["motion_file"] = str(Path(args.motion_file).resolve())
+    if args.seed is not None:
+        env["seed"] = args.seed
+    params = config["train"]["params"]
+    run = params["config"]
+    if args.max_iterations > 0:
+        run["max_epochs"] = args.max_iterations
+    if args.seed is not None:
+        params["seed"] = args.seed
+    for key, value in TASK_DEFAULTS[args.task].train_overrides if args.task in TASK_DEFAULTS else ():
+        run[key] = value
+    run["num_actors"] = args.num_envs or DEFAULT_NUM_ENVS[engine]
+    run["device"] = run["device_name"] = rl_device
+    for override in overrides:
+        apply_override(config, override)
+    run["name"] = args.experiment or args.task
+    run["env_name"] = "awd"
+    run["env_config"] = {"task": config["task"], "env": config["env"], "source": config["sources"]["env"],
+                         "num_envs": run["num_actors"], "engine": engine, "sim_device": sim_device}
+    config["engine"] = engine
+    return config
+
+
+def create_env(task: str, env: dict, source: str, num_envs: int, engine: str, sim_device: str, seed=None):
+    """The env creator rl_games calls (with the run's env_config, plus `seed` from the Runner)."""
+    from awd.engine import make_engine
+    from awd.tasks import build_env
+
+    return build_env(env, num_envs, device=sim_device, task=task, source=source, seed=seed,
+                     engine_factory=partial(make_engine, engine))
+
+
+def run_rl_games(params: dict, play: bool, checkpoint: str | None) -> None:
+    from rl_games.torch_runner import Runner
+
+    from awd.learning.register import register_env, register_rl_games_components
+
+    register_env("awd", create_env_from_config)
+    runner = Runner()
+    register_rl_games_components(runner)
+    runner.load({"params": params})
+    runner.run({"train": not play, "play": play, "checkpoint": checkpoint})
+
+
+def create_env_from_config(**env_config):
+    return create_env(**env_config)
+
+
+def train(args, overrides: list[str]) -> None:
+    if args.checkpoint and not args.resume:
+        raise AwdError(None, "--checkpoint", "training from a checkpoint needs --resume 1 (or use --test to play it)")
+    if args.resume and not args.checkpoint:
+        raise AwdError(None, "--resume", "expected --checkpoint X to resume from")
+    if args.checkpoint and not Path(args.checkpoint).is_file():
+        raise AwdError(args.checkpoint, None, "checkpoint file not found")
+    config = build_run_config(args, overrides)
+    run = config["train"]["params"]["config"]
+    experiment = f"{run['name']}_{time.strftime('%Y%m%d-%H%M%S')}"
+    run["train_dir"] = str(Path(args.output_path).resolve())
+    run["full_experiment_name"] = experiment
+    run_dir = Path(run["train_dir"]) / experiment
+    write_yaml_atomic(run_dir / "config.yaml", config)
+    print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
+          f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
+    run_rl_games(config["train"]["params"], play=False, checkpoint=args.checkpoint)
+
+
+def play(args, overrides: list[str]) -> None:
+    from awd.learning.checkpoint import load_checkpoint
+
+    if not args.checkpoint:
+        raise AwdError(None, "--checkpoint", "expected a checkpoint to play with --test")
+    params = load_checkpoint(args.checkpoint, "cpu")["config"]
+    run = params["config"]
+    _, sim_device, rl_device = choose_devices(args)
+    run["device"] = run["device_name"] = rl_device
+    run["env_config"]["sim_device"] = sim_device
+    if args.num_envs:
+        run["num_actors"] = run["env_config"]["num_envs"] = args.num_envs
+    config = {"env": run["env_config"]["env"], "train": {"params": params}}
+    for override in overrides:
+        apply_override(config, override)
+    run_rl_games(params, play=True, checkpoint=args.checkpoint)
+
+
+def main(argv=None) -> None:
+    args, overrides = parse_args(argv)
+    with exit_on_error():
+        (play if args.test else train)(args, overrides)
+
+
+if __name__ == "__main__":
+    main()
