@@ -459,12 +459,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def _print_progress(self, stats: dict, epoch: int, elapsed: float) -> None:
         of = f"/{self.max_epochs}" if self.max_epochs != -1 else ""
-        reward = stats.get("rewards/step", float("nan"))
-        length = stats.get("info/episode_length", float("nan"))
+        episodes = ""
+        if "rewards/step" in stats:
+            episodes = f"return {stats['rewards/step']:.2f} ep_len {stats['info/episode_length']:.0f} | "
         minutes, seconds = divmod(int(elapsed), 60)
-        log(f"epoch {epoch}{of} | frames {self.frame} | fps {stats['performance/fps']:.0f} | reward {reward:.3f} | "
-            f"disc_r {stats['info/disc_reward_mean']:.3f} | acc agent {stats['info/disc_agent_acc']:.2f} "
-            f"demo {stats['info/disc_demo_acc']:.2f} | ep_len {length:.1f} | fall {stats.get('info/fall_rate', 0.0):.2f} | "
+        log(f"epoch {epoch}{of} | frames {self.frame} | fps {stats['performance/fps']:.0f} | "
+            f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
+            f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
+            f"fall {stats.get('info/fall_rate', 0.0):.2f} | "
             f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
             f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
 
