@@ -5,6 +5,7 @@ anything else is a dotted override such as `env.rewards.lin_vel_xy.weight=0.5`."
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
 from functools import partial
@@ -129,7 +130,12 @@ def train(args, overrides: list[str]) -> None:
     write_yaml_atomic(run_dir / "config.yaml", config)
     print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
-    run_rl_games(config["train"]["params"], play=False, checkpoint=args.checkpoint)
+    try:
+        run_rl_games(config["train"]["params"], play=False, checkpoint=args.checkpoint)
+    except BaseException:
+        if not any((run_dir / "nn").glob("*.pth")):
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run that saved nothing leaves nothing behind
+        raise
 
 
 def play(args, overrides: list[str]) -> None:

@@ -1,0 +1,90 @@
+"""awd/run.py end to end on CPU MuJoCo: a few training iterations of DucklingCommand, the TensorBoard
+scalars, the checkpoint, resume, and clear errors for bad input."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+from awd.learning.checkpoint import load_checkpoint
+from awd.run import main
+
+SMALL = [
+    "--task", "DucklingCommand", "--num_envs", "8", "--headless", "--seed", "3",
+    "train.params.network.actor.units=[32, 32]",
+    "train.params.network.critic.units=[32, 32]",
+    "train.params.network.disc.units=[32, 32]",
+    "train.params.config.horizon_length=16",
+    "train.params.config.mini_epochs=2",
+    "train.params.config.amp_obs_demo_buffer_size=1024",
+    "train.params.config.amp_replay_buffer_size=1024",
+]
+
+
+def _train(output: Path, iterations: int, *extra: str) -> Path:
+    before = set(output.glob("*")) if output.exists() else set()
+    main([*SMALL, "--output_path", str(output), "--max_iterations", str(iterations), *extra])
+    (run_dir,) = set(output.glob("*")) - before
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> Path:
+    return _train(tmp_path_factory.mktemp("runs"), 3)
+
+
+def test_training_writes_config_scalars_and_checkpoints(trained):
+    assert (trained / "config.yaml").is_file()
+    events = EventAccumulator(str(trained / "summaries"))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    for tag in ("losses/disc_loss", "info/disc_agent_acc", "info/disc_demo_acc", "info/disc_grad_penalty",
+                "info/disc_logit_loss", "info/disc_reward_mean", "info/disc_reward_std", "losses/a_loss",
+                "losses/c_loss", "info/kl", "performance/play_time", "performance/update_time"):
+        assert tag in tags, tag
+        assert all(math.isfinite(event.value) for event in events.Scalars(tag)), tag
+    assert len(events.Scalars("losses/disc_loss")) == 3
+    state = load_checkpoint(trained / "nn" / "DucklingCommand.pth")
+    assert state["epoch"] == 3
+    assert state["layout"]["action_joints"][0] == "left_hip_yaw" and state["layout"]["amp_num_steps"] == 10
+    assert state["config"]["config"]["env_config"]["task"] == "DucklingCommand"
+
+
+def test_resume_continues_the_epoch_count(trained, tmp_path):
+    checkpoint = trained / "nn" / "DucklingCommand.pth"
+    resumed = _train(tmp_path, 5, "--resume", "1", "--checkpoint", str(checkpoint))
+    state = load_checkpoint(resumed / "nn" / "DucklingCommand.pth")
+    assert state["epoch"] == 5
+    assert state["frame"] == load_checkpoint(checkpoint)["frame"] * 5 // 3
+
+
+def test_resume_with_a_different_layout_fails_clearly_and_leaves_nothing(trained, tmp_path, capsys):
+    checkpoint = trained / "nn" / "DucklingCommand.pth"
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SMALL, "--output_path", str(tmp_path), "--max_iterations", "4", "--resume", "1",
+              "--checkpoint", str(checkpoint), "env.amp.num_steps=5"])
+    assert exit_info.value.code == 2
+    message = capsys.readouterr().err.strip().splitlines()[-1]
+    assert message.startswith("error: ") and str(checkpoint) in message and "layout" in message
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["--checkpoint", "missing.pth", "--resume", "1"], "missing.pth: checkpoint file not found"),
+        (["--test"], "expected a checkpoint"),
+        (["env.rewards.lin_vel_xy.weigth=1"], "no key 'weigth'"),
+        (["--motion_file", "no_such_clips"], "motion file or folder not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, words):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SMALL, "--output_path", str(tmp_path), "--max_iterations", "1", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert words in err[-1] and err[-1].startswith("error: ")
+    assert not any(tmp_path.iterdir())
