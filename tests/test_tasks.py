@@ -249,6 +249,7 @@ def test_projected_gravity_and_relative_joint_positions(spec, motion_lib):
     env, engine = make_env(spec, motion_lib, num_envs=2, init={"mode": "Default"})
     env.reset()
     pitch = 0.3
+    engine.root_quat[0] = torch.tensor([0.0, 0.0, 0.0, 1.0])
     engine.root_quat[1] = quat_from_euler_xyz(torch.tensor(0.0), torch.tensor(pitch), torch.tensor(1.0))
     engine.joint_pos[:] = env.default_joint_pos
     engine.joint_pos[0, 3] += 0.25

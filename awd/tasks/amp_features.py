@@ -3,7 +3,9 @@ root/joint/feet state to one feature frame; it is used for policy rollouts (engi
 and for demo windows (MotionState, `frame_from_motion`), so both sides see exactly the same computation.
 
 Per frame, in order: root height (1), root rotation with the heading removed as tangent/normal (6), root
-linear and angular velocity in the heading frame (3 + 3), joint positions (n), joint velocities (n), key-body
+linear and angular velocity in the heading frame (3 + 3), joint positions and velocities of the style joints
+(all joints but `amp.exclude_joints`; joints the clips do not move, like a duck's head, would only let the
+discriminator win on noise), key-body
 (feet) positions relative to the root in the heading frame (3 per foot), optional foot contacts (2).
 A window holds K frames stacked newest first and flattened: (N, K * frame_size).
 """
@@ -14,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from awd.errors import AwdError
 from awd.utils.rotations import heading_quat_inverse, quat_mul, quat_rotate, quat_to_tan_norm
 
 
@@ -21,7 +24,8 @@ from awd.utils.rotations import heading_quat_inverse, quat_mul, quat_rotate, qua
 class AmpLayout:
     """Named layout of one AMP frame and the window length."""
 
-    num_joints: int
+    joint_indices: tuple[int, ...]
+    joint_names: tuple[str, ...]
     foot_bodies: tuple[str, ...]
     num_steps: int
     foot_contacts: bool = False
@@ -30,7 +34,8 @@ class AmpLayout:
     @property
     def parts(self) -> list[tuple[str, int]]:
         parts = [("root_height", 1), ("root_rot_tan_norm", 6), ("root_lin_vel_heading", 3),
-                 ("root_ang_vel_heading", 3), ("joint_pos", self.num_joints), ("joint_vel", self.num_joints),
+                 ("root_ang_vel_heading", 3), ("joint_pos", len(self.joint_indices)),
+                 ("joint_vel", len(self.joint_indices)),
                  ("key_body_pos_heading", 3 * len(self.foot_bodies))]
         if self.foot_contacts:
             parts.append(("foot_contacts", 2))
@@ -45,9 +50,14 @@ class AmpLayout:
         return self.frame_size * self.num_steps
 
 
-def make_amp_layout(spec, amp_cfg) -> AmpLayout:
+def make_amp_layout(spec, amp_cfg, source: str | None = None) -> AmpLayout:
     """The AMP layout for a RobotSpec and an AmpConfig (the key bodies are the spec's feet)."""
-    return AmpLayout(num_joints=spec.num_joints, foot_bodies=tuple(spec.foot_bodies), num_steps=amp_cfg.num_steps,
+    unknown = [name for name in amp_cfg.exclude_joints if name not in spec.joint_names]
+    if unknown:
+        raise AwdError(source, "env.amp.exclude_joints", f"unknown joint(s) {unknown}; expected names from {list(spec.joint_names)}")
+    kept = [i for i, name in enumerate(spec.joint_names) if name not in amp_cfg.exclude_joints]
+    return AmpLayout(joint_indices=tuple(kept), joint_names=tuple(spec.joint_names[i] for i in kept),
+                     foot_bodies=tuple(spec.foot_bodies), num_steps=amp_cfg.num_steps,
                      foot_contacts=amp_cfg.foot_contacts, root_height=amp_cfg.root_height)
 
 
@@ -62,7 +72,8 @@ def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel
     ang_vel = quat_rotate(heading_inv, root_ang_vel)
     rel_feet = foot_pos - root_pos.unsqueeze(-2)
     feet = quat_rotate(heading_inv.unsqueeze(-2).expand(*rel_feet.shape[:-1], 4), rel_feet)
-    parts = [height, local_rot, lin_vel, ang_vel, joint_pos, joint_vel, feet.flatten(-2)]
+    joints = list(layout.joint_indices)
+    parts = [height, local_rot, lin_vel, ang_vel, joint_pos[..., joints], joint_vel[..., joints], feet.flatten(-2)]
     if layout.foot_contacts:
         parts.append(foot_contacts.to(root_pos.dtype))
     return torch.cat(parts, dim=-1)

@@ -33,6 +33,7 @@ class AmpConfig:
     num_steps: int = 5  # K: frames in the discriminator window (newest first)
     foot_contacts: bool = False  # append the foot-contact flags to each AMP frame
     root_height: bool = True  # include the root height (else the slot is kept and zeroed)
+    exclude_joints: tuple[str, ...] = ()  # joints left out of the AMP features (e.g. a head the clips never move)
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,10 @@ def _convert(kind, value, source: str, key: str):
         if not isinstance(value, str) or not value:
             raise AwdError(source, key, f"expected a non-empty string, got {value!r}")
         return value
+    if origin is tuple and typing.get_args(kind)[-1] is Ellipsis:
+        if not isinstance(value, (list, tuple)):
+            raise AwdError(source, key, f"expected a list, got {value!r}")
+        return tuple(_convert(typing.get_args(kind)[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
     if origin is tuple:
         args = typing.get_args(kind)
         if not isinstance(value, (list, tuple)) or len(value) != len(args):

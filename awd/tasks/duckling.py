@@ -68,7 +68,7 @@ class DucklingTask:
         self.action_scale = float(self.spec.action_scale)
         self.foot_indices = torch.tensor([engine.body_index(b) for b in self.spec.foot_bodies], device=self.device)
         self.head_index = engine.body_index(self.spec.head_body) if self.spec.head_body else None
-        self.amp_layout = make_amp_layout(self.spec, cfg.amp)
+        self.amp_layout = make_amp_layout(self.spec, cfg.amp, cfg.source)
         self.obs_parts = self._observation_parts()
         self.num_obs = sum(size for _, size in self.obs_parts)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.num_obs,), dtype=np.float32)
@@ -148,6 +148,7 @@ class DucklingTask:
             "joint_vel_scale": self.cfg.observations.joint_vel_scale,
             "amp_features": [[name, size] for name, size in self.amp_layout.parts],
             "amp_num_steps": self.amp_layout.num_steps,
+            "amp_joints": list(self.amp_layout.joint_names),
         }
 
     # ------------------------------------------------------------------------------------------ observations
