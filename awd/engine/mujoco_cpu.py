@@ -154,7 +154,7 @@ class MujocoCpuEngine(Engine):
         self._torques = np.zeros((num_envs, n))
         self._ctrl = np.zeros((num_envs, n))
         self._warned = np.zeros(num_envs, dtype=bool)
-        threads = num_threads or os.cpu_count() or 1
+        threads = num_threads or len(os.sched_getaffinity(0))
         self.num_threads = max(1, min(int(threads), num_envs))
         self._chunks = [(int(c[0]), int(c[-1]) + 1) for c in np.array_split(np.arange(num_envs), self.num_threads)]
         self._pool = ThreadPoolExecutor(self.num_threads) if self.num_threads > 1 else None
