@@ -222,6 +222,10 @@ class AMPAgent(a2c_continuous.A2CAgent):
         buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
         self.tensor_list = self.tensor_list + ["amp_obs"]
 
+    def cast_obs(self, obs):
+        """Observations on the agent's device (the env may simulate on another, e.g. CPU MuJoCo)."""
+        return super().cast_obs(obs).to(self.ppo_device) if isinstance(obs, torch.Tensor) else super().cast_obs(obs)
+
     def _read_amp_infos(self, infos: dict, dones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         try:
             amp_obs, terminate = infos["amp_obs"], infos["terminate"]

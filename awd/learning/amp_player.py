@@ -40,6 +40,10 @@ class AMPPlayer(players.PpoPlayerContinuous):
         self.model.eval()
         self.is_rnn = self.model.is_rnn()
 
+    def cast_obs(self, obs):
+        """Observations on the player's device (the env may simulate on another)."""
+        return super().cast_obs(obs).to(self.device) if isinstance(obs, torch.Tensor) else super().cast_obs(obs)
+
     def _amp_observation_space(self):
         space = self.env_info.get("amp_observation_space") or getattr(self.env, "amp_observation_space", None)
         if space is None:
