@@ -236,7 +236,8 @@ def test_yaml_template_trains_one_epoch(path, tmp_path):
     state = torch.load(tmp_path / "tpl" / "nn" / f"{name}.pth", weights_only=True)
     config = state["config"]["config"]
     assert config["minibatch_size"] == NUM_ENVS * config["horizon_length"] // config.get("num_minibatches", 4)
-    assert torch.equal(state["model"]["a2c_network.sigma"], torch.full((ACT,), -2.9))  # fixed log-std untouched
+    sigma, network = state["model"]["a2c_network.sigma"], template["params"]["network"]["log_std"]
+    assert network["learnable"] and not torch.equal(sigma, torch.full((ACT,), network["init"]))  # log-std trained
     assert [g["name"] for g in state["optimizer"]["param_groups"]] == ["actor", "critic", "disc"]
 
 

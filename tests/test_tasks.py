@@ -104,7 +104,7 @@ def test_command_config_values():
     cfg = load_env_config(CFG_DIR / "duckling_command.yaml")
     assert cfg.task == "DucklingCommand" and cfg.init.mode == "Hybrid"
     assert cfg.commands.lin_vel_x == (-0.15, 0.25) and cfg.commands.ang_vel_z == (-0.8, 0.8)
-    assert cfg.rewards["lin_vel_xy"] == RewardTermConfig(1.0, {"std": 0.1})
+    assert cfg.rewards["lin_vel_xy"] == RewardTermConfig(1.0, {"std": 0.25})
     assert load_env_config(CFG_DIR / "duckling_amp.yaml").rewards == {}
 
 
