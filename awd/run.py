@@ -103,15 +103,11 @@ def run_rl_games(params: dict, play: bool, checkpoint: str | None) -> None:
 
     from awd.learning.register import register_env, register_rl_games_components
 
-    register_env("awd", create_env_from_config)
+    register_env("awd", create_env)
     runner = Runner()
     register_rl_games_components(runner)
     runner.load({"params": params})
     runner.run({"train": not play, "play": play, "checkpoint": checkpoint})
-
-
-def create_env_from_config(**env_config):
-    return create_env(**env_config)
 
 
 def train(args, overrides: list[str]) -> None:
