@@ -239,16 +239,18 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return amp_obs, terminate & dones.bool()
 
     def _record_episode_infos(self, infos: dict, stats: dict) -> None:
+        """Keeps device tensors (no host sync per step); they are read once per epoch."""
         for name, value in (infos.get("episode") or {}).items():
             try:
-                stats[f"episode/{name}"].append(float(torch.as_tensor(value, dtype=torch.float32).mean()))
+                stats[f"episode/{name}"].append(torch.as_tensor(value, dtype=torch.float32).mean())
             except (TypeError, ValueError):
                 continue
 
     def play_steps(self) -> dict:
         buffers, step_time = self.experience_buffer.tensor_dict, 0.0
         stats = defaultdict(list)
-        done_count = fall_count = 0
+        done_count = torch.zeros((), device=self.ppo_device)
+        fall_count = torch.zeros((), device=self.ppo_device)
         for n in range(self.horizon_length):
             res_dict = self.get_action_values(self.obs)
             self.experience_buffer.update_data("obses", n, self.obs["obs"])
@@ -262,13 +264,13 @@ class AMPAgent(a2c_continuous.A2CAgent):
             buffers["amp_obs"][n] = amp_obs
             buffers["task_rewards"][n] = self.rewards_shaper(rewards)
             buffers["timeouts"][n] = (self.dones.bool() & ~falls).float().unsqueeze(1)
-            done_count += int(self.dones.sum())
-            fall_count += int(falls.sum())
+            done_count += self.dones.sum()
+            fall_count += falls.sum()
             self._record_episode_infos(infos, stats)
             self._update_episode_trackers(rewards, infos)
-        self.rollout_stats = {k: sum(v) / len(v) for k, v in stats.items()}
-        if done_count:
-            self.rollout_stats["info/fall_rate"] = fall_count / done_count
+        self.rollout_stats = {k: float(torch.stack([t.to(self.ppo_device) for t in v]).mean()) for k, v in stats.items()}
+        if done_count > 0:
+            self.rollout_stats["info/fall_rate"] = float(fall_count / done_count)
         return self._finish_rollout(step_time)
 
     def _update_episode_trackers(self, rewards: torch.Tensor, infos: dict) -> None:
