@@ -68,6 +68,17 @@ class Engine(ABC):
         """Set the state of envs `env_ids` (tensors indexed like env_ids; quat xyzw; velocities world) and
         refresh their derived state so that every state tensor is valid at once."""
 
+    def reset_where(self, mask: torch.Tensor, root_pos: torch.Tensor, root_quat: torch.Tensor,
+                    root_lin_vel: torch.Tensor, root_ang_vel: torch.Tensor, joint_pos: torch.Tensor,
+                    joint_vel: torch.Tensor) -> None:
+        """`reset` of the envs where `mask` (N,) is true, with full-size (N, ...) state tensors (rows where the
+        mask is false are ignored). A GPU engine does this without a host synchronisation; this default
+        gathers the ids."""
+        ids = mask.nonzero().flatten()
+        if ids.numel():
+            self.reset(ids, root_pos[ids], root_quat[ids], root_lin_vel[ids], root_ang_vel[ids], joint_pos[ids],
+                       joint_vel[ids])
+
     @abstractmethod
     def step(self, joint_targets: torch.Tensor) -> None:
         """One policy step: `spec.decimation` physics steps with PD targets (N, n) in spec order, then refresh."""
