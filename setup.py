@@ -25,6 +25,7 @@ setup(
     extras_require={
         "gpu": ["mujoco-warp==4.0.0", "warp-lang==1.19.0"],
         "export": ["onnx", "onnxruntime"],
-        "dev": ["pytest"],
+        # the tests run the MuJoCo Warp engine on Warp's CPU backend, so dev includes the GPU packages
+        "dev": ["pytest", "mujoco-warp==4.0.0", "warp-lang==1.19.0"],
     },
 )

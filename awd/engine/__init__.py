@@ -1,4 +1,5 @@
-"""Physics engines behind one interface (awd.engine.base.Engine): CPU MuJoCo now, MuJoCo Warp later."""
+"""Physics engines behind one interface (awd.engine.base.Engine): CPU MuJoCo (`mujoco`) and MuJoCo Warp
+(`mujoco_warp`, GPU)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from awd.engine.base import Engine, default_tracked_bodies
 from awd.errors import AwdError
 from awd.robot.spec import RobotSpec
 
-ENGINES = ("mujoco",)
+ENGINES = ("mujoco", "mujoco_warp")
 
 
 def make_engine(name: str, spec: RobotSpec, num_envs: int, device: str = "cpu",
@@ -17,6 +18,9 @@ def make_engine(name: str, spec: RobotSpec, num_envs: int, device: str = "cpu",
     if name == "mujoco":
         from awd.engine.mujoco_cpu import MujocoCpuEngine
         return MujocoCpuEngine(spec, num_envs, device, tracked_bodies, **options)
+    if name == "mujoco_warp":
+        from awd.engine.mujoco_warp import MujocoWarpEngine
+        return MujocoWarpEngine(spec, num_envs, device, tracked_bodies, **options)
     raise AwdError(None, "engine", f"unknown engine {name!r}: expected one of {list(ENGINES)}")
 
 

@@ -51,7 +51,12 @@ class Engine(ABC):
         self.num_envs = num_envs
         self.device = torch.device(device)
         self.tracked_bodies = tuple(dict.fromkeys(tracked_bodies)) if tracked_bodies else default_tracked_bodies(spec)
-        self.num_invalid_total = 0  # env-steps flagged invalid since construction (resets excluded)
+        self._invalid_steps = 0  # int, or a 0-d device tensor on a GPU engine (no sync per step)
+
+    @property
+    def num_invalid_total(self) -> int:
+        """Env-steps flagged invalid since construction, resets excluded (reading it may wait for the GPU)."""
+        return int(self._invalid_steps)
 
     def body_index(self, name: str) -> int:
         """Index of a tracked body in `body_pos`'s second dimension."""

@@ -46,64 +46,11 @@ import torch
 
 from awd.engine.base import Engine
 from awd.errors import AwdError
-from awd.robot.model import build_model_spec, joint_dof_addresses, joint_qpos_addresses
+from awd.engine.mjmodel import build_engine_model, check_actuator_order, check_tracked_bodies
+from awd.robot.model import joint_dof_addresses, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
-_FOUND, _FORCE = 1, 2                      # contact sensor data bits: found count, force
-_REDUCE_MINDIST, _REDUCE_NETFORCE = 1, 3   # contact sensor reductions
-
-
-def build_engine_model(spec: RobotSpec, tracked_bodies: Sequence[str]) -> tuple[mujoco.MjModel, dict]:
-    """The simulation model of awd.robot.model plus the sensors the engine reads; returns the model and
-    the sensordata slices: left/right foot [found, fx, fy, fz], robot-vs-floor found, tracked positions."""
-    model_spec = build_model_spec(spec)
-    floor = _floor_geom(model_spec)
-    root = _root_body(spec)
-    layout, offset = {}, 0
-    for key, body in (("left_foot", spec.foot_bodies[0]), ("right_foot", spec.foot_bodies[1])):
-        _add_contact_sensor(model_spec, body, floor, _FOUND | _FORCE, _REDUCE_NETFORCE)
-        layout[key] = slice(offset, offset + 4)
-        offset += 4
-    _add_contact_sensor(model_spec, root, floor, _FOUND, _REDUCE_MINDIST)
-    layout["robot_found"] = offset
-    offset += 1
-    for body in tracked_bodies:
-        sensor = model_spec.add_sensor()
-        sensor.type = mujoco.mjtSensor.mjSENS_FRAMEPOS
-        sensor.objtype = mujoco.mjtObj.mjOBJ_XBODY
-        sensor.objname = body
-    layout["body_pos"] = slice(offset, offset + 3 * len(tracked_bodies))
-    model = model_spec.compile()
-    if model.nsensordata != offset + 3 * len(tracked_bodies):
-        raise RuntimeError(f"unexpected sensor layout: nsensordata {model.nsensordata}")
-    return model, layout
-
-
-def _floor_geom(model_spec: mujoco.MjSpec) -> str:
-    planes = [g for g in model_spec.worldbody.geoms if g.type == mujoco.mjtGeom.mjGEOM_PLANE]
-    if not planes:
-        raise AwdError(None, "model", "expected a floor (plane geom) in the world body")
-    if not planes[0].name:
-        planes[0].name = "floor"
-    return planes[0].name
-
-
-def _root_body(spec: RobotSpec) -> str:
-    model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
-    return model.body(model.body_rootid[model.body(spec.trunk_body).id]).name
-
-
-def _add_contact_sensor(model_spec, body: str, floor: str, data_bits: int, reduce: int) -> None:
-    sensor = model_spec.add_sensor()
-    sensor.type = mujoco.mjtSensor.mjSENS_CONTACT
-    sensor.objtype = mujoco.mjtObj.mjOBJ_XBODY   # XBODY = the body's subtree
-    sensor.objname = body
-    sensor.reftype = mujoco.mjtObj.mjOBJ_GEOM
-    sensor.refname = floor
-    sensor.intprm[0] = data_bits
-    sensor.intprm[1] = reduce
-    sensor.intprm[2] = 1
 
 
 def _as_numpy(value, shape: tuple, field: str) -> np.ndarray:
@@ -137,12 +84,9 @@ class MujocoCpuEngine(Engine):
     def __init__(self, spec: RobotSpec, num_envs: int, device: str = "cpu",
                  tracked_bodies: Sequence[str] | None = None, *, num_threads: int | None = None):
         super().__init__(spec, num_envs, device, tracked_bodies)
-        base_model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
-        for body in self.tracked_bodies:
-            if mujoco.mj_name2id(base_model, mujoco.mjtObj.mjOBJ_BODY, body) < 0:
-                raise AwdError(spec.spec_path, "tracked_bodies", f"no body named {body!r} in {spec.mjcf_path.name}")
+        check_tracked_bodies(spec, self.tracked_bodies)
         self.model, self._layout = build_engine_model(spec, self.tracked_bodies)
-        self._check_actuator_order()
+        check_actuator_order(self.model, spec)
         self._qadr = joint_qpos_addresses(self.model, spec)
         self._dadr = joint_dof_addresses(self.model, spec)
         self._models = [self.model] * num_envs   # per-env copies on the first model-changing DR call
@@ -162,11 +106,6 @@ class MujocoCpuEngine(Engine):
         self._init_default_pose()
 
     # --- setup ------------------------------------------------------------------------------------------------
-    def _check_actuator_order(self) -> None:
-        joints = [self.model.joint(self.model.actuator_trnid[a, 0]).name for a in range(self.model.nu)]
-        if joints != list(self.spec.joint_names):
-            raise RuntimeError(f"actuators {joints} are not in spec joint order {list(self.spec.joint_names)}")
-
     def _allocate_outputs(self) -> None:
         N, n, B = self.num_envs, self.spec.num_joints, len(self.tracked_bodies)
         shapes = {"root_pos": (N, 3), "root_quat": (N, 4), "root_lin_vel": (N, 3), "root_ang_vel": (N, 3),
@@ -227,7 +166,7 @@ class MujocoCpuEngine(Engine):
             for future in [self._pool.submit(self._step_chunk, lo, hi) for lo, hi in self._chunks]:
                 future.result()
         self._publish()
-        self.num_invalid_total += int(self._np["invalid"].sum())
+        self._invalid_steps += int(self._np["invalid"].sum())
 
     def _step_chunk(self, lo: int, hi: int) -> None:
         decimation = self.spec.decimation
