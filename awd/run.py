@@ -36,6 +36,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--checkpoint", help="a .pth checkpoint to play (--test) or to resume (--resume 1)")
     parser.add_argument("--resume", type=int, default=0, help="1: continue training from --checkpoint")
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
+    parser.add_argument("--eval", action="store_true",
+                        help="with --test: measure survival and tracking (awd.evaluate) instead of playing")
     parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"], help="physics (default: mujoco)")
     parser.add_argument("--sim_device", help="physics device (default: cpu for mujoco)")
     parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
@@ -111,6 +113,8 @@ def run_rl_games(params: dict, play: bool, checkpoint: str | None) -> None:
 
 
 def train(args, overrides: list[str]) -> None:
+    if args.eval:
+        raise AwdError(None, "--eval", "--eval measures a checkpoint: use it with --test --checkpoint X")
     if args.checkpoint and not args.resume:
         raise AwdError(None, "--checkpoint", "training from a checkpoint needs --resume 1 (or use --test to play it)")
     if args.resume and not args.checkpoint:
@@ -139,6 +143,8 @@ def play(args, overrides: list[str]) -> None:
 
     if not args.checkpoint:
         raise AwdError(None, "--checkpoint", "expected a checkpoint to play with --test")
+    if args.eval:
+        return evaluate(args, overrides)
     params = load_checkpoint(args.checkpoint, "cpu")["config"]
     run = params["config"]
     _, sim_device, rl_device = choose_devices(args)
@@ -150,6 +156,17 @@ def play(args, overrides: list[str]) -> None:
     for override in overrides:
         apply_override(config, override)
     run_rl_games(params, play=True, checkpoint=args.checkpoint)
+
+
+def evaluate(args, overrides: list[str]) -> None:
+    """`--test --eval`: the evaluator's table for the checkpoint (engine, env count and seed from the flags)."""
+    from awd.evaluate import EvalSettings, evaluate_and_report
+
+    if overrides:
+        raise AwdError("command line", overrides[0], "--eval takes no dotted overrides (see tools/evaluate.py)")
+    evaluate_and_report(args.checkpoint, EvalSettings(
+        engine=args.engine or "mujoco", device=args.sim_device, num_envs=args.num_envs or EvalSettings.num_envs,
+        seed=args.seed if args.seed is not None else EvalSettings.seed))
 
 
 def main(argv=None) -> None:

@@ -1,0 +1,276 @@
+"""The policy evaluator: survival and velocity tracking of a DucklingCommand checkpoint, on any engine.
+
+`evaluate(checkpoint, settings)` rebuilds the env of the checkpoint's resolved config (`config.env_config`),
+restores the actor (model weights and the observation normaliser) and runs `num_envs` episodes of
+`episode_s` seconds side by side, all starting at t = 0 from the default standing pose (init.mode Default,
+so every checkpoint is judged from the same start; domain randomisation stays as the checkpoint trained it).
+Actions are the deterministic policy mean clipped to [-1, 1], as the rl_games player does.
+
+Commands: every `resample_s` seconds each env gets a new (vx, vy, wz) from the env's own `sample_commands`
+(uniform within the config's ranges, zeroed as its small_* and zero_prob settings say), held with
+`set_commands`.
+
+Metrics:
+    survival       share of the episodes that reach `episode_s` without a termination (fall or invalid state)
+    planar_error   mean |v_xy - cmd_xy| (m/s) in the yaw frame
+    yaw_error      mean |wz - cmd_wz| (rad/s)
+The velocities are the env's windowed `tracking_velocities()` (mean over `commands.velocity_window_s`, the
+same signal the tracking rewards see). The first `settle_s` seconds after every command change (and after
+the start) are left out, so that the window holds only motion under the current command and the robot has
+had time to change speed. An env that falls counts one fall and is left out for the rest of the run (the
+env resets it, but its new episode is not counted): episodes = num_envs, one each.
+
+`passes(result, thresholds)` applies the thresholds of issue 4 (survival >= 0.95, planar error <= 0.05 m/s,
+yaw error <= 0.15 rad/s); `format_table(result)` prints the markdown table. CLI: tools/evaluate.py, or
+`python awd/run.py --test --eval --checkpoint X`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import copy
+import io
+import time
+from dataclasses import asdict, dataclass, field
+from functools import partial
+from pathlib import Path
+
+import torch
+
+from awd.errors import AwdError, exit_on_error
+
+DEFAULT_DEVICE = {"mujoco": "cpu"}  # any other engine: cuda:0
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    survival: float = 0.95  # at least
+    planar_error: float = 0.05  # m/s, at most
+    yaw_error: float = 0.15  # rad/s, at most
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    engine: str = "mujoco"
+    device: str | None = None  # None: cpu for mujoco, cuda:0 otherwise
+    num_envs: int = 64
+    threads: int | None = None  # CPU engine threads (None: the engine's default); the CLI also sets torch's
+    episode_s: float = 20.0
+    resample_s: float = 5.0
+    settle_s: float = 1.0
+    seed: int = 0
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+def _check_settings(settings: EvalSettings) -> None:
+    if settings.num_envs < 1:
+        raise AwdError("command line", "--num_envs", f"expected a positive number of envs, got {settings.num_envs}")
+    if settings.episode_s <= 0 or settings.resample_s <= 0:
+        raise AwdError("command line", "--episode_s/--resample_s",
+                       f"expected positive seconds, got {settings.episode_s} and {settings.resample_s}")
+    if not 0 <= settings.settle_s < min(settings.resample_s, settings.episode_s):
+        raise AwdError("command line", "--settle_s", f"expected 0 <= settle_s < resample_s and episode_s, "
+                       f"got {settings.settle_s} (nothing would be measured)")
+
+
+def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
+    """(checkpoint state, env_config) of a DucklingCommand training checkpoint; anything else is an AwdError."""
+    from awd.learning.checkpoint import load_checkpoint
+    from awd.tasks import TASKS, DucklingCommand
+
+    state = load_checkpoint(path, "cpu")
+    params = state.get("config") or {}
+    env_config = (params.get("config") or {}).get("env_config")
+    if not isinstance(env_config, dict) or not isinstance(env_config.get("env"), dict):
+        raise AwdError(path, "config.env_config", "checkpoint has no env config (expected one written by awd/run.py)")
+    task = env_config.get("task")
+    task_class = TASKS.get(task)
+    if task_class is None or not issubclass(task_class, DucklingCommand):
+        raise AwdError(path, "config.env_config.task",
+                       f"tracking is measured on DucklingCommand checkpoints, found task {task!r}")
+    return state, env_config
+
+
+def build_eval_env(env_config: dict, settings: EvalSettings, device: str):
+    """The checkpoint's env with eval settings: default-pose starts, no env command timer, no timeout in the run."""
+    from awd.engine import make_engine
+    from awd.tasks import build_env
+
+    env = copy.deepcopy(env_config["env"])
+    env["episode_length_s"] = 2.0 * settings.episode_s
+    env.setdefault("commands", {})["resample_s"] = 0.0
+    env.setdefault("init", {})["mode"] = "Default"
+    env["motion_file"] = None  # default-pose starts need no clips
+    options = {"num_threads": settings.threads} if settings.threads and settings.engine == "mujoco" else {}
+    return build_env(env, settings.num_envs, device=device, task=env_config["task"], source=env_config.get("source"),
+                     seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
+
+
+def build_actor(state: dict, env, device: str):
+    """The AMP model of the checkpoint (weights and normalisers), in eval mode on `device`."""
+    from rl_games.algos_torch import model_builder
+
+    from awd.learning.register import register_rl_games_components
+
+    register_rl_games_components()
+    params = state["config"]
+    run = params["config"]
+    with contextlib.redirect_stdout(io.StringIO()):  # rl_games prints each normaliser's shape
+        model = model_builder.ModelBuilder().load(params).build({
+            "actions_num": env.action_space.shape[0], "input_shape": env.observation_space.shape,
+            "num_seqs": env.num_envs, "value_size": 1, "normalize_value": run.get("normalize_value", False),
+            "normalize_input": run.get("normalize_input", False),
+            "amp_input_shape": tuple(env.amp_observation_space.shape),
+            "normalize_amp_input": run.get("normalize_amp_input", True)})
+    model.load_state_dict(state["model"])
+    return model.to(device).eval()
+
+
+@torch.no_grad()
+def deterministic_actions(model, obs: torch.Tensor) -> torch.Tensor:
+    """The policy mean of normalised observations, clipped to the [-1, 1] action space."""
+    mu = model.a2c_network({"obs": model.norm_obs(obs)})[0]
+    return mu.clamp(-1.0, 1.0)
+
+
+def run_episodes(env, model, settings: EvalSettings) -> dict:
+    """Roll out one synchronous episode per env; sums stay on the env's device until the end."""
+    n, dt = env.num_envs, env.dt
+    episode_steps = max(1, int(round(settings.episode_s / dt)))
+    resample_steps = max(1, int(round(settings.resample_s / dt)))
+    settle_steps = int(round(settings.settle_s / dt))
+    alive = torch.ones(n, dtype=torch.bool, device=env.device)
+    sums = torch.zeros(4, dtype=torch.float64, device=env.device)  # env-steps, tracked steps, planar, yaw
+    env.set_commands(env.sample_commands(n))
+    obs = env.reset()
+    for step in range(episode_steps):
+        commands = env.commands.clone()  # what the policy sees in obs during this step
+        if (step + 1) % resample_steps == 0 and step + 1 < episode_steps:
+            env.set_commands(env.sample_commands(n))  # shows in the obs returned by this step
+        obs, _, _, infos = env.step(deterministic_actions(model, obs))
+        terminated = infos["terminate"].to(torch.bool)
+        sums[0] += alive.sum()
+        alive &= ~terminated
+        if step % resample_steps >= settle_steps:
+            lin_vel, ang_vel = env.tracking_velocities()
+            weight = alive.to(torch.float64)
+            sums[1] += weight.sum()
+            sums[2] += ((lin_vel[:, :2] - commands[:, :2]).norm(dim=-1) * weight).sum()
+            sums[3] += ((ang_vel[:, 2] - commands[:, 2]).abs() * weight).sum()
+    env_steps, tracked, planar, yaw = sums.tolist()
+    survivors = int(alive.sum())
+    return {"episodes": n, "falls": n - survivors, "survival": survivors / n, "env_steps": int(env_steps),
+            "tracked_steps": int(tracked), "planar_error": planar / tracked if tracked else None,
+            "yaw_error": yaw / tracked if tracked else None}
+
+
+def passes(result: dict, thresholds: Thresholds) -> dict[str, bool]:
+    """Per-metric verdicts; a metric with no measurement (None) fails."""
+    def at_most(value, limit):
+        return value is not None and value <= limit
+
+    return {"survival": result["survival"] >= thresholds.survival,
+            "planar_error": at_most(result["planar_error"], thresholds.planar_error),
+            "yaw_error": at_most(result["yaw_error"], thresholds.yaw_error)}
+
+
+def evaluate(checkpoint: str | Path, settings: EvalSettings = EvalSettings()) -> dict:
+    """Evaluate a checkpoint; returns the metrics, the settings, the verdicts and `passed`."""
+    _check_settings(settings)
+    device = settings.device or DEFAULT_DEVICE.get(settings.engine, "cuda:0")
+    start = time.perf_counter()
+    state, env_config = load_eval_checkpoint(checkpoint)
+    env = build_eval_env(env_config, settings, device)
+    check_checkpoint_layout(checkpoint, state, env)
+    model = build_actor(state, env, device)
+    result = {"checkpoint": str(checkpoint), "epoch": int(state.get("epoch", 0)), "frame": int(state.get("frame", 0)),
+              **run_episodes(env, model, settings)}
+    verdicts = passes(result, settings.thresholds)
+    result.update({"pass": verdicts, "passed": all(verdicts.values()), "settings": asdict(settings),
+                   "device": device, "wall_s": time.perf_counter() - start})
+    return result
+
+
+def check_checkpoint_layout(checkpoint, state: dict, env) -> None:
+    from awd.learning.checkpoint import check_layout, env_layout
+
+    check_layout(checkpoint, state.get("layout"),
+                 env_layout(env, env.observation_space, env.action_space, env.amp_observation_space))
+
+
+def _number(value, digits: int) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def format_table(result: dict) -> str:
+    """A markdown table of the metrics against the thresholds, with the run's counts below it."""
+    limits = result["settings"]["thresholds"]
+    verdict = result["pass"]
+    mark = lambda ok: "yes" if ok else "**no**"  # noqa: E731
+    s = result["settings"]
+    lines = [
+        f"checkpoint {result['checkpoint']} (epoch {result['epoch']}, frames {result['frame']:,})",
+        "",
+        "| metric | value | threshold | pass |",
+        "| --- | ---: | ---: | :---: |",
+        f"| survival | {result['survival']:.3f} ({result['episodes'] - result['falls']}/{result['episodes']}) "
+        f"| >= {limits['survival']} | {mark(verdict['survival'])} |",
+        f"| planar velocity error (m/s) | {_number(result['planar_error'], 4)} | <= {limits['planar_error']} "
+        f"| {mark(verdict['planar_error'])} |",
+        f"| yaw-rate error (rad/s) | {_number(result['yaw_error'], 4)} | <= {limits['yaw_error']} "
+        f"| {mark(verdict['yaw_error'])} |",
+        "",
+        f"{result['episodes']} episodes of {s['episode_s']:g} s on {s['engine']} ({result['device']}), commands "
+        f"every {s['resample_s']:g} s, first {s['settle_s']:g} s after each left out; falls {result['falls']}, "
+        f"env-steps {result['env_steps']:,} ({result['tracked_steps']:,} tracked), {result['wall_s']:.1f} s",
+        f"verdict: {'PASS' if result['passed'] else 'FAIL'}",
+    ]
+    return "\n".join(lines)
+
+
+def evaluate_and_report(checkpoint: str | Path, settings: EvalSettings, json_path: str | Path | None = None) -> dict:
+    """Evaluate, print the table and optionally write the result as JSON (atomically)."""
+    from awd.utils.io import write_json_atomic
+
+    result = evaluate(checkpoint, settings)
+    print(format_table(result), flush=True)
+    if json_path:
+        write_json_atomic(json_path, result, indent=2)
+    return result
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults, limits = EvalSettings(), Thresholds()
+    parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth) of a DucklingCommand run")
+    parser.add_argument("--engine", default=defaults.engine, help="physics engine (default: mujoco)")
+    parser.add_argument("--device", help="env and policy device (default: cpu for mujoco, cuda:0 otherwise)")
+    parser.add_argument("--num_envs", type=int, default=defaults.num_envs, help="episodes, run side by side")
+    parser.add_argument("--threads", type=int, help="CPU engine and torch threads (default: the engine's)")
+    parser.add_argument("--episode_s", type=float, default=defaults.episode_s, help="episode length (s)")
+    parser.add_argument("--resample_s", type=float, default=defaults.resample_s, help="command period (s)")
+    parser.add_argument("--settle_s", type=float, default=defaults.settle_s,
+                        help="seconds left out of the tracking errors after each command change")
+    parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the commands")
+    parser.add_argument("--min_survival", type=float, default=limits.survival)
+    parser.add_argument("--max_planar_error", type=float, default=limits.planar_error, help="m/s")
+    parser.add_argument("--max_yaw_error", type=float, default=limits.yaw_error, help="rad/s")
+    parser.add_argument("--json", help="also write the result to this JSON file")
+    return parser.parse_args(argv)
+
+
+def settings_from_args(args: argparse.Namespace) -> EvalSettings:
+    return EvalSettings(engine=args.engine, device=args.device, num_envs=args.num_envs, threads=args.threads,
+                        episode_s=args.episode_s, resample_s=args.resample_s, settle_s=args.settle_s,
+                        seed=args.seed, thresholds=Thresholds(args.min_survival, args.max_planar_error,
+                                                              args.max_yaw_error))
+
+
+def main(argv=None) -> dict:
+    """CLI entry point (tools/evaluate.py); exit code 0 whether the policy passes or not, 2 on bad input."""
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with exit_on_error():
+        return evaluate_and_report(args.checkpoint, settings_from_args(args), args.json)

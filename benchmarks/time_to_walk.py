@@ -1,0 +1,238 @@
+"""Time to walk: wall-clock minutes from launch until a DucklingCommand policy trained from scratch passes the
+evaluator (awd/evaluate.py: survival >= 0.95 over 20-s episodes with commands resampled every 5 s, planar
+velocity error <= 0.05 m/s, yaw-rate error <= 0.15 rad/s).
+
+Training runs as `python awd/run.py --task DucklingCommand --headless ...` in a subprocess (its output goes to
+OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the override
+`train.params.config.save_latest_frequency`). Whenever no evaluation is running, the newest checkpoint is
+hard-linked to OUT/eval/ (a stable snapshot: the trainer replaces the file by a rename) and evaluated by
+tools/evaluate.py in a second subprocess, by default on the CPU engine with a few threads, so training is not
+paused; `--eval_cpus` pins it to given cores. A row's minutes are when its checkpoint was written, counted from
+the launch of the training process (start-up, kernel compile and demo-buffer fill included). Training stops
+at the first pass or at `--minutes`; a checkpoint written before the limit is still evaluated after it.
+
+    python benchmarks/time_to_walk.py --engine mujoco_warp --minutes 10          # GPU training, CPU evaluation
+    python benchmarks/time_to_walk.py --engine mujoco --num_envs 16 --minutes 2  # CPU only (smoke test)
+
+Anything else on the command line is a dotted override passed to run.py (e.g. train.params.config.horizon_length=24).
+The rows and the verdict are also written to OUT/time_to_walk.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.evaluate import Thresholds  # noqa: E402
+from awd.utils.io import read_json, write_json_atomic  # noqa: E402
+
+EXPERIMENT = "time_to_walk"
+COLUMNS = ("minutes", "epoch", "frames", "survival", "planar err (m/s)", "yaw err (rad/s)", "pass")
+
+
+def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--engine", help="training engine (default: run.py's)")
+    parser.add_argument("--num_envs", type=int, default=0, help="training envs (default: run.py's for the engine)")
+    parser.add_argument("--seed", type=int, default=1, help="training seed")
+    parser.add_argument("--minutes", type=float, default=10.0, help="time limit from launch")
+    parser.add_argument("--eval_every", type=int, default=10, help="epochs between checkpoints to evaluate")
+    parser.add_argument("--eval_engine", default="mujoco", help="evaluation engine (default: CPU MuJoCo)")
+    parser.add_argument("--eval_envs", type=int, default=64, help="evaluation episodes, run side by side")
+    parser.add_argument("--eval_threads", type=int, default=4, help="CPU threads of the evaluator")
+    parser.add_argument("--eval_cpus", help="pin the evaluator to these cores, e.g. 0-3 or 0,2 (Linux)")
+    parser.add_argument("--output_path", default="output/time_to_walk", help="runs go to OUTPUT_PATH/<timestamp>/")
+    limits = Thresholds()
+    parser.add_argument("--min_survival", type=float, default=limits.survival)
+    parser.add_argument("--max_planar_error", type=float, default=limits.planar_error, help="m/s")
+    parser.add_argument("--max_yaw_error", type=float, default=limits.yaw_error, help="rad/s")
+    args, rest = parser.parse_known_args(argv)
+    unknown = [item for item in rest if "=" not in item or item.startswith("-")]
+    if unknown:
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args, rest
+
+
+def parse_cpus(text: str | None) -> set[int] | None:
+    """'0-3,6' -> {0, 1, 2, 3, 6}; None stays None."""
+    if not text:
+        return None
+    cpus = set()
+    try:
+        for part in text.split(","):
+            low, _, high = part.partition("-")
+            cpus.update(range(int(low), int(high or low) + 1))
+    except ValueError:
+        raise AwdError("command line", "--eval_cpus", f"expected cores like 0-3 or 0,2, got {text!r}") from None
+    return cpus
+
+
+def train_command(args, overrides: list[str], out: Path) -> list[str]:
+    command = [sys.executable, str(ROOT / "awd" / "run.py"), "--task", "DucklingCommand", "--headless",
+               "--seed", str(args.seed), "--max_iterations", "1000000", "--output_path", str(out),
+               "--experiment", EXPERIMENT, f"train.params.config.save_latest_frequency={args.eval_every}"]
+    if args.engine:
+        command += ["--engine", args.engine]
+    if args.num_envs:
+        command += ["--num_envs", str(args.num_envs)]
+    return command + overrides
+
+
+def eval_command(args, checkpoint: Path, json_path: Path) -> list[str]:
+    return [sys.executable, str(ROOT / "tools" / "evaluate.py"), str(checkpoint), "--engine", args.eval_engine,
+            "--num_envs", str(args.eval_envs), "--threads", str(args.eval_threads), "--json", str(json_path),
+            "--min_survival", str(args.min_survival), "--max_planar_error", str(args.max_planar_error),
+            "--max_yaw_error", str(args.max_yaw_error)]
+
+
+@dataclass
+class PendingEval:
+    process: subprocess.Popen
+    snapshot: Path  # the evaluator writes <snapshot>.json and <snapshot>.log next to it
+    saved_min: float
+
+
+def latest_checkpoint(out: Path) -> Path | None:
+    found = sorted(out.glob(f"*/nn/{EXPERIMENT}.pth"))
+    return found[-1] if found else None
+
+
+def format_row(row: dict) -> str:
+    number = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    values = (f"{row['minutes']:.2f}", str(row["epoch"]), f"{row['frame']:,}", f"{row['survival']:.3f}",
+              number(row["planar_error"]), number(row["yaw_error"]), "PASS" if row["passed"] else "no")
+    return "| " + " | ".join(values) + " |"
+
+
+class TimeToWalk:
+    """The training process, the evaluator processes and the rows they produced."""
+
+    def __init__(self, args, overrides: list[str]):
+        self.args = args
+        self.out = Path(args.output_path).resolve() / time.strftime("%Y%m%d-%H%M%S")
+        self.out.mkdir(parents=True, exist_ok=True)
+        self.limit_s = 60.0 * args.minutes
+        self.cpus = parse_cpus(args.eval_cpus)
+        self.rows: list[dict] = []
+        self.pending: PendingEval | None = None
+        self.last_mtime = 0.0
+        self.launched_evals = 0
+        self.log = open(self.out / "train.log", "w", encoding="utf-8")
+        self.launched = time.time()
+        self.train = subprocess.Popen(train_command(args, overrides, self.out), stdout=self.log,
+                                      stderr=subprocess.STDOUT, cwd=ROOT)
+        self.stopped_by_us = False
+
+    def elapsed(self) -> float:
+        return time.time() - self.launched
+
+    def run(self) -> dict | None:
+        """Poll until a checkpoint passes or the limit is reached and every checkpoint before it is evaluated."""
+        print(f"time_to_walk: training -> {self.out} (log: train.log), limit {self.args.minutes:g} min", flush=True)
+        print("| " + " | ".join(COLUMNS) + " |\n|" + " ---: |" * len(COLUMNS), flush=True)
+        try:
+            while True:
+                passed = self._collect()
+                if passed:
+                    return passed
+                if self.elapsed() > self.limit_s:
+                    self._stop_training()
+                if self.pending is None and not self._launch_eval() and self.train.poll() is not None:
+                    return None
+                time.sleep(1.0)
+        finally:
+            self._stop_training()
+            if self.pending is not None:
+                self.pending.process.kill()
+                self.pending.process.wait()
+            self.log.close()
+
+    def _launch_eval(self) -> bool:
+        """Evaluate a snapshot of the newest checkpoint written before the limit, if there is a new one."""
+        checkpoint = latest_checkpoint(self.out)
+        if checkpoint is None or checkpoint.stat().st_mtime <= self.last_mtime:
+            return False
+        frozen = self.out / "eval" / f"checkpoint_{self.launched_evals:03d}.pth"
+        frozen.parent.mkdir(exist_ok=True)
+        os.link(checkpoint, frozen)  # the file the trainer wrote last; it replaces it by a rename, never in place
+        self.launched_evals += 1
+        self.last_mtime = frozen.stat().st_mtime
+        saved_s = self.last_mtime - self.launched
+        if saved_s > self.limit_s:
+            frozen.unlink()
+            return False
+        with open(frozen.with_suffix(".log"), "w", encoding="utf-8") as log:
+            process = subprocess.Popen(eval_command(self.args, frozen, frozen.with_suffix(".json")), stdout=log,
+                                       stderr=subprocess.STDOUT, cwd=ROOT,
+                                       preexec_fn=(lambda: os.sched_setaffinity(0, self.cpus)) if self.cpus else None)
+        self.pending = PendingEval(process, frozen, saved_s / 60)
+        return True
+
+    def _collect(self) -> dict | None:
+        """The row of a finished evaluation (printed and kept); returns it when it passed."""
+        pending = self.pending
+        if pending is None or pending.process.poll() is None:
+            return None
+        self.pending = None
+        if pending.process.returncode != 0:
+            lines = pending.snapshot.with_suffix(".log").read_text(encoding="utf-8").strip().splitlines()
+            raise AwdError(pending.snapshot, "evaluation", lines[-1] if lines else "the evaluator failed")
+        result = read_json(pending.snapshot.with_suffix(".json"))
+        row = {"minutes": pending.saved_min, "evaluated_min": self.elapsed() / 60, "epoch": result["epoch"],
+               "frame": result["frame"], "survival": result["survival"], "planar_error": result["planar_error"],
+               "yaw_error": result["yaw_error"], "passed": result["passed"], "checkpoint": str(pending.snapshot)}
+        self.rows.append(row)
+        print(format_row(row), flush=True)
+        if not row["passed"]:
+            pending.snapshot.unlink()
+        return row if row["passed"] else None
+
+    def _stop_training(self) -> None:
+        if self.train.poll() is None:
+            self.stopped_by_us = True
+            self.train.terminate()
+            try:
+                self.train.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.train.kill()
+                self.train.wait()
+
+    def training_failed(self) -> bool:
+        return not self.stopped_by_us and self.train.returncode not in (0, None)
+
+
+def verdict(walked: dict | None, rows: list[dict], args) -> str:
+    target = (f"survival >= {args.min_survival}, planar error <= {args.max_planar_error} m/s, "
+              f"yaw error <= {args.max_yaw_error} rad/s")
+    if walked is None:
+        return f"time to walk: not reached within {args.minutes:g} min ({len(rows)} checkpoints evaluated; {target})"
+    return (f"time to walk: {walked['minutes']:.2f} min (epoch {walked['epoch']}, {walked['frame']:,} frames; "
+            f"confirmed by the evaluator at {walked['evaluated_min']:.2f} min; {target})")
+
+
+def main(argv=None) -> None:
+    args, overrides = parse_args(argv)
+    with exit_on_error():
+        benchmark = TimeToWalk(args, overrides)
+        walked = benchmark.run()
+        if benchmark.training_failed():
+            tail = (benchmark.out / "train.log").read_text(encoding="utf-8").splitlines()[-5:]
+            raise AwdError(benchmark.out / "train.log", None, "training failed: " + " / ".join(tail))
+        summary = verdict(walked, benchmark.rows, args)
+        print(summary)
+        record = {"walked": walked, "rows": benchmark.rows, "verdict": summary, "argv": sys.argv[1:]}
+        write_json_atomic(benchmark.out / "time_to_walk.json", record, indent=2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,52 @@
+"""benchmarks/time_to_walk.py: the training command it launches is one run.py accepts (checkpoint name, save
+frequency, env count, passed-through overrides), the evaluator command is one tools/evaluate.py accepts, and
+its small parsers and row format."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+from awd import evaluate as evaluator
+from awd.errors import AwdError
+from awd.run import build_run_config, parse_args as parse_run_args
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_walk.py"
+_spec = importlib.util.spec_from_file_location("time_to_walk", BENCHMARK)
+ttw = sys.modules.setdefault("time_to_walk", importlib.util.module_from_spec(_spec))
+_spec.loader.exec_module(ttw)
+
+
+def test_the_training_command_is_a_valid_run_py_command(tmp_path):
+    args, overrides = ttw.parse_args(["--engine", "mujoco", "--num_envs", "16", "--eval_every", "7",
+                                      "train.params.config.horizon_length=24"])
+    command = ttw.train_command(args, overrides, tmp_path)
+    assert command[1].endswith("awd/run.py")
+    run_args, run_overrides = parse_run_args(command[2:])
+    config = build_run_config(run_args, run_overrides)
+    run = config["train"]["params"]["config"]
+    assert run["save_latest_frequency"] == 7 and run["horizon_length"] == 24 and run["num_actors"] == 16
+    assert run["name"] == ttw.EXPERIMENT  # the checkpoint the benchmark watches: nn/<name>.pth
+    assert config["engine"] == "mujoco" and run_args.output_path == str(tmp_path) and run_args.headless
+
+
+def test_the_eval_command_is_a_valid_evaluator_command(tmp_path):
+    args, _ = ttw.parse_args(["--eval_envs", "32", "--eval_threads", "3", "--max_yaw_error", "0.2"])
+    command = ttw.eval_command(args, tmp_path / "c.pth", tmp_path / "c.json")
+    assert command[1].endswith("tools/evaluate.py")
+    parsed = evaluator.parse_args(command[2:])
+    assert (parsed.checkpoint, parsed.engine, parsed.num_envs, parsed.threads, parsed.json) == (
+        str(tmp_path / "c.pth"), "mujoco", 32, 3, str(tmp_path / "c.json"))
+    assert evaluator.settings_from_args(parsed).thresholds == evaluator.Thresholds(yaw_error=0.2)
+
+
+def test_cpu_lists_and_rows():
+    assert ttw.parse_cpus("0-2,5") == {0, 1, 2, 5} and ttw.parse_cpus(None) is None
+    with pytest.raises(AwdError, match="--eval_cpus"):
+        ttw.parse_cpus("a-b")
+    row = {"minutes": 3.456, "epoch": 120, "frame": 1966080, "survival": 0.96875, "planar_error": None,
+           "yaw_error": 0.1234567, "passed": False}
+    assert ttw.format_row(row) == "| 3.46 | 120 | 1,966,080 | 0.969 | n/a | 0.1235 | no |"
