@@ -38,8 +38,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
     parser.add_argument("--eval", action="store_true",
                         help="with --test: measure survival and tracking (awd.evaluate) instead of playing")
-    parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"], help="physics (default: mujoco)")
-    parser.add_argument("--sim_device", help="physics device (default: cpu for mujoco)")
+    parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"],
+                        help="physics (default: mujoco_warp with a CUDA GPU and mujoco_warp installed, else mujoco)")
+    parser.add_argument("--sim_device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
     parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
     args, rest = parser.parse_known_args(argv)
     unknown = [item for item in rest if "=" not in item or item.startswith("-")]
@@ -48,14 +49,26 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     return args, rest
 
 
-def choose_devices(args) -> tuple[str, str, str]:
-    """(engine, sim_device, rl_device); CPU MuJoCo runs on the CPU, the policy on a GPU when there is one."""
+def default_engine() -> str:
+    """MuJoCo Warp when a CUDA GPU and mujoco_warp are present, CPU MuJoCo otherwise."""
+    import importlib.util
+
     import torch
 
-    engine = args.engine or "mujoco"
-    if engine == "mujoco_warp":
-        raise AwdError(None, "--engine", "mujoco_warp is not available in this version; use --engine mujoco")
-    sim_device = args.sim_device or "cpu"
+    return "mujoco_warp" if torch.cuda.is_available() and importlib.util.find_spec("mujoco_warp") else "mujoco"
+
+
+def choose_devices(args, engine: str | None = None) -> tuple[str, str, str]:
+    """(engine, sim_device, rl_device): MuJoCo Warp simulates on the GPU, CPU MuJoCo on the CPU; the policy
+    runs on a GPU when there is one."""
+    import importlib.util
+
+    import torch
+
+    engine = args.engine or engine or default_engine()
+    if engine == "mujoco_warp" and importlib.util.find_spec("mujoco_warp") is None:
+        raise AwdError(None, "--engine", 'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
+    sim_device = args.sim_device or ("cuda:0" if engine == "mujoco_warp" else "cpu")
     rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device
 
@@ -147,9 +160,9 @@ def play(args, overrides: list[str]) -> None:
         return evaluate(args, overrides)
     params = load_checkpoint(args.checkpoint, "cpu")["config"]
     run = params["config"]
-    _, sim_device, rl_device = choose_devices(args)
+    engine, sim_device, rl_device = choose_devices(args, run["env_config"].get("engine"))
     run["device"] = run["device_name"] = rl_device
-    run["env_config"]["sim_device"] = sim_device
+    run["env_config"].update(engine=engine, sim_device=sim_device)
     if args.num_envs:
         run["num_actors"] = run["env_config"]["num_envs"] = args.num_envs
     config = {"env": run["env_config"]["env"], "train": {"params": params}}
