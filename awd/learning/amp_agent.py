@@ -239,12 +239,29 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return amp_obs, terminate & dones.bool()
 
     def _record_episode_infos(self, infos: dict, stats: dict) -> None:
-        """Keeps device tensors (no host sync per step); they are read once per epoch."""
-        for name, value in (infos.get("episode") or {}).items():
+        """Keeps (weight * value, weight) device tensors (no host sync per step); they are read once per epoch.
+        An env that reports `episodes_finished` gives means over the episodes that ended: each is weighted by
+        that count (a step where none ended adds nothing); other values, and the count, weigh 1 per step."""
+        episode = infos.get("episode") or {}
+        count = episode.get("episodes_finished")
+        for name, value in episode.items():
             try:
-                stats[f"episode/{name}"].append(torch.as_tensor(value, dtype=torch.float32).mean())
+                value = torch.as_tensor(value, dtype=torch.float32).mean()
             except (TypeError, ValueError):
                 continue
+            weight = value.new_ones(())
+            if count is not None and name != "episodes_finished":
+                weight = torch.as_tensor(count, dtype=value.dtype, device=value.device).mean()
+            stats[f"episode/{name}"].append(torch.stack([value * weight, weight]))
+
+    def _episode_means(self, stats: dict) -> dict[str, float]:
+        """Weighted means of the recorded episode values; a value whose weights sum to 0 is left out."""
+        means = {}
+        for name, records in stats.items():
+            weighted, weight = torch.stack([r.to(self.ppo_device) for r in records]).sum(dim=0).tolist()
+            if weight > 0:
+                means[name] = weighted / weight
+        return means
 
     def play_steps(self) -> dict:
         buffers, step_time = self.experience_buffer.tensor_dict, 0.0
@@ -268,7 +285,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             fall_count += falls.sum()
             self._record_episode_infos(infos, stats)
             self._update_episode_trackers(rewards, infos)
-        self.rollout_stats = {k: float(torch.stack([t.to(self.ppo_device) for t in v]).mean()) for k, v in stats.items()}
+        self.rollout_stats = self._episode_means(stats)
         if done_count > 0:
             self.rollout_stats["info/fall_rate"] = float(fall_count / done_count)
         return self._finish_rollout(step_time)

@@ -20,7 +20,9 @@ Env contract (what a task object must provide; one object simulates `num_envs` r
         infos["terminate"] [num_envs] bool: true termination (fall); done & ~terminate = timeout, for which
                            the value is bootstrapped (reward += gamma * V(s_t))
         infos["episode"]   optional dict name -> scalar/tensor (e.g. per-reward-term means of finished
-                           episodes); logged as TensorBoard `episode/<name>` (mean over the epoch's steps)
+                           episodes); logged as TensorBoard `episode/<name>`: with an `episodes_finished` count
+                           in the dict, the other values are means over the episodes that ended this step and
+                           are weighted by it over the epoch; otherwise each is the mean over the epoch's steps
     fetch_amp_obs_demo(n) -> torch float tensor [n, amp_size]: n demo windows sampled from the motion data,
         built exactly like infos["amp_obs"]
     optional: get_layout() -> dict of plain values (names: obs terms, joint order, amp features...);

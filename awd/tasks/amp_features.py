@@ -12,6 +12,7 @@ A window holds K frames stacked newest first and flattened: (N, K * frame_size).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import torch
@@ -72,11 +73,19 @@ def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel
     ang_vel = quat_rotate(heading_inv, root_ang_vel)
     rel_feet = foot_pos - root_pos.unsqueeze(-2)
     feet = quat_rotate(heading_inv.unsqueeze(-2).expand(*rel_feet.shape[:-1], 4), rel_feet)
-    joints = list(layout.joint_indices)
-    parts = [height, local_rot, lin_vel, ang_vel, joint_pos[..., joints], joint_vel[..., joints], feet.flatten(-2)]
+    joints = _index_tensor(layout.joint_indices, joint_pos.device)
+    parts = [height, local_rot, lin_vel, ang_vel, joint_pos.index_select(-1, joints),
+             joint_vel.index_select(-1, joints), feet.flatten(-2)]
     if layout.foot_contacts:
         parts.append(foot_contacts.to(root_pos.dtype))
     return torch.cat(parts, dim=-1)
+
+
+@functools.lru_cache(maxsize=None)
+def _index_tensor(indices: tuple[int, ...], device: torch.device) -> torch.Tensor:
+    """`indices` as a long tensor on `device`, made once (indexing with a Python list would copy it to the
+    device, and wait for it, on every call)."""
+    return torch.tensor(indices, dtype=torch.long, device=device)
 
 
 def frame_from_motion(layout: AmpLayout, state) -> torch.Tensor:

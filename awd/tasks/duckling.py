@@ -9,6 +9,18 @@ episode statistics -> reset done envs -> observations (of the new episodes for r
 
 Subclasses (awd.tasks.tasks) add task observations and rewards through `task_obs_parts`,
 `compute_task_obs`, `reset_task` and `update_task`.
+
+No host synchronisation in `step`: on a CUDA device the CPU queues the whole step without waiting for the
+GPU. Every per-env update is a full-size masked one (torch.where, masked_fill_): no id lists, no boolean-mask
+indexing, no `.item()`, no Python `if` on a tensor, no host data copied to the device. Resets of done envs
+are built for all N envs every step (default pose and, for Start/Random/Hybrid init, a sampled reference
+state) and blended by mask into `engine.reset_where`. Only optional domain randomisation that calls the
+engine's id-based setters (pushes, friction, torque scale, trunk mass) gathers ids, and so syncs, while it is
+enabled. `reset()` and `reset_envs(ids)` may sync.
+
+On a CPU device reading a mask on the host costs nothing, while building every env's reset state each step
+costs several times a whole step of the task; there (`compact_resets`) the reset is skipped on steps where no
+env is done and the reference states are built for the envs that start from one only.
 """
 
 from __future__ import annotations
@@ -18,7 +30,8 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.amp_features import flatten_window, frame_from_engine, make_amp_layout, window_from_motion
+from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, make_amp_layout,
+                                    window_from_motion)
 from awd.tasks.config import EnvConfig
 from awd.tasks.rewards import RewardInputs, compute_rewards
 from awd.utils.rotations import heading_quat_inverse, quat_rotate, quat_rotate_inverse
@@ -52,6 +65,7 @@ class DucklingTask:
         self.spec = spec if spec is not None else engine.spec
         self.num_envs = int(engine.num_envs)
         self.device = torch.device(getattr(engine, "device", "cpu"))
+        self.compact_resets = self.device.type == "cpu"  # see the module docstring; tests turn it off
         self.dtype = torch.float32
         self.dt = float(self.spec.control_dt)
         self.max_episode_steps = max(1, int(round(cfg.episode_length_s / self.dt)))
@@ -117,6 +131,10 @@ class DucklingTask:
         self.episode_sums = {name: self._zeros(N) for name in self.reward_names}
         self.episode_task_reward = self._zeros(N)
         self.last_reset_was_reference = self._zeros(N, dtype=torch.bool)
+        self.all_ids = torch.arange(N, device=self.device)
+        self.gravity_down = torch.tensor([0.0, 0.0, -1.0], device=self.device, dtype=self.dtype).expand(N, 3)
+        self.env_origins = self._env_origins()
+        self.default_state = self._default_reset_state()
 
     @property
     def reward_names(self) -> list[str]:
@@ -154,8 +172,7 @@ class DucklingTask:
     # ------------------------------------------------------------------------------------------ observations
 
     def projected_gravity(self) -> torch.Tensor:
-        down = torch.tensor([0.0, 0.0, -1.0], device=self.device, dtype=self.dtype).expand(self.num_envs, 3)
-        return quat_rotate_inverse(self.engine.root_quat.to(self.dtype), down)
+        return quat_rotate_inverse(self.engine.root_quat.to(self.dtype), self.gravity_down)
 
     def compute_task_obs(self) -> torch.Tensor:
         return self._zeros(self.num_envs, 0)
@@ -181,12 +198,11 @@ class DucklingTask:
     def compute_observations(self) -> torch.Tensor:
         """Policy observations (N, num_obs), delayed per env when obs_delay is on."""
         obs = self._raw_observations()
-        self.obs_buffer = torch.roll(self.obs_buffer, 1, dims=1)
-        self.obs_buffer[:, 0] = obs
-        stale = self.obs_buffer_stale
-        if bool(stale.any()):
-            self.obs_buffer[stale] = obs[stale].unsqueeze(1).expand(-1, self.obs_buffer.shape[1], -1)
-            self.obs_buffer_stale[:] = False
+        buffer = torch.roll(self.obs_buffer, 1, dims=1)
+        buffer[:, 0] = obs
+        stale = self.obs_buffer_stale.view(-1, 1, 1)  # new episodes: the whole history is the first obs
+        self.obs_buffer = torch.where(stale, obs.unsqueeze(1).expand_as(buffer), buffer)
+        self.obs_buffer_stale.fill_(False)
         return _select_delayed(self.obs_buffer, self.obs_delay)
 
     # ------------------------------------------------------------------------------------------ AMP
@@ -211,96 +227,130 @@ class DucklingTask:
 
     def reset(self) -> torch.Tensor:
         """Reset every env; returns the first observations (N, num_obs)."""
-        self.reset_envs(torch.arange(self.num_envs, device=self.device))
+        self.reset_where(torch.ones(self.num_envs, dtype=torch.bool, device=self.device))
         return self.compute_observations()
 
-    def _reference_mask(self, count: int) -> torch.Tensor:
+    def reset_envs(self, env_ids) -> None:
+        """Reset the envs `env_ids` (see `reset_where`)."""
+        mask = self._zeros(self.num_envs, dtype=torch.bool)
+        mask[torch.as_tensor(env_ids, device=self.device, dtype=torch.long)] = True
+        self.reset_where(mask)
+
+    def reset_where(self, mask: torch.Tensor) -> None:
+        """Reset the envs where `mask` (N,) is true (default pose or reference motion), their buffers, DR draws
+        and task state, by full-size masked updates (no host sync unless `compact_resets`; see the module
+        docstring, also for DR)."""
+        if self.compact_resets and not bool(mask.any()):
+            return
+        reference = self._reference_mask()
+        self.last_reset_was_reference = torch.where(mask, reference, self.last_reset_was_reference)
+        starts = mask & reference
+        state, window = self._reset_states(starts)
+        self.engine.reset_where(mask, *state)
+        self._reset_amp_history(mask, starts, window)
+        self._reset_buffers(mask)
+        self._randomize(mask)
+        self.reset_task(mask)
+
+    def _reference_mask(self) -> torch.Tensor:
+        """(N,) which envs would start from reference motion if reset now."""
         mode = self.cfg.init.mode
         if mode == "Default":
-            return self._zeros(count, dtype=torch.bool)
+            return self._zeros(self.num_envs, dtype=torch.bool)
         if mode in ("Start", "Random"):
-            return torch.ones(count, dtype=torch.bool, device=self.device)
-        return self._rand(count) < self.cfg.init.hybrid_prob
+            return torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        return self._rand(self.num_envs) < self.cfg.init.hybrid_prob
 
-    def reset_envs(self, env_ids: torch.Tensor) -> None:
-        """Reset the given envs (default pose or reference motion), their buffers, DR draws and task state."""
-        env_ids = env_ids.to(self.device, torch.long)
-        if env_ids.numel() == 0:
-            return
-        reference = self._reference_mask(env_ids.numel())
-        self.last_reset_was_reference[env_ids] = reference
-        default_ids, ref_ids = env_ids[~reference], env_ids[reference]
-        if default_ids.numel():
-            self._reset_default(default_ids)
-        if ref_ids.numel():
-            self._reset_reference(ref_ids)
-        self._reset_buffers(env_ids)
-        self._randomize(env_ids)
-        self.reset_task(env_ids)
-
-    def _env_origins(self, env_ids) -> torch.Tensor:
+    def _env_origins(self) -> torch.Tensor:
         origins = getattr(self.engine, "env_origins", None)
-        if origins is None:
-            return self._zeros(env_ids.numel(), 3)
-        return origins[env_ids].to(self.dtype)
+        return self._zeros(self.num_envs, 3) if origins is None else origins.to(self.device, self.dtype).clone()
 
-    def _reset_default(self, env_ids: torch.Tensor) -> None:
-        m = env_ids.numel()
-        root_pos = self._env_origins(env_ids)
+    def _default_reset_state(self) -> tuple[torch.Tensor, ...]:
+        """Engine state (root pos, quat, lin vel, ang vel, joint pos, joint vel), (N, ...) each, of the default
+        pose at the env origins; built once (the origins are fixed for the engine's lifetime)."""
+        N = self.num_envs
+        root_pos = self.env_origins.clone()
         root_pos[:, 2] += float(self.spec.init_root_height)
-        root_quat = self._tensor(self.spec.init_root_quat).expand(m, 4).clone()
-        joint_pos = self.default_joint_pos.expand(m, -1).clone()
-        self.engine.reset(env_ids, root_pos, root_quat, self._zeros(m, 3), self._zeros(m, 3), joint_pos,
-                          self._zeros(m, self.num_actions))
-        frame = self._amp_frame()[env_ids]
-        self.amp_history[env_ids] = frame.unsqueeze(1).expand(-1, self.amp_layout.num_steps, -1)
+        root_quat = self._tensor(self.spec.init_root_quat).expand(N, 4).clone()
+        joint_pos = self.default_joint_pos.expand(N, -1).clone()
+        return root_pos, root_quat, self._zeros(N, 3), self._zeros(N, 3), joint_pos, self._zeros(N, self.num_actions)
 
-    def _reset_reference(self, env_ids: torch.Tensor) -> None:
-        m, lib = env_ids.numel(), self.motion_lib
-        generator = self._motion_generator()
-        clip_ids = lib.sample_clips(m, generator=generator)
+    def _reset_states(self, starts: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
+        """Full-size engine reset state: the default pose, or where `starts`, a sampled reference-motion state;
+        and the reference AMP windows (N, K, F) (None in Default mode). The reference states are built for every
+        env (the rows not in `starts` are discarded) unless `compact_resets`."""
+        if self.cfg.init.mode == "Default":
+            return self.default_state, None
+        rows = starts.nonzero().flatten() if self.compact_resets else self.all_ids
+        if rows.numel() == 0:  # shapes only: never on an accelerator, where rows are all envs
+            return self.default_state, None
+        motion_state, window = self._motion_reset_state(*self._sample_motion(rows.numel()), rows)
+        where = starts.view(-1, 1)
+        state = tuple(torch.where(where, d.index_put((rows,), m), d) for m, d in zip(motion_state, self.default_state))
+        return state, window.new_zeros(self.num_envs, *window.shape[1:]).index_put_((rows,), window)
+
+    def _sample_motion(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """`count` clip ids (by weight) and start times (0 in Start mode, else uniform in the clip)."""
+        lib, generator = self.motion_lib, self._motion_generator()
+        clip_ids = lib.sample_clips(count, generator=generator)
         if self.cfg.init.mode == "Start":
-            times = torch.zeros(m, dtype=torch.float64, device=lib.device)
-        else:
-            times = lib.sample_times(clip_ids, generator=generator)
-        self._reset_to_motion(env_ids, clip_ids, times)
+            return clip_ids, torch.zeros(count, dtype=torch.float64, device=lib.device)
+        return clip_ids, lib.sample_times(clip_ids, generator=generator)
 
-    def _reset_to_motion(self, env_ids, clip_ids, times) -> None:
-        """Put envs in the clip state at `times` (root xy moved to the env origin) with the AMP history
-        filled from the clip at t - k dt."""
-        lib = self.motion_lib
-        state = lib.get_state(clip_ids, times)
-        to = lambda x: x.to(self.device, self.dtype)  # noqa: E731
-        root_pos = to(state.root_pos).clone()
-        root_pos[:, :2] = 0.0
-        root_pos = root_pos + self._env_origins(env_ids)
-        root_pos[:, 2] += self.cfg.init.root_height_offset
-        self.engine.reset(env_ids, root_pos, to(state.root_quat), to(state.root_lin_vel), to(state.root_ang_vel),
-                          to(state.joint_pos), to(state.joint_vel))
-        window = window_from_motion(self.amp_layout, lib, clip_ids, times, self.dt)
-        self.amp_history[env_ids] = to(window)
+    def _motion_reset_state(self, clip_ids, times, rows) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Engine state of the clips at `times` for the envs `rows` (root xy moved to their origins, root height
+        offset added) and the AMP windows (len(rows), K, F) ending there, filled from the clip at t - k dt."""
+        states = self.motion_lib.get_window_states(clip_ids, times, self.amp_layout.num_steps, self.dt)
+        window = frame_from_motion(self.amp_layout, states).to(self.device, self.dtype)
+        now = [value[:, 0].to(self.device, self.dtype) for value in states[:6]]  # root ... joint_vel at t
+        root_pos = self.env_origins[rows]
+        root_pos[:, 2] += now[0][:, 2] + self.cfg.init.root_height_offset
+        return (root_pos, *now[1:]), window
 
-    def _reset_buffers(self, env_ids: torch.Tensor) -> None:
-        self.progress[env_ids] = 0
-        self.actions[env_ids] = 0.0
-        self.prev_actions[env_ids] = 0.0
-        self.action_buffer[env_ids] = 0.0
-        self.obs_buffer_stale[env_ids] = True
-        self.feet_air_time[env_ids] = 0.0
-        self.feet_last_air_time[env_ids] = 0.0
-        self.feet_first_contact[env_ids] = False
-        lin_vel = self.engine.root_lin_vel[env_ids].to(self.dtype)
-        ang_vel = self.engine.root_ang_vel[env_ids].to(self.dtype)
-        self.lin_vel_history[env_ids] = lin_vel.unsqueeze(1).expand(-1, self.lin_vel_history.shape[1], -1)
-        self.ang_vel_history[env_ids] = ang_vel.unsqueeze(1).expand(-1, self.ang_vel_history.shape[1], -1)
+    def _reset_amp_history(self, mask: torch.Tensor, starts: torch.Tensor, window: torch.Tensor | None) -> None:
+        """AMP history of reset envs: the clip's past after a reference reset, else the new frame repeated."""
+        fill = self._amp_frame().unsqueeze(1).expand(-1, self.amp_layout.num_steps, -1)
+        if window is not None:
+            fill = torch.where(starts.view(-1, 1, 1), window, fill)
+        self.amp_history = torch.where(mask.view(-1, 1, 1), fill, self.amp_history)
+
+    def _reset_buffers(self, mask: torch.Tensor) -> None:
+        rows = mask.view(-1, 1)
+        self.progress.masked_fill_(mask, 0)
+        for buffer in (self.actions, self.prev_actions, self.feet_air_time, self.feet_last_air_time):
+            buffer.masked_fill_(rows, 0.0)
+        self.feet_first_contact.masked_fill_(rows, False)
+        self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
+        self.obs_buffer_stale |= mask
+        self.lin_vel_history = self._refill(mask, self.lin_vel_history, self.engine.root_lin_vel)
+        self.ang_vel_history = self._refill(mask, self.ang_vel_history, self.engine.root_ang_vel)
         for sums in self.episode_sums.values():
-            sums[env_ids] = 0.0
-        self.episode_task_reward[env_ids] = 0.0
+            sums.masked_fill_(mask, 0.0)
+        self.episode_task_reward.masked_fill_(mask, 0.0)
 
-    def _randomize(self, env_ids: torch.Tensor) -> None:
+    def _refill(self, mask: torch.Tensor, history: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
+        """(N, W, k) history with the rows of `mask` filled with `value` (N, k)."""
+        return torch.where(mask.view(-1, 1, 1), value.to(self.dtype).unsqueeze(1).expand_as(history), history)
+
+    def _randomize(self, mask: torch.Tensor) -> None:
+        """Per-episode DR draws of the reset envs. The delays are masked updates; the engine-side draws
+        (friction, torque scale, trunk mass) go through the engine's id-based setters, so they gather the ids
+        (a host sync, only while one of them is enabled)."""
+        rand = self.cfg.domain_rand
+        self.action_delay = torch.where(mask, self._draw_delay(rand.action_delay), self.action_delay)
+        self.obs_delay = torch.where(mask, self._draw_delay(rand.obs_delay), self.obs_delay)
+        if rand.friction.enabled or rand.torque_scale.enabled or rand.trunk_mass.enabled:
+            self._randomize_engine(mask.nonzero().flatten())
+
+    def _draw_delay(self, delay) -> torch.Tensor:
+        if not delay.enabled:
+            return self._zeros(self.num_envs, dtype=torch.long)
+        return self._randint(delay.max_steps, self.num_envs)
+
+    def _randomize_engine(self, env_ids: torch.Tensor) -> None:
         rand, m = self.cfg.domain_rand, env_ids.numel()
-        self.action_delay[env_ids] = self._randint(rand.action_delay.max_steps, m) if rand.action_delay.enabled else 0
-        self.obs_delay[env_ids] = self._randint(rand.obs_delay.max_steps, m) if rand.obs_delay.enabled else 0
+        if m == 0:
+            return
         if rand.friction.enabled:
             self.engine.set_friction_scale(env_ids, self._uniform(*rand.friction.range, m))
         if rand.torque_scale.enabled:
@@ -309,8 +359,9 @@ class DucklingTask:
             self.engine.set_mass_offset(env_ids, self._uniform(*rand.trunk_mass.mass_delta, m),
                                         self._uniform(*rand.trunk_mass.com_offset, m, 3))
 
-    def reset_task(self, env_ids: torch.Tensor) -> None:
-        """Task-specific reset (commands, targets); called after the engine reset."""
+    def reset_task(self, mask: torch.Tensor) -> None:
+        """Task-specific reset (commands, targets) of the envs where `mask` (N,) is true, by masked updates;
+        called after the engine reset."""
 
     # ------------------------------------------------------------------------------------------ stepping
 
@@ -323,6 +374,7 @@ class DucklingTask:
         return _select_delayed(self.action_buffer, self.action_delay)
 
     def _apply_pushes(self) -> None:
+        """Push DR: the engine's id-based `apply_root_velocity` needs the due ids (a host sync, pushes only)."""
         push = self.cfg.domain_rand.push
         if not push.enabled:
             return
@@ -402,8 +454,7 @@ class DucklingTask:
         invalid = self.invalid_state()
         self.amp_history = torch.roll(self.amp_history, 1, dims=1)
         self.amp_history[:, 0] = self._amp_frame()
-        amp_obs = flatten_window(self.amp_history).clone()
-        amp_obs[invalid] = 0.0
+        amp_obs = torch.where(invalid.unsqueeze(-1), 0.0, flatten_window(self.amp_history))
 
         self._update_tracking()
         self.update_task()
@@ -422,25 +473,23 @@ class DucklingTask:
         episode = self._episode_stats(dones, fell, invalid)
         infos = {"terminate": terminate, "timeout": timeout, "amp_obs": amp_obs, "episode": episode}
 
-        done_ids = dones.nonzero().flatten()
-        self.reset_envs(done_ids)
+        self.reset_where(dones)
         obs = self.compute_observations()
         return obs, reward, dones, infos
 
     def _episode_stats(self, dones, fell, invalid) -> dict[str, torch.Tensor]:
-        """Means over the episodes that ended this step; {} when none did (the agent averages what it gets)."""
-        count = dones.sum()
-        if int(count) == 0:
-            return {}
-        denominator = count.to(self.dtype)
+        """Means over the episodes that ended this step (0 when none did) and their number
+        `episodes_finished`; device tensors, always all keys (the agent weights each mean by the number)."""
+        count = dones.sum().to(self.dtype)
+        ended = dones.to(self.dtype) / count.clamp(min=1.0)
 
         def mean(values):
-            return (values * dones).sum() / denominator
+            return (values.to(self.dtype) * ended).sum()
 
         stats = {f"rew_{name}": mean(sums) for name, sums in self.episode_sums.items()}
         stats["rew_task"] = mean(self.episode_task_reward)
-        stats["episode_length_s"] = mean(self.progress.to(self.dtype) * self.dt)
-        stats["fall_rate"] = mean(fell.to(self.dtype))
-        stats["invalid_resets"] = invalid.sum().to(self.dtype)
-        stats["episodes_finished"] = count.to(self.dtype)
+        stats["episode_length_s"] = mean(self.progress * self.dt)
+        stats["fall_rate"] = mean(fell)
+        stats["invalid_rate"] = mean(invalid)
+        stats["episodes_finished"] = count
         return stats

@@ -5,6 +5,8 @@
 * DucklingStand: hold the standing pose, optionally at a per-episode trunk-height target (with or without
   style: the style weight lives in the train config).
 * DucklingViewMotion: kinematic playback of clips through engine.reset every step; no rewards, no learning.
+
+Task resets and updates are full-size masked updates (no host sync; see awd.tasks.duckling).
 """
 
 from __future__ import annotations
@@ -36,14 +38,14 @@ class DucklingCommand(DucklingTask):
         return self.commands * self.command_scale
 
     def sample_commands(self, count: int) -> torch.Tensor:
+        """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
         c = self.cfg.commands
-        commands = torch.stack([self._uniform(*c.lin_vel_x, count), self._uniform(*c.lin_vel_y, count),
-                                self._uniform(*c.ang_vel_z, count)], dim=-1)
-        small_planar = commands[:, :2].norm(dim=-1) < c.small_lin_vel
-        commands[small_planar, :2] = 0.0
-        commands[commands[:, 2].abs() < c.small_ang_vel, 2] = 0.0
-        commands[self._rand(count) < c.zero_prob] = 0.0
-        return commands
+        planar = torch.stack([self._uniform(*c.lin_vel_x, count), self._uniform(*c.lin_vel_y, count)], dim=-1)
+        yaw = self._uniform(*c.ang_vel_z, count).unsqueeze(-1)
+        planar = torch.where(planar.norm(dim=-1, keepdim=True) < c.small_lin_vel, 0.0, planar)
+        yaw = torch.where(yaw.abs() < c.small_ang_vel, 0.0, yaw)
+        zero = (self._rand(count) < c.zero_prob).unsqueeze(-1)
+        return torch.where(zero, 0.0, torch.cat([planar, yaw], dim=-1))
 
     def set_commands(self, commands) -> None:
         """Hold fixed commands (vx, vy, wz) for all envs ((3,)) or per env ((N, 3)); None resumes sampling."""
@@ -53,19 +55,19 @@ class DucklingCommand(DucklingTask):
         self.command_override = torch.as_tensor(commands, device=self.device, dtype=self.dtype)
         self.commands[:] = self.command_override
 
-    def _resample(self, env_ids: torch.Tensor) -> None:
+    def _resample(self, mask: torch.Tensor) -> None:
+        """New commands where `mask` (N,) (all envs hold the override while one is set)."""
         if self.command_override is not None:
             self.commands[:] = self.command_override
-        elif env_ids.numel():
-            self.commands[env_ids] = self.sample_commands(env_ids.numel())
+        else:
+            self.commands = torch.where(mask.unsqueeze(-1), self.sample_commands(self.num_envs), self.commands)
 
-    def reset_task(self, env_ids):
-        self._resample(env_ids)
+    def reset_task(self, mask):
+        self._resample(mask)
 
     def update_task(self):
         if self.resample_steps:
-            due = (self.progress % self.resample_steps == 0) & (self.progress > 0)
-            self._resample(due.nonzero().flatten())
+            self._resample((self.progress % self.resample_steps == 0) & (self.progress > 0))
         elif self.command_override is not None:
             self.commands[:] = self.command_override
 
@@ -81,9 +83,10 @@ class DucklingStand(DucklingTask):
             return self._zeros(self.num_envs, 0)
         return (self.height_target - float(self.spec.init_root_height)).unsqueeze(-1)
 
-    def reset_task(self, env_ids):
+    def reset_task(self, mask):
         low, high = self.cfg.stand.height_offset_range
-        self.height_target[env_ids] = float(self.spec.init_root_height) + self._uniform(low, high, env_ids.numel())
+        target = float(self.spec.init_root_height) + self._uniform(low, high, self.num_envs)
+        self.height_target = torch.where(mask, target, self.height_target)
 
 
 class DucklingViewMotion(DucklingTask):
@@ -99,31 +102,29 @@ class DucklingViewMotion(DucklingTask):
         self.clip_times = torch.zeros(self.num_envs, dtype=torch.float64, device=motion_lib.device)
 
     def reset(self):
-        all_ids = torch.arange(self.num_envs, device=self.device)
-        self._play(all_ids)
+        self._play()
         self.progress[:] = 0
         return self.compute_observations()
 
-    def _play(self, env_ids):
-        lib_ids = env_ids.to(self.motion_lib.device)
-        self._reset_to_motion(env_ids, self.clip_ids[lib_ids], self.clip_times[lib_ids])
+    def _play(self) -> None:
+        """Put every env in its clip's state at its clip time, with the AMP history from the clip."""
+        state, window = self._motion_reset_state(self.clip_ids, self.clip_times, self.all_ids)
+        self.engine.reset_where(torch.ones(self.num_envs, dtype=torch.bool, device=self.device), *state)
+        self.amp_history = window
 
     def step(self, actions=None):
         lib = self.motion_lib
         self.clip_times += self.dt
         ended = self.clip_times > lib.lengths[self.clip_ids] + 1e-9
-        if bool(ended.any()):
-            count = int(ended.sum())
-            if self.sequential:
-                self.clip_ids[ended] = (self.clip_ids[ended] + self.num_envs) % lib.num_clips
-            else:
-                self.clip_ids[ended] = lib.sample_clips(count, generator=self._motion_generator())
-            self.clip_times[ended] = 0.0
-        all_ids = torch.arange(self.num_envs, device=self.device)
-        self._play(all_ids)
-        self.progress += 1
+        if self.sequential:
+            next_ids = (self.clip_ids + self.num_envs) % lib.num_clips
+        else:
+            next_ids = lib.sample_clips(self.num_envs, generator=self._motion_generator())
+        self.clip_ids = torch.where(ended, next_ids, self.clip_ids)
+        self.clip_times = torch.where(ended, 0.0, self.clip_times)
+        self._play()
         dones = ended.to(self.device)
-        self.progress[dones] = 0
+        self.progress = torch.where(dones, 0, self.progress + 1)
         amp_obs = flatten_window(self.amp_history).clone()
         zeros = self._zeros(self.num_envs)
         infos = {"terminate": torch.zeros_like(dones), "timeout": dones, "amp_obs": amp_obs,
