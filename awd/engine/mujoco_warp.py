@@ -224,10 +224,10 @@ class MujocoWarpEngine(Engine):
     def reset_where(self, mask, root_pos, root_quat, root_lin_vel, root_ang_vel, joint_pos, joint_vel) -> None:
         mask = mask.to(self.device, torch.bool).view(-1, 1)
         f32 = lambda x: x.to(self.device, torch.float32)  # noqa: E731
-        quat = f32(root_quat)[:, [3, 0, 1, 2]]
+        quat = torch.cat([f32(root_quat)[:, 3:], f32(root_quat)[:, :3]], dim=-1)   # wxyz
         quat = quat / quat.norm(dim=-1, keepdim=True)
-        ang_local = _quat_rotate_wxyz(quat * torch.tensor([1.0, -1.0, -1.0, -1.0], device=self.device),
-                                      f32(root_ang_vel))
+        conjugate = torch.cat([quat[:, :1], -quat[:, 1:]], dim=-1)
+        ang_local = _quat_rotate_wxyz(conjugate, f32(root_ang_vel))
         self._write(self._qpos[:, 0:3], mask, f32(root_pos))
         self._write(self._qpos[:, 3:7], mask, quat)
         self._write(self._qvel[:, 0:3], mask, f32(root_lin_vel))
@@ -266,7 +266,8 @@ class MujocoWarpEngine(Engine):
         """Refresh the derived state tensors from the simulator views (torch kernels, no synchronisation)."""
         layout, sensors, N = self._layout, self._sensors, self.num_envs
         quat = self._qpos[:, 3:7]
-        self.root_quat.copy_(quat[:, [1, 2, 3, 0]])
+        self.root_quat[:, :3].copy_(quat[:, 1:])
+        self.root_quat[:, 3].copy_(quat[:, 0])
         self.root_ang_vel.copy_(_quat_rotate_wxyz(quat, self._qvel[:, 3:6]))
         if self._qpos_index is not None:
             self.joint_pos.copy_(self._qpos[:, self._qpos_index])

@@ -220,6 +220,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         buffers["amp_obs"] = torch.zeros(shape + tuple(self.amp_space.shape), device=self.ppo_device)
         buffers["task_rewards"] = torch.zeros(shape + (1,), device=self.ppo_device)
         buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
+        self.finished_episodes = torch.zeros(3, device=self.ppo_device)   # return sum, length sum, count
         self.tensor_list = self.tensor_list + ["amp_obs"]
 
     def cast_obs(self, obs):
@@ -291,13 +292,13 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return self._finish_rollout(step_time)
 
     def _update_episode_trackers(self, rewards: torch.Tensor, infos: dict) -> None:
+        """Returns and lengths of the episodes that end, summed on the device (read once per epoch)."""
         self.current_rewards.add_(rewards)
         self.current_lengths.add_(1)
-        done_indices = self.dones.nonzero(as_tuple=False)
-        self.game_rewards.update(self.current_rewards[done_indices])
-        self.game_lengths.update(self.current_lengths[done_indices])
-        self.algo_observer.process_infos(infos, done_indices)
-        not_done = 1.0 - self.dones.float()
+        done = self.dones.float()
+        self.finished_episodes += torch.stack([(self.current_rewards[:, 0] * done).sum(),
+                                               (self.current_lengths * done).sum(), done.sum()])
+        not_done = 1.0 - done
         self.current_rewards.mul_(not_done.unsqueeze(1))
         self.current_lengths.mul_(not_done)
 
@@ -463,10 +464,12 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 return self.last_mean_rewards, epoch
 
     def _add_episode_stats(self, stats: dict) -> None:
-        if self.game_rewards.current_size > 0:
-            stats["rewards/step"] = float(self.game_rewards.get_mean()[0])
-            stats["episode_lengths/step"] = float(self.game_lengths.get_mean())
-            stats["info/episode_length"] = stats["episode_lengths/step"]
+        """Mean return and length of the episodes that ended during the epoch (none: not logged)."""
+        returns, lengths, count = self.finished_episodes.tolist()
+        self.finished_episodes.zero_()
+        if count > 0:
+            stats["rewards/step"] = returns / count
+            stats["episode_lengths/step"] = stats["info/episode_length"] = lengths / count
             self.mean_rewards = stats["rewards/step"]
 
     def _write_stats(self, stats: dict, epoch: int) -> None:
