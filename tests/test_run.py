@@ -3,6 +3,7 @@ scalars, the checkpoint, resume, and clear errors for bad input."""
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from pathlib import Path
 
@@ -88,3 +89,10 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, words):
     err = capsys.readouterr().err.strip().splitlines()
     assert words in err[-1] and err[-1].startswith("error: ")
     assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed")
+def test_training_on_the_warp_engine(tmp_path):
+    run_dir = _train(tmp_path, 2, "--engine", "mujoco_warp", "--sim_device", "cpu")
+    state = load_checkpoint(run_dir / "nn" / "DucklingCommand.pth")
+    assert state["epoch"] == 2 and state["config"]["config"]["env_config"]["engine"] == "mujoco_warp"
