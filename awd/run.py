@@ -18,7 +18,7 @@ from awd.config import TASK_DEFAULTS, apply_override, load_run_config  # noqa: E
 from awd.errors import AwdError, exit_on_error  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
-DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 4096}
+DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -27,7 +27,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--cfg_env", help="env YAML (default: the task's, under awd/data/cfg/<robot>/)")
     parser.add_argument("--cfg_train", help="rl_games YAML (default: the task's, under awd/data/cfg/<robot>/train/)")
     parser.add_argument("--motion_file", help="a clip, a folder of clips or a dataset YAML")
-    parser.add_argument("--num_envs", type=int, default=0, help="parallel robots (default: 64 on CPU, 4096 on GPU)")
+    parser.add_argument("--num_envs", type=int, default=0, help="parallel robots (default: 64 on CPU, 8192 on GPU)")
     parser.add_argument("--headless", action="store_true", help="no viewer")
     parser.add_argument("--seed", type=int, help="seed for torch, numpy and the envs")
     parser.add_argument("--max_iterations", type=int, default=0, help="training epochs (0: the config's)")

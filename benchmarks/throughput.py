@@ -130,6 +130,7 @@ def free_memory(devices: list[torch.device]) -> None:
     if devices:
         torch.cuda.empty_cache()
     for device in devices:
+        torch.empty(0, device=device)   # the allocator must exist before its statistics are reset
         torch.cuda.reset_peak_memory_stats(device)
 
 

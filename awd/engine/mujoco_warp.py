@@ -9,7 +9,9 @@ Stepping (measured facts in the GPU stack's notes.md). The policy step `ctrl <- 
 (decimation - 1) x step; keep actuator forces; forward` is captured once as a CUDA graph and replayed: launching
 the kernels from Python would cost more than the physics. The final `forward` makes kinematics, contacts,
 sensors and forces those of the new state; the next step's first substep then only needs `step2`, as in
-the CPU engine. Torch runs on Warp's stream (set when the engine is built on a CUDA device: this changes the
+the CPU engine. Sensors are switched off for the substeps (the model option is read when the kernels are
+launched, so the captured graph simply has no sensor kernels there): only the final forward's are read. Torch
+runs on Warp's stream (set when the engine is built on a CUDA device: this changes the
 process's current torch stream on that device), so torch reads and writes of the zero-copy views (qpos, qvel,
 ctrl, sensordata, actuator forces, overflow flags) are ordered with the graph without any synchronisation.
 Nothing in `step` or `reset_where` waits for the GPU.
@@ -55,7 +57,7 @@ _DR_FIELDS = ("geom_friction", "body_mass", "body_ipos", "body_subtreemass", "bo
 def _import_warp():
     try:
         import warp
-        warp.config.quiet = True   # no banner or per-module load lines in training logs
+        warp.config.log_level = warp.LOG_WARNING   # no banner or per-module load lines in training logs
         import mujoco_warp
     except ImportError as error:
         raise AwdError(None, "engine", f"mujoco_warp needs the GPU extra (pip install -e \".[gpu]\"): {error}") from None
@@ -183,9 +185,14 @@ class MujocoWarpEngine(Engine):
     def _step_kernels(self) -> None:
         m, d, mjw = self._m, self._d, self._mjw
         d.overflow.zero_()
-        mjw.step2(m, d)
-        for _ in range(self.spec.decimation - 1):
-            mjw.step(m, d)
+        flags = m.opt.disableflags
+        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)   # substeps: only the final forward's sensors are read
+        try:
+            mjw.step2(m, d)
+            for _ in range(self.spec.decimation - 1):
+                mjw.step(m, d)
+        finally:
+            m.opt.disableflags = flags
         self._wp.copy(self._torque_buffer, d.actuator_force)
         mjw.forward(m, d)
 

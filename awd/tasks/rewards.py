@@ -119,6 +119,7 @@ def alive(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 TERMS: dict[str, RewardTerm] = {
     "lin_vel_xy": RewardTerm(lin_vel_xy, {"std": 0.1}, ("std",)),
+    "lin_vel_xy_fine": RewardTerm(lin_vel_xy, {"std": 0.05}, ("std",)),   # a narrow kernel next to a wide one
     "ang_vel_z": RewardTerm(ang_vel_z, {"std": 0.25}, ("std",)),
     "torques": RewardTerm(torques),
     "action_rate": RewardTerm(action_rate),
