@@ -6,7 +6,7 @@ import torch
 from scipy.spatial.transform import Rotation as R, Slerp
 
 from awd.motion.clip import Clip, clip_from_positions
-from awd.motion.motion_lib import MotionLib
+from awd.motion.motion_lib import MotionLib, MotionState
 
 JOINTS = tuple(f"j{i}" for i in range(16))
 
@@ -151,6 +151,29 @@ def test_window_exactly_at_the_start_does_not_wrap():
     start = (num_steps - 1) * dt
     state = lib.get_window_states(torch.tensor([0]), torch.tensor([start], dtype=torch.float64), num_steps, dt)
     np.testing.assert_allclose(state.joint_pos[0, :, 0].numpy(), [0.3, 0.2, 0.1, 0.0], atol=1e-9)
+
+
+def test_packed_windows_unpack_to_the_window_states():
+    lib = lib_of(ramp_clip(), ramp_clip(num_frames=31, fps=30.0, loop_mode="Clamp"))
+    ids, times = torch.tensor([0, 1, 1]), torch.tensor([0.15, 0.0, 0.95], dtype=torch.float64)
+    packed = lib.get_window_packed(ids, times, 4, 0.1)
+    assert packed.shape == (3, 4, lib.packed_size) and lib.packed_size == sum(lib.sizes)
+    states = lib.get_window_states(ids, times, 4, 0.1)
+    for name, field, expected in zip(MotionState._fields, lib.unpack(packed), states):
+        assert torch.equal(field, expected), name
+    for k in range(4):  # each window step is the plain query at t - k dt (clamped before the start)
+        state = lib.get_state(ids, times - 0.1 * k)
+        for name, field, expected in zip(MotionState._fields, lib.unpack(packed[:, k]), state):
+            np.testing.assert_allclose(field.numpy(), expected.numpy(), atol=1e-12, err_msg=name)
+
+
+def test_single_frame_clip_holds_its_frame():
+    single = ramp_clip(num_frames=1, loop_mode="Wrap")
+    lib = lib_of(single, ramp_clip())
+    state = query(lib, [0, 0, 0, 1], [0.0, 0.7, -0.3, 0.05])
+    np.testing.assert_allclose(state.joint_pos[:3].numpy(), np.repeat(single.joint_pos, 3, axis=0))
+    np.testing.assert_allclose(state.root_quat[:3].numpy(), np.repeat(single.root_quat, 3, axis=0), atol=1e-12)
+    np.testing.assert_allclose(state.joint_pos[3, 0].item(), 0.05, atol=1e-12)
 
 
 def test_window_too_long_for_every_clip():

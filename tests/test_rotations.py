@@ -114,3 +114,29 @@ def test_float32_works(dtype):
     v = torch.ones(8, 3, dtype=dtype)
     assert rot.quat_rotate(q, v).dtype == dtype
     assert rot.quat_slerp(q, q.flip(0), torch.full((8,), 0.5, dtype=dtype)).dtype == dtype
+
+
+def test_matrix_matches_scipy_and_quat_rotate():
+    q = random_quats(60)
+    m = rot.quat_to_matrix(t(q).view(3, 20, 4))
+    assert m.shape == (3, 20, 3, 3)
+    np.testing.assert_allclose(m.reshape(60, 3, 3).numpy(), R.from_quat(q).as_matrix(), atol=1e-12)
+    # also for quaternions that are not unit: the same map as quat_rotate
+    raw, v = t(RNG.normal(size=(40, 4))), t(RNG.normal(size=(40, 3)))
+    rotated = (rot.quat_to_matrix(raw) * v.unsqueeze(-2)).sum(-1)
+    np.testing.assert_allclose(rotated.numpy(), rot.quat_rotate(raw, v).numpy(), atol=1e-12)
+    np.testing.assert_allclose(rot.yaw_from_matrix(rot.quat_to_matrix(t(q))).numpy(),
+                               rot.yaw_from_quat(t(q)).numpy(), atol=1e-12)
+    assert rot.quat_to_matrix(torch.tensor([0.0, 0.0, 0.0, 1.0])).equal(torch.eye(3))
+
+
+def test_rotate_about_z_matches_scipy_and_broadcasts():
+    angles, v = RNG.uniform(-np.pi, np.pi, size=8), RNG.normal(size=(8, 5, 3))
+    out = rot.rotate_about_z(t(angles).unsqueeze(-1), t(v))  # one angle per row of 5 vectors
+    expected = np.stack([R.from_euler("z", a).apply(v[i]) for i, a in enumerate(angles)])
+    np.testing.assert_allclose(out.numpy(), expected, atol=1e-12)
+    # the heading frame: rotating by minus the yaw is rotating by the inverse heading quaternion
+    q = t(random_quats(8))
+    local = rot.rotate_about_z(-rot.yaw_from_quat(q).unsqueeze(-1), t(v))
+    np.testing.assert_allclose(local.numpy(), rot.quat_rotate(rot.heading_quat_inverse(q).unsqueeze(1).expand(8, 5, 4),
+                                                              t(v)).numpy(), atol=1e-12)

@@ -312,6 +312,32 @@ def test_amp_features_are_heading_invariant(spec, motion_lib):
     assert torch.allclose(frame[:, 0], state.root_pos[:, 2])
 
 
+HEAD = ("neck_pitch", "head_pitch", "head_yaw", "head_roll", "left_antenna", "right_antenna")
+
+
+@pytest.mark.parametrize("amp", [AmpConfig(num_steps=1, exclude_joints=HEAD),
+                                 AmpConfig(num_steps=1, foot_contacts=True),
+                                 AmpConfig(num_steps=1, root_height=False,
+                                           exclude_joints=("left_hip_yaw", "neck_pitch", "right_ankle"))])
+def test_amp_frame_matches_its_quaternion_definition(spec, motion_lib, amp):
+    """The frame (built from one rotation matrix and a complex turn) against its definition in quaternions."""
+    from awd.utils.rotations import heading_quat_inverse, quat_to_tan_norm
+
+    layout = make_amp_layout(spec, amp)
+    state = motion_lib.get_window_states(torch.tensor([0, 1, 1]), torch.tensor([0.5, 0.3, 0.9], dtype=torch.float64),
+                                         4, 0.02)
+    heading_inv = heading_quat_inverse(state.root_quat)
+    joints = torch.tensor(layout.joint_indices)
+    parts = [state.root_pos[..., 2:3] * amp.root_height, quat_to_tan_norm(quat_mul(heading_inv, state.root_quat)),
+             quat_rotate(heading_inv, state.root_lin_vel), quat_rotate(heading_inv, state.root_ang_vel),
+             state.joint_pos[..., joints], state.joint_vel[..., joints],
+             quat_rotate(heading_inv.unsqueeze(-2).expand(3, 4, 2, 4), state.foot_pos - state.root_pos.unsqueeze(-2))
+             .flatten(-2)]
+    expected = torch.cat(parts + [state.foot_contacts] * amp.foot_contacts, dim=-1)
+    assert expected.shape[-1] == layout.frame_size
+    assert torch.allclose(frame_from_motion(layout, state), expected, atol=1e-5)
+
+
 def test_demo_windows_and_amp_obs_shapes(spec, motion_lib):
     env, _ = make_env(spec, motion_lib, num_envs=2)
     demo = env.fetch_amp_obs_demo(7)

@@ -10,6 +10,12 @@ time (use root-relative quantities, or keep query windows inside the clip as `sa
 
 Interpolation: linear between the two neighbouring frames for positions, velocities and joints; slerp for
 the root quaternion; foot contacts come from the nearest frame (ties go to the later frame).
+
+A query costs a few dozen torch ops whatever its size (the env queries windows of all its envs every step on
+a GPU): each frame row is stored with its successor (quaternion already on the same hemisphere) and the slerp
+angle of the pair, so one gather fetches both neighbours, one lerp interpolates every field and the slerp
+needs no per-query angle. Results are "packed" (the MotionState fields concatenated in order, foot_pos
+flattened; `unpack` gives the MotionState of views).
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import numpy as np
 import torch
 
 from awd.motion.clip import Clip
-from awd.utils.rotations import quat_slerp
+from awd.utils.rotations import quat_normalize
 
 TIME_TOLERANCE = 1e-6
 
@@ -38,13 +44,12 @@ class MotionState(NamedTuple):
     foot_contacts: torch.Tensor  # (..., 2) in {0, 1}
 
 
-_TRAILING = {"root_pos": 1, "root_quat": 1, "root_lin_vel": 1, "root_ang_vel": 1, "joint_pos": 1,
-             "joint_vel": 1, "foot_pos": 2, "foot_contacts": 1}
+def packed_sizes(num_joints: int) -> tuple[int, ...]:
+    """Widths of the MotionState fields in a packed state (foot_pos flattened to 6)."""
+    return (3, 4, 3, 3, num_joints, num_joints, 6, 2)
 
 
-def _reshape_state(state: MotionState, shape: tuple[int, ...]) -> MotionState:
-    return MotionState(*(value.reshape(*shape, *value.shape[-_TRAILING[name]:])
-                         for name, value in zip(MotionState._fields, state)))
+_QUAT = slice(3, 7)  # root_quat in a packed state
 
 
 class MotionLib:
@@ -81,14 +86,36 @@ class MotionLib:
         weights = np.array([clip.weight for clip in clips], dtype=np.float64)
         self.weights = as_tensor(weights / weights.sum(), torch.float64)
 
-        self._root_pos = concat("root_pos")
-        self._root_quat = concat("root_quat")
-        self._root_lin_vel = concat("root_lin_vel")
-        self._root_ang_vel = concat("root_ang_vel")
-        self._joint_pos = concat("joint_pos")
-        self._joint_vel = concat("joint_vel")
-        self._foot_pos = concat("foot_pos")
-        self._foot_contacts = concat("foot_contacts")
+        self.sizes = packed_sizes(len(self.joint_names))
+        self.packed_size = sum(self.sizes)
+        frames = torch.cat([concat(name).flatten(1) for name in MotionState._fields], dim=-1)
+        last = self.num_frames - 1
+        following = torch.arange(frames.shape[0], device=self.device) + 1  # next row, the clip's last row itself
+        following[self.frame_start + last] = self.frame_start + last
+        self._pairs = self._frame_pairs(frames, following)
+        wrap_tolerance = as_tensor([TIME_TOLERANCE if clip.loop_mode == "Wrap" else np.inf for clip in clips],
+                                   torch.float64)
+        self._clip_table = torch.stack([self.lengths, self.fps, (last - 1).clamp_min(0).double(),
+                                        self.frame_start.double(), -wrap_tolerance, self.lengths + wrap_tolerance],
+                                       dim=-1)
+        self._lerp_offset = as_tensor([1.0, 0.0])  # weights (1 - w, w) = offset + w * sign
+        self._lerp_sign = as_tensor([-1.0, 1.0])
+        self._window_offsets: dict[tuple[int, float], torch.Tensor] = {}
+
+    @staticmethod
+    def _frame_pairs(frames: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
+        """(rows, 2, packed + 3): each frame row, its successor (quaternion flipped onto the row's hemisphere)
+        and the slerp angle, safe sine and too-close flag of the pair, as `quat_slerp` computes them."""
+        pairs = torch.stack([frames, frames[following]], dim=1)
+        q0, q1 = pairs[:, 0, _QUAT], pairs[:, 1, _QUAT]
+        cos_theta = (q0 * q1).sum(dim=-1, keepdim=True)
+        pairs[:, 1, _QUAT] = torch.where(cos_theta < 0, -q1, q1)
+        theta = torch.acos(cos_theta.abs().clamp(max=1.0))
+        sin_theta = torch.sin(theta)
+        close = sin_theta < 1e-6
+        safe_sin = torch.where(close, torch.ones_like(sin_theta), sin_theta)
+        slerp = torch.cat([theta, safe_sin, close.to(frames.dtype)], dim=-1)
+        return torch.cat([pairs, slerp.unsqueeze(1).expand(-1, 2, -1)], dim=-1)
 
     @property
     def num_clips(self) -> int:
@@ -124,53 +151,56 @@ class MotionLib:
 
     # ------------------------------------------------------------------------------------------ queries
 
-    def _clip_times(self, clip_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
-        """Map query times into [0, duration] by the clip's loop mode."""
-        length = self.lengths[clip_ids]
-        inside = (times >= -TIME_TOLERANCE) & (times <= length + TIME_TOLERANCE)
-        wrapped = torch.where(length > 0, torch.remainder(times, length.clamp_min(1e-12)), torch.zeros_like(times))
-        outside = torch.where(self.wrap[clip_ids], wrapped, times)
-        return torch.where(inside, times, outside).clamp(min=torch.zeros_like(length), max=length)
+    @staticmethod
+    def _clip_times(times, length, wrap_low, wrap_high) -> torch.Tensor:
+        """Map query times into [0, duration] by the clip's loop mode (wrap_low/high: the tolerance band of
+        "Wrap" clips, infinite for "Clamp" clips, which the final clamp serves)."""
+        wrapped = torch.remainder(times, length.clamp_min(1e-12))
+        times = torch.where((times < wrap_low) | (times > wrap_high), wrapped, times)
+        return torch.minimum(times.clamp_min(0.0), length)
+
+    def _interpolate(self, clip_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """Packed states (..., packed_size) at `times` (float64) of `clip_ids` (long, broadcast to times)."""
+        length, fps, last_start, start, wrap_low, wrap_high = self._clip_table[clip_ids].unbind(-1)
+        position = self._clip_times(times, length, wrap_low, wrap_high) * fps  # fractional frame index
+        index0 = torch.minimum(position.floor(), last_start)
+        alpha = (position - index0).clamp(0.0, 1.0)
+        rows = (start + index0).long()
+        pairs = self._pairs.index_select(0, rows.flatten()).view(*rows.shape, *self._pairs.shape[1:])
+        weight = alpha.to(self.dtype).unsqueeze(-1)
+        values = torch.lerp(pairs[..., 0, :self.packed_size], pairs[..., 1, :self.packed_size], weight)
+        weights = torch.addcmul(self._lerp_offset, weight, self._lerp_sign)
+        theta, sin_theta, close = pairs[..., 0, self.packed_size:].unsqueeze(-2).unbind(-1)
+        slerp = torch.where(close > 0.5, weights, torch.sin(weights * theta) / sin_theta)
+        values[..., _QUAT] = quat_normalize((slerp.unsqueeze(-1) * pairs[..., _QUAT]).sum(-2))
+        contacts = pairs[..., self.packed_size - 2:self.packed_size]  # nearest frame, not interpolated
+        values[..., -2:] = torch.where((alpha >= 0.5).unsqueeze(-1), contacts[..., 1, :], contacts[..., 0, :])
+        return values
+
+    def unpack(self, values: torch.Tensor) -> MotionState:
+        """The MotionState of packed states (..., packed_size), as views."""
+        fields = values.split(self.sizes, dim=-1)
+        return MotionState(*fields[:6], fields[6].unflatten(-1, (2, 3)), fields[7])
 
     def get_state(self, clip_ids: torch.Tensor, times: torch.Tensor) -> MotionState:
         """Interpolated reference state; `clip_ids` and `times` share one (any) shape."""
-        shape = tuple(clip_ids.shape)
-        clip_ids = clip_ids.reshape(-1).to(self.device, torch.long)
-        times = torch.as_tensor(times, device=self.device).reshape(-1).to(torch.float64)
-        times = self._clip_times(clip_ids, times)
-
-        position = times * self.fps[clip_ids]  # fractional frame index
-        last = (self.num_frames[clip_ids] - 1)
-        index0 = torch.minimum(position.floor().long(), (last - 1).clamp_min(0))
-        index1 = torch.minimum(index0 + 1, last)
-        alpha = (position - index0).clamp(0.0, 1.0)
-        alpha = torch.where(index1 == index0, torch.zeros_like(alpha), alpha)
-        start = self.frame_start[clip_ids]
-        frame0, frame1 = start + index0, start + index1
-        weight = alpha.to(self.dtype)
-
-        def lerp(values):
-            w = weight.reshape(-1, *([1] * (values.dim() - 1)))
-            return values[frame0] * (1.0 - w) + values[frame1] * w
-
-        nearest = torch.where(alpha >= 0.5, frame1, frame0)
-        state = MotionState(
-            root_pos=lerp(self._root_pos),
-            root_quat=quat_slerp(self._root_quat[frame0], self._root_quat[frame1], weight),
-            root_lin_vel=lerp(self._root_lin_vel),
-            root_ang_vel=lerp(self._root_ang_vel),
-            joint_pos=lerp(self._joint_pos),
-            joint_vel=lerp(self._joint_vel),
-            foot_pos=lerp(self._foot_pos),
-            foot_contacts=self._foot_contacts[nearest],
-        )
-        return _reshape_state(state, shape)
+        clip_ids = clip_ids.to(self.device, torch.long)
+        times = torch.as_tensor(times, device=self.device).to(torch.float64)
+        return self.unpack(self._interpolate(clip_ids, times))
 
     def get_window_states(self, clip_ids: torch.Tensor, times: torch.Tensor, num_steps: int, dt: float) -> MotionState:
         """States at t, t - dt, ..., t - (num_steps - 1) dt; leading shape (n, num_steps), newest first."""
+        return self.unpack(self.get_window_packed(clip_ids, times, num_steps, dt))
+
+    def get_window_packed(self, clip_ids: torch.Tensor, times: torch.Tensor, num_steps: int, dt: float) -> torch.Tensor:
+        """`get_window_states` packed: (n, num_steps, packed_size)."""
         clip_ids = clip_ids.to(self.device, torch.long)
         times = torch.as_tensor(times, device=self.device).to(torch.float64)
-        offsets = torch.arange(num_steps, device=self.device, dtype=torch.float64) * dt
-        window_times = times.unsqueeze(-1) - offsets
-        window_ids = clip_ids.unsqueeze(-1).expand_as(window_times)
-        return self.get_state(window_ids, window_times)
+        return self._interpolate(clip_ids.unsqueeze(-1), times.unsqueeze(-1) - self._offsets(num_steps, dt))
+
+    def _offsets(self, num_steps: int, dt: float) -> torch.Tensor:
+        """(num_steps,) float64 k * dt, made once per window shape."""
+        key = (num_steps, dt)
+        if key not in self._window_offsets:
+            self._window_offsets[key] = torch.arange(num_steps, device=self.device, dtype=torch.float64) * dt
+        return self._window_offsets[key]

@@ -21,9 +21,19 @@ enabled. `reset()` and `reset_envs(ids)` may sync.
 On a CPU device reading a mask on the host costs nothing, while building every env's reset state each step
 costs several times a whole step of the task; there (`compact_resets`) the reset is skipped on steps where no
 env is done and the reference states are built for the envs that start from one only.
+
+On a GPU the step is bound by the CPU time spent launching small torch ops (a few microseconds each, longer
+than most of their kernels), so the step keeps their number low: engine reset states are packed (N, S)
+tensors (root pos, quat, lin vel, ang vel, joint pos, joint vel; one masked blend, views for the engine), the
+reference motion comes packed from the motion library, reward terms and episode statistics are stacked into
+one tensor each, the window of root velocities is one buffer, and delay buffers are skipped while their
+delay is off.
 """
 
 from __future__ import annotations
+
+import functools
+import operator
 
 import gymnasium as gym
 import numpy as np
@@ -34,7 +44,7 @@ from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_fro
                                     window_from_motion)
 from awd.tasks.config import EnvConfig
 from awd.tasks.rewards import RewardInputs, compute_rewards
-from awd.utils.rotations import heading_quat_inverse, quat_rotate, quat_rotate_inverse
+from awd.utils.rotations import quat_to_matrix, rotate_about_z, yaw_from_matrix, yaw_from_quat
 
 
 def _select_delayed(buffer: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
@@ -43,6 +53,11 @@ def _select_delayed(buffer: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
         return buffer[:, 0].clone()
     index = delay.view(-1, 1, 1).expand(-1, 1, buffer.shape[2])
     return buffer.gather(1, index).squeeze(1)
+
+
+def _finite(values: torch.Tensor) -> torch.Tensor:
+    """torch.isfinite in two kernels (isfinite takes four)."""
+    return values.abs() < float("inf")
 
 
 def tracked_bodies(spec) -> tuple[str, ...]:
@@ -117,8 +132,7 @@ class DucklingTask:
         self.commands = self._zeros(N, 3)
         self.height_target = torch.full((N,), float(self.spec.init_root_height), device=self.device)
         window = max(1, int(round(self.cfg.commands.velocity_window_s / self.dt)))
-        self.lin_vel_history = self._zeros(N, window, 3)  # world frame, newest first
-        self.ang_vel_history = self._zeros(N, window, 3)
+        self.velocity_history = self._zeros(N, window, 2, 3)  # root (lin, ang) velocity, world frame, newest first
         self.feet_air_time = self._zeros(N, 2)
         self.feet_last_air_time = self._zeros(N, 2)
         self.feet_first_contact = self._zeros(N, 2, dtype=torch.bool)
@@ -128,12 +142,12 @@ class DucklingTask:
         self.obs_delay = self._zeros(N, dtype=torch.long)
         self.obs_buffer_stale = torch.ones(N, dtype=torch.bool, device=self.device)
         self.push_interval_steps = max(1, int(round(rand.push.interval_s / self.dt)))
-        self.episode_sums = {name: self._zeros(N) for name in self.reward_names}
+        self.reward_sums = self._zeros(N, len(self.reward_names))  # per-episode sums of the weighted terms
+        self.episode_sums = {name: self.reward_sums[:, i] for i, name in enumerate(self.reward_names)}
         self.episode_task_reward = self._zeros(N)
         self.last_reset_was_reference = self._zeros(N, dtype=torch.bool)
-        self.all_ids = torch.arange(N, device=self.device)
-        self.gravity_down = torch.tensor([0.0, 0.0, -1.0], device=self.device, dtype=self.dtype).expand(N, 3)
         self.env_origins = self._env_origins()
+        self.state_sizes = (3, 4, 3, 3, n, n)  # a packed engine state: root pos, quat, lin vel, ang vel, joints
         self.default_state = self._default_reset_state()
 
     @property
@@ -172,16 +186,17 @@ class DucklingTask:
     # ------------------------------------------------------------------------------------------ observations
 
     def projected_gravity(self) -> torch.Tensor:
-        return quat_rotate_inverse(self.engine.root_quat.to(self.dtype), self.gravity_down)
+        """Gravity's direction (0, 0, -1) in the trunk frame: minus the last row of the trunk's rotation."""
+        return -quat_to_matrix(self.engine.root_quat)[:, 2]
 
     def compute_task_obs(self) -> torch.Tensor:
         return self._zeros(self.num_envs, 0)
 
-    def _raw_observations(self) -> torch.Tensor:
+    def _raw_observations(self, root_matrix=None) -> torch.Tensor:
         engine, cfg = self.engine, self.cfg
-        gravity = self.projected_gravity()
+        gravity = self.projected_gravity() if root_matrix is None else -root_matrix[:, 2]
         joint_pos = engine.joint_pos - self.default_joint_pos
-        joint_vel = engine.joint_vel.to(self.dtype)
+        joint_vel = engine.joint_vel
         noise = cfg.domain_rand.obs_noise
         if noise.enabled:
             gravity = gravity + noise.projected_gravity * self._normal(gravity.shape)
@@ -195,9 +210,13 @@ class DucklingTask:
     def _normal(self, shape) -> torch.Tensor:
         return torch.randn(shape, generator=self.generator, device=self.device, dtype=self.dtype)
 
-    def compute_observations(self) -> torch.Tensor:
-        """Policy observations (N, num_obs), delayed per env when obs_delay is on."""
-        obs = self._raw_observations()
+    def compute_observations(self, root_matrix=None) -> torch.Tensor:
+        """Policy observations (N, num_obs), delayed per env when obs_delay is on; `root_matrix` (N, 3, 3):
+        quat_to_matrix(engine.root_quat), when already computed."""
+        obs = self._raw_observations(root_matrix)
+        if not self.cfg.domain_rand.obs_delay.enabled:
+            self.obs_buffer_stale.fill_(False)
+            return obs
         buffer = torch.roll(self.obs_buffer, 1, dims=1)
         buffer[:, 0] = obs
         stale = self.obs_buffer_stale.view(-1, 1, 1)  # new episodes: the whole history is the first obs
@@ -207,8 +226,8 @@ class DucklingTask:
 
     # ------------------------------------------------------------------------------------------ AMP
 
-    def _amp_frame(self) -> torch.Tensor:
-        frame = frame_from_engine(self.amp_layout, self.engine, self.foot_indices).to(self.dtype)
+    def _amp_frame(self, root_matrix=None) -> torch.Tensor:
+        frame = frame_from_engine(self.amp_layout, self.engine, self.foot_indices, root_matrix)
         return torch.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0)
 
     def fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:
@@ -240,17 +259,23 @@ class DucklingTask:
         """Reset the envs where `mask` (N,) is true (default pose or reference motion), their buffers, DR draws
         and task state, by full-size masked updates (no host sync unless `compact_resets`; see the module
         docstring, also for DR)."""
+        self._reset(mask)
+
+    def _reset(self, mask: torch.Tensor) -> torch.Tensor | None:
+        """`reset_where`; returns quat_to_matrix(engine.root_quat) of the new state (None if it skipped)."""
         if self.compact_resets and not bool(mask.any()):
-            return
+            return None
         reference = self._reference_mask()
         self.last_reset_was_reference = torch.where(mask, reference, self.last_reset_was_reference)
         starts = mask & reference
         state, window = self._reset_states(starts)
-        self.engine.reset_where(mask, *state)
-        self._reset_amp_history(mask, starts, window)
+        self.engine.reset_where(mask, *self._split_state(state))
+        root_matrix = quat_to_matrix(self.engine.root_quat)
+        self._reset_amp_history(mask, starts, window, root_matrix)
         self._reset_buffers(mask)
         self._randomize(mask)
         self.reset_task(mask)
+        return root_matrix
 
     def _reference_mask(self) -> torch.Tensor:
         """(N,) which envs would start from reference motion if reset now."""
@@ -265,29 +290,36 @@ class DucklingTask:
         origins = getattr(self.engine, "env_origins", None)
         return self._zeros(self.num_envs, 3) if origins is None else origins.to(self.device, self.dtype).clone()
 
-    def _default_reset_state(self) -> tuple[torch.Tensor, ...]:
-        """Engine state (root pos, quat, lin vel, ang vel, joint pos, joint vel), (N, ...) each, of the default
-        pose at the env origins; built once (the origins are fixed for the engine's lifetime)."""
+    def _split_state(self, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """A packed engine state (N, S) as the engine's (root pos, quat, lin vel, ang vel, joint pos, joint vel)
+        views."""
+        return state.split(self.state_sizes, dim=-1)
+
+    def _default_reset_state(self) -> torch.Tensor:
+        """Packed engine state (N, S) of the default pose at the env origins, at rest; built once (the origins
+        are fixed for the engine's lifetime)."""
         N = self.num_envs
         root_pos = self.env_origins.clone()
         root_pos[:, 2] += float(self.spec.init_root_height)
-        root_quat = self._tensor(self.spec.init_root_quat).expand(N, 4).clone()
-        joint_pos = self.default_joint_pos.expand(N, -1).clone()
-        return root_pos, root_quat, self._zeros(N, 3), self._zeros(N, 3), joint_pos, self._zeros(N, self.num_actions)
+        root_quat = self._tensor(self.spec.init_root_quat).expand(N, 4)
+        joint_pos = self.default_joint_pos.expand(N, -1)
+        return torch.cat([root_pos, root_quat, self._zeros(N, 6), joint_pos, self._zeros(N, self.num_actions)], -1)
 
-    def _reset_states(self, starts: torch.Tensor) -> tuple[tuple[torch.Tensor, ...], torch.Tensor | None]:
-        """Full-size engine reset state: the default pose, or where `starts`, a sampled reference-motion state;
-        and the reference AMP windows (N, K, F) (None in Default mode). The reference states are built for every
-        env (the rows not in `starts` are discarded) unless `compact_resets`."""
+    def _reset_states(self, starts: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Full-size packed engine reset state (N, S): the default pose, or where `starts`, a sampled
+        reference-motion state; and the reference AMP windows (N, K, F) (None in Default mode). The reference
+        states are built for every env (the rows not in `starts` are discarded) unless `compact_resets`."""
         if self.cfg.init.mode == "Default":
             return self.default_state, None
-        rows = starts.nonzero().flatten() if self.compact_resets else self.all_ids
-        if rows.numel() == 0:  # shapes only: never on an accelerator, where rows are all envs
+        rows = starts.nonzero().flatten() if self.compact_resets else None
+        count = self.num_envs if rows is None else rows.numel()
+        if count == 0:  # compact resets only: never on an accelerator
             return self.default_state, None
-        motion_state, window = self._motion_reset_state(*self._sample_motion(rows.numel()), rows)
-        where = starts.view(-1, 1)
-        state = tuple(torch.where(where, d.index_put((rows,), m), d) for m, d in zip(motion_state, self.default_state))
-        return state, window.new_zeros(self.num_envs, *window.shape[1:]).index_put_((rows,), window)
+        now, window = self._reference_states(*self._sample_motion(count))
+        if rows is not None:
+            now = now.new_zeros(self.num_envs, now.shape[-1]).index_put_((rows,), now)
+            window = window.new_zeros(self.num_envs, *window.shape[1:]).index_put_((rows,), window)
+        return self._blend_reset_state(starts, now), window
 
     def _sample_motion(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:
         """`count` clip ids (by weight) and start times (0 in Start mode, else uniform in the clip)."""
@@ -297,19 +329,28 @@ class DucklingTask:
             return clip_ids, torch.zeros(count, dtype=torch.float64, device=lib.device)
         return clip_ids, lib.sample_times(clip_ids, generator=generator)
 
-    def _motion_reset_state(self, clip_ids, times, rows) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
-        """Engine state of the clips at `times` for the envs `rows` (root xy moved to their origins, root height
-        offset added) and the AMP windows (len(rows), K, F) ending there, filled from the clip at t - k dt."""
-        states = self.motion_lib.get_window_states(clip_ids, times, self.amp_layout.num_steps, self.dt)
-        window = frame_from_motion(self.amp_layout, states).to(self.device, self.dtype)
-        now = [value[:, 0].to(self.device, self.dtype) for value in states[:6]]  # root ... joint_vel at t
-        root_pos = self.env_origins[rows]
-        root_pos[:, 2] += now[0][:, 2] + self.cfg.init.root_height_offset
-        return (root_pos, *now[1:]), window
+    def _reference_states(self, clip_ids, times) -> tuple[torch.Tensor, torch.Tensor]:
+        """Packed engine states (n, S) of the clips at `times` (root pose as in the clip) and the AMP windows
+        (n, K, F) ending there, filled from the clip at t - k dt."""
+        lib = self.motion_lib
+        packed = lib.get_window_packed(clip_ids, times, self.amp_layout.num_steps, self.dt).to(self.device, self.dtype)
+        window = frame_from_motion(self.amp_layout, lib.unpack(packed))
+        return packed[:, 0, :sum(self.state_sizes)], window
 
-    def _reset_amp_history(self, mask: torch.Tensor, starts: torch.Tensor, window: torch.Tensor | None) -> None:
+    def _blend_reset_state(self, starts: torch.Tensor, reference: torch.Tensor) -> torch.Tensor:
+        """The default state, or where `starts` the packed `reference` state with its root moved over the env
+        origin (the clip's height plus `init.root_height_offset` kept)."""
+        state = torch.where(starts.unsqueeze(-1), reference, self.default_state)
+        height = torch.where(starts, reference[:, 2] + self.cfg.init.root_height_offset,
+                             float(self.spec.init_root_height))
+        state[:, :3] = self.env_origins
+        state[:, 2].add_(height)
+        return state
+
+    def _reset_amp_history(self, mask: torch.Tensor, starts: torch.Tensor, window: torch.Tensor | None,
+                           root_matrix: torch.Tensor) -> None:
         """AMP history of reset envs: the clip's past after a reference reset, else the new frame repeated."""
-        fill = self._amp_frame().unsqueeze(1).expand(-1, self.amp_layout.num_steps, -1)
+        fill = self._amp_frame(root_matrix).unsqueeze(1)
         if window is not None:
             fill = torch.where(starts.view(-1, 1, 1), window, fill)
         self.amp_history = torch.where(mask.view(-1, 1, 1), fill, self.amp_history)
@@ -317,35 +358,33 @@ class DucklingTask:
     def _reset_buffers(self, mask: torch.Tensor) -> None:
         rows = mask.view(-1, 1)
         self.progress.masked_fill_(mask, 0)
-        for buffer in (self.actions, self.prev_actions, self.feet_air_time, self.feet_last_air_time):
+        for buffer in (self.actions, self.prev_actions, self.feet_air_time, self.feet_last_air_time,
+                       self.reward_sums):
             buffer.masked_fill_(rows, 0.0)
         self.feet_first_contact.masked_fill_(rows, False)
-        self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
+        if self.cfg.domain_rand.action_delay.enabled:
+            self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
         self.obs_buffer_stale |= mask
-        self.lin_vel_history = self._refill(mask, self.lin_vel_history, self.engine.root_lin_vel)
-        self.ang_vel_history = self._refill(mask, self.ang_vel_history, self.engine.root_ang_vel)
-        for sums in self.episode_sums.values():
-            sums.masked_fill_(mask, 0.0)
+        self.velocity_history = torch.where(mask.view(-1, 1, 1, 1), self._root_velocities().unsqueeze(1),
+                                            self.velocity_history)
         self.episode_task_reward.masked_fill_(mask, 0.0)
 
-    def _refill(self, mask: torch.Tensor, history: torch.Tensor, value: torch.Tensor) -> torch.Tensor:
-        """(N, W, k) history with the rows of `mask` filled with `value` (N, k)."""
-        return torch.where(mask.view(-1, 1, 1), value.to(self.dtype).unsqueeze(1).expand_as(history), history)
+    def _root_velocities(self) -> torch.Tensor:
+        """(N, 2, 3) the engine's root (linear, angular) velocity, world frame."""
+        return torch.stack([self.engine.root_lin_vel, self.engine.root_ang_vel], dim=1)
 
     def _randomize(self, mask: torch.Tensor) -> None:
         """Per-episode DR draws of the reset envs. The delays are masked updates; the engine-side draws
         (friction, torque scale, trunk mass) go through the engine's id-based setters, so they gather the ids
         (a host sync, only while one of them is enabled)."""
         rand = self.cfg.domain_rand
-        self.action_delay = torch.where(mask, self._draw_delay(rand.action_delay), self.action_delay)
-        self.obs_delay = torch.where(mask, self._draw_delay(rand.obs_delay), self.obs_delay)
+        if rand.action_delay.enabled:
+            self.action_delay = torch.where(mask, self._randint(rand.action_delay.max_steps, self.num_envs),
+                                            self.action_delay)
+        if rand.obs_delay.enabled:
+            self.obs_delay = torch.where(mask, self._randint(rand.obs_delay.max_steps, self.num_envs), self.obs_delay)
         if rand.friction.enabled or rand.torque_scale.enabled or rand.trunk_mass.enabled:
             self._randomize_engine(mask.nonzero().flatten())
-
-    def _draw_delay(self, delay) -> torch.Tensor:
-        if not delay.enabled:
-            return self._zeros(self.num_envs, dtype=torch.long)
-        return self._randint(delay.max_steps, self.num_envs)
 
     def _randomize_engine(self, env_ids: torch.Tensor) -> None:
         rand, m = self.cfg.domain_rand, env_ids.numel()
@@ -369,6 +408,8 @@ class DucklingTask:
         return self.default_joint_pos + self.action_scale * actions
 
     def _delayed_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        if not self.cfg.domain_rand.action_delay.enabled:
+            return actions
         self.action_buffer = torch.roll(self.action_buffer, 1, dims=1)
         self.action_buffer[:, 0] = actions
         return _select_delayed(self.action_buffer, self.action_delay)
@@ -385,59 +426,58 @@ class DucklingTask:
 
     def invalid_state(self) -> torch.Tensor:
         engine = self.engine
-        finite = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
-        for value in (engine.root_pos, engine.root_quat, engine.root_lin_vel, engine.root_ang_vel, engine.joint_pos,
-                      engine.joint_vel):
-            finite &= torch.isfinite(value).all(dim=-1)
-        return engine.invalid.to(torch.bool) | ~finite
+        state = torch.cat([engine.root_pos, engine.root_quat, engine.root_lin_vel, engine.root_ang_vel,
+                           engine.joint_pos, engine.joint_vel], dim=-1)
+        return engine.invalid | ~_finite(state).all(dim=-1)
 
     def fallen(self) -> torch.Tensor:
         """Fall test on the current state (before the grace period is applied)."""
         term, engine = self.cfg.termination, self.engine
-        fell = self._zeros(self.num_envs, dtype=torch.bool)
+        falls = []
         if term.trunk_height > 0:
-            fell |= engine.root_pos[:, 2] < term.trunk_height
+            falls.append(engine.root_pos[:, 2] < term.trunk_height)
         if term.head_height > 0 and self.head_index is not None:
-            fell |= engine.body_pos[:, self.head_index, 2] < term.head_height
+            falls.append(engine.body_pos[:, self.head_index, 2] < term.head_height)
         if term.non_foot_contact:
-            fell |= engine.non_foot_ground_contact.to(torch.bool)
-        return fell
+            falls.append(engine.non_foot_ground_contact)
+        return functools.reduce(operator.or_, falls, self._zeros(self.num_envs, dtype=torch.bool))
 
     def _update_tracking(self) -> None:
-        engine = self.engine
-        self.lin_vel_history = torch.roll(self.lin_vel_history, 1, dims=1)
-        self.ang_vel_history = torch.roll(self.ang_vel_history, 1, dims=1)
-        self.lin_vel_history[:, 0] = torch.nan_to_num(engine.root_lin_vel.to(self.dtype))
-        self.ang_vel_history[:, 0] = torch.nan_to_num(engine.root_ang_vel.to(self.dtype))
-        contact = engine.foot_contacts.to(torch.bool)
+        self.velocity_history = torch.roll(self.velocity_history, 1, dims=1)
+        self.velocity_history[:, 0] = torch.nan_to_num(self._root_velocities())
+        contact = self.engine.foot_contacts
         self.feet_air_time += self.dt
         self.feet_first_contact = contact & (self.feet_air_time > self.dt + 1e-9)
         self.feet_last_air_time = torch.where(self.feet_first_contact, self.feet_air_time - self.dt,
                                               self.feet_last_air_time)
-        self.feet_air_time = torch.where(contact, torch.zeros_like(self.feet_air_time), self.feet_air_time)
+        self.feet_air_time = self.feet_air_time.masked_fill(contact, 0.0)
 
     def tracking_velocities(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(lin, ang) root velocities averaged over the window, in the current yaw frame."""
-        heading_inv = heading_quat_inverse(torch.nan_to_num(self.engine.root_quat.to(self.dtype)))
-        return (quat_rotate(heading_inv, self.lin_vel_history.mean(dim=1)),
-                quat_rotate(heading_inv, self.ang_vel_history.mean(dim=1)))
+        return self._window_velocities(yaw_from_quat(torch.nan_to_num(self.engine.root_quat)))
+
+    def _window_velocities(self, heading: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(lin, ang) root velocities averaged over the window, in the yaw frame of `heading` (N,)."""
+        return rotate_about_z(-heading.unsqueeze(-1), self.velocity_history.mean(dim=1)).unbind(1)
 
     def update_task(self) -> None:
         """Task-specific per-step update after physics (command timers...)."""
 
-    def reward_inputs(self) -> RewardInputs:
+    def reward_inputs(self, root_matrix: torch.Tensor) -> RewardInputs:
+        """What the reward terms read; `root_matrix` (N, 3, 3): the trunk's rotation (from engine.root_quat; an
+        env whose quaternion is not finite is invalid, its reward dropped)."""
         engine = self.engine
-        lin_vel, ang_vel = self.tracking_velocities()
+        lin_vel, ang_vel = self._window_velocities(yaw_from_matrix(root_matrix))
         return RewardInputs(
-            commands=self.commands, lin_vel=lin_vel, ang_vel=ang_vel, joint_pos=engine.joint_pos.to(self.dtype),
-            joint_vel=engine.joint_vel.to(self.dtype), default_joint_pos=self.default_joint_pos,
-            joint_torques=engine.joint_torques.to(self.dtype), actions=self.actions, prev_actions=self.prev_actions,
-            projected_gravity=self.projected_gravity(), root_height=engine.root_pos[:, 2].to(self.dtype),
+            commands=self.commands, lin_vel=lin_vel, ang_vel=ang_vel, joint_pos=engine.joint_pos,
+            joint_vel=engine.joint_vel, default_joint_pos=self.default_joint_pos,
+            joint_torques=engine.joint_torques, actions=self.actions, prev_actions=self.prev_actions,
+            projected_gravity=-root_matrix[:, 2], root_height=engine.root_pos[:, 2],
             height_target=self.height_target, feet_first_contact=self.feet_first_contact,
             feet_air_time=self.feet_last_air_time)
 
-    def compute_reward(self) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return compute_rewards(self.cfg.rewards, self.reward_inputs())
+    def compute_reward(self, root_matrix: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return compute_rewards(self.cfg.rewards, self.reward_inputs(root_matrix))
 
     def step(self, actions: torch.Tensor):
         """Apply actions for one policy step; returns (obs, rewards, dones, infos) per the learning contract."""
@@ -452,14 +492,15 @@ class DucklingTask:
         self.progress += 1
 
         invalid = self.invalid_state()
+        root_matrix = quat_to_matrix(self.engine.root_quat)  # shared by the AMP frame and the rewards
         self.amp_history = torch.roll(self.amp_history, 1, dims=1)
-        self.amp_history[:, 0] = self._amp_frame()
-        amp_obs = torch.where(invalid.unsqueeze(-1), 0.0, flatten_window(self.amp_history))
+        self.amp_history[:, 0] = self._amp_frame(root_matrix)
+        amp_obs = flatten_window(self.amp_history).masked_fill(invalid.unsqueeze(-1), 0.0)
 
         self._update_tracking()
         self.update_task()
-        reward, terms = self.compute_reward()
-        reward = torch.where(invalid | ~torch.isfinite(reward), torch.zeros_like(reward), reward)
+        reward, terms = self.compute_reward(root_matrix)
+        reward = reward.masked_fill(invalid | ~_finite(reward), 0.0)
 
         grace = self.progress > self.cfg.termination.grace_steps
         fell = self.fallen() & grace & ~invalid if self.cfg.termination.enabled else torch.zeros_like(invalid)
@@ -467,14 +508,15 @@ class DucklingTask:
         timeout = (self.progress >= self.max_episode_steps) & ~terminate
         dones = terminate | timeout
 
-        for name, value in terms.items():
-            self.episode_sums[name] += torch.where(invalid, torch.zeros_like(value), torch.nan_to_num(value))
+        if self.reward_names:
+            values = torch.stack([terms[name] for name in self.reward_names], dim=-1)
+            self.reward_sums += torch.nan_to_num(values).masked_fill_(invalid.unsqueeze(-1), 0.0)
         self.episode_task_reward += reward
         episode = self._episode_stats(dones, fell, invalid)
         infos = {"terminate": terminate, "timeout": timeout, "amp_obs": amp_obs, "episode": episode}
 
-        self.reset_where(dones)
-        obs = self.compute_observations()
+        reset_matrix = self._reset(dones)
+        obs = self.compute_observations(root_matrix if reset_matrix is None else reset_matrix)
         return obs, reward, dones, infos
 
     def _episode_stats(self, dones, fell, invalid) -> dict[str, torch.Tensor]:
@@ -482,14 +524,10 @@ class DucklingTask:
         `episodes_finished`; device tensors, always all keys (the agent weights each mean by the number)."""
         count = dones.sum().to(self.dtype)
         ended = dones.to(self.dtype) / count.clamp(min=1.0)
-
-        def mean(values):
-            return (values.to(self.dtype) * ended).sum()
-
-        stats = {f"rew_{name}": mean(sums) for name, sums in self.episode_sums.items()}
-        stats["rew_task"] = mean(self.episode_task_reward)
-        stats["episode_length_s"] = mean(self.progress * self.dt)
-        stats["fall_rate"] = mean(fell)
-        stats["invalid_rate"] = mean(invalid)
+        names = [f"rew_{name}" for name in self.reward_names]
+        names += ["rew_task", "episode_length_s", "fall_rate", "invalid_rate"]
+        per_env = torch.cat([self.reward_sums, torch.stack([self.episode_task_reward, self.progress * self.dt,
+                                                            fell.to(self.dtype), invalid.to(self.dtype)], dim=-1)], -1)
+        stats = dict(zip(names, (per_env * ended.unsqueeze(-1)).sum(dim=0).unbind()))
         stats["episodes_finished"] = count
         return stats

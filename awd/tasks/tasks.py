@@ -28,6 +28,10 @@ class DucklingCommand(DucklingTask):
         super().__init__(cfg, engine, motion_lib, spec)
         c = cfg.commands
         self.command_scale = self._tensor(c.obs_scale)
+        ranges = [c.lin_vel_x, c.lin_vel_y, c.ang_vel_z]
+        self.command_low = self._tensor([low for low, _ in ranges])
+        self.command_span = self._tensor([high - low for low, high in ranges])
+        self.command_small = self._tensor([c.small_lin_vel, c.small_lin_vel, c.small_ang_vel])
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
         self.command_override: torch.Tensor | None = None  # (3,) or (N, 3): fixed commands (player, tests)
 
@@ -39,13 +43,11 @@ class DucklingCommand(DucklingTask):
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
-        c = self.cfg.commands
-        planar = torch.stack([self._uniform(*c.lin_vel_x, count), self._uniform(*c.lin_vel_y, count)], dim=-1)
-        yaw = self._uniform(*c.ang_vel_z, count).unsqueeze(-1)
-        planar = torch.where(planar.norm(dim=-1, keepdim=True) < c.small_lin_vel, 0.0, planar)
-        yaw = torch.where(yaw.abs() < c.small_ang_vel, 0.0, yaw)
-        zero = (self._rand(count) < c.zero_prob).unsqueeze(-1)
-        return torch.where(zero, 0.0, torch.cat([planar, yaw], dim=-1))
+        draws = self._rand(4, count)  # vx, vy, wz, zero
+        commands = draws[:3].T * self.command_span + self.command_low
+        speeds = torch.cat([commands[:, :2].norm(dim=-1, keepdim=True).expand(-1, 2), commands[:, 2:].abs()], dim=-1)
+        zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
+        return commands.masked_fill((speeds < self.command_small) | zero, 0.0)
 
     def set_commands(self, commands) -> None:
         """Hold fixed commands (vx, vy, wz) for all envs ((3,)) or per env ((N, 3)); None resumes sampling."""
@@ -66,8 +68,8 @@ class DucklingCommand(DucklingTask):
         self._resample(mask)
 
     def update_task(self):
-        if self.resample_steps:
-            self._resample((self.progress % self.resample_steps == 0) & (self.progress > 0))
+        if self.resample_steps:  # progress >= 1 after a step
+            self._resample(self.progress % self.resample_steps == 0)
         elif self.command_override is not None:
             self.commands[:] = self.command_override
 
@@ -108,8 +110,9 @@ class DucklingViewMotion(DucklingTask):
 
     def _play(self) -> None:
         """Put every env in its clip's state at its clip time, with the AMP history from the clip."""
-        state, window = self._motion_reset_state(self.clip_ids, self.clip_times, self.all_ids)
-        self.engine.reset_where(torch.ones(self.num_envs, dtype=torch.bool, device=self.device), *state)
+        everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
+        state, window = self._reference_states(self.clip_ids, self.clip_times)
+        self.engine.reset_where(everyone, *self._split_state(self._blend_reset_state(everyone, state)))
         self.amp_history = window
 
     def step(self, actions=None):

@@ -1,12 +1,38 @@
 """Batched quaternion math in torch. Quaternions are (x, y, z, w) everywhere (scipy's scalar-last order);
 MuJoCo's (w, x, y, z) is converted at the engine boundary with `wxyz_to_xyzw` / `xyzw_to_wxyz`.
-All functions broadcast over leading dimensions; the quaternion or vector is the last dimension."""
+All functions broadcast over leading dimensions; the quaternion or vector is the last dimension.
+
+The functions on the env's per-step path issue few torch ops (each op costs CPU launch time on a GPU):
+`quat_to_matrix` builds all nine matrix entries from one outer product of q with a coefficient table (made once
+per device and dtype, on the first call), and `rotate_about_z` turns the xy part of vectors as complex numbers.
+No matrix product is used (TF32 would round it on a GPU)."""
 
 from __future__ import annotations
+
+import functools
 
 import torch
 
 _EPS = 1e-9
+
+# Rotation-matrix entries R[i][j] (row-major) of q = (x, y, z, w) as constant + c1 q_a q_b + c2 q_c q_d
+# (R = I (1 - 2|u|^2) + 2 u u^T + 2 w [u]x with u = (x, y, z), so also the map `quat_rotate` applies to q
+# that are not unit); q indices x=0, y=1, z=2, w=3.
+_MATRIX_TERMS = (
+    (1.0, (1, 1, -2.0), (2, 2, -2.0)), (0.0, (0, 1, 2.0), (3, 2, -2.0)), (0.0, (0, 2, 2.0), (3, 1, 2.0)),
+    (0.0, (0, 1, 2.0), (3, 2, 2.0)), (1.0, (0, 0, -2.0), (2, 2, -2.0)), (0.0, (1, 2, 2.0), (3, 0, -2.0)),
+    (0.0, (0, 2, 2.0), (3, 1, -2.0)), (0.0, (1, 2, 2.0), (3, 0, 2.0)), (1.0, (0, 0, -2.0), (1, 1, -2.0)),
+)
+
+
+@functools.lru_cache(maxsize=None)
+def _matrix_table(device: torch.device, dtype: torch.dtype) -> tuple[torch.Tensor, ...]:
+    """products (18,): indices into the flattened outer product q q^T of the entries' first products, then of
+    their second products; constants, first and second coefficients (9,) each."""
+    products = [4 * a + b for k in (1, 2) for terms in _MATRIX_TERMS for a, b, _ in [terms[k]]]
+    coefficients = [[terms[0] for terms in _MATRIX_TERMS]] + [[terms[k][2] for terms in _MATRIX_TERMS] for k in (1, 2)]
+    return (torch.tensor(products, device=device),
+            *torch.tensor(coefficients, device=device, dtype=dtype).unbind())
 
 
 def wxyz_to_xyzw(q: torch.Tensor) -> torch.Tensor:
@@ -47,6 +73,22 @@ def quat_rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
 def quat_rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
     """Rotate vectors v by the inverse of unit quaternions q (world -> body frame)."""
     return quat_rotate(quat_conjugate(q), v)
+
+
+def quat_to_matrix(q: torch.Tensor) -> torch.Tensor:
+    """Rotation matrices (..., 3, 3) of quaternions q (..., 4): R v = quat_rotate(q, v); column 0 is the rotated
+    x axis, row 2 the world z axis in the body frame."""
+    products, constants, first, second = _matrix_table(q.device, q.dtype)
+    outer = (q.unsqueeze(-1) * q.unsqueeze(-2)).reshape(-1, 16)  # 2-D: index_select on the last dim is fast
+    a, b = outer.index_select(-1, products).view(*q.shape[:-1], 2, 9).unbind(-2)
+    return torch.addcmul(torch.addcmul(constants, a, first), b, second).unflatten(-1, (3, 3))
+
+
+def rotate_about_z(angle: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Vectors v (..., 3) rotated by `angle` radians about the z axis; `angle` broadcasts against v[..., 0]."""
+    turn = torch.polar(torch.ones_like(angle), angle)
+    x, y, z = v.unbind(-1)
+    return torch.cat([torch.view_as_real(torch.complex(x, y) * turn), z.unsqueeze(-1)], dim=-1)
 
 
 def quat_from_axis_angle(axis: torch.Tensor, angle: torch.Tensor) -> torch.Tensor:
@@ -110,8 +152,13 @@ def quat_from_euler_xyz(roll: torch.Tensor, pitch: torch.Tensor, yaw: torch.Tens
 
 def yaw_from_quat(q: torch.Tensor) -> torch.Tensor:
     """Heading angle in (-pi, pi]: the yaw of the body x axis projected onto the ground plane."""
-    x, y, z, w = q.unbind(-1)
-    return torch.atan2(2.0 * (w * z + x * y), 1.0 - 2.0 * (y * y + z * z))
+    return yaw_from_matrix(quat_to_matrix(q))
+
+
+def yaw_from_matrix(matrix: torch.Tensor) -> torch.Tensor:
+    """`yaw_from_quat` of the quaternion of rotation matrices (..., 3, 3)."""
+    x_axis = matrix[..., 0].unbind(-1)
+    return torch.atan2(x_axis[1], x_axis[0])
 
 
 def heading_quat(q: torch.Tensor) -> torch.Tensor:
@@ -128,8 +175,4 @@ def heading_quat_inverse(q: torch.Tensor) -> torch.Tensor:
 
 def quat_to_tan_norm(q: torch.Tensor) -> torch.Tensor:
     """6-D rotation encoding: the rotated x axis (tangent) and z axis (normal), concatenated."""
-    tangent = torch.zeros(q.shape[:-1] + (3,), dtype=q.dtype, device=q.device)
-    normal = torch.zeros_like(tangent)
-    tangent[..., 0] = 1.0
-    normal[..., 2] = 1.0
-    return torch.cat([quat_rotate(q, tangent), quat_rotate(q, normal)], dim=-1)
+    return quat_to_matrix(q).transpose(-1, -2)[..., ::2, :].flatten(-2)
