@@ -6,24 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from awd.motion.motion_lib import MotionLib
-from awd.robot import load_robot_spec
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 
-from test_tasks import make_cfg, make_clip
+from test_tasks import make_cfg
 
 mujoco_cpu = pytest.importorskip("awd.engine.mujoco_cpu")
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return load_robot_spec("mini_bdx")
-
-
-@pytest.fixture(scope="module")
-def motion_lib(spec):
-    return MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
 
 
 def make_engine(spec, num_envs):

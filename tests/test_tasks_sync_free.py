@@ -25,7 +25,6 @@ import pytest
 import torch
 
 from awd.motion.motion_lib import MotionLib
-from awd.robot import load_robot_spec
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.fake_engine import FakeEngine
 
@@ -102,16 +101,6 @@ def guard(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "__setitem__", _guard("Tensor.__setitem__ (host index or write)", set_item,
                                                             lambda self, index, value: _is_host_write(index, value)))
     return no_host_sync
-
-
-@pytest.fixture(scope="module")
-def spec():
-    return load_robot_spec("mini_bdx")
-
-
-@pytest.fixture(scope="module")
-def motion_lib(spec):
-    return MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
 
 
 def test_the_guard_catches_syncs(guard):
