@@ -18,7 +18,7 @@ from awd.motion.clip import clip_from_positions
 from awd.motion.motion_lib import MotionLib
 from awd.robot import load_robot_spec
 from awd.tasks import DucklingCommand, build_env, env_config_from_mapping, load_env_config, make_task, tracked_bodies
-from awd.tasks.amp_features import amp_frame, frame_from_engine, frame_from_motion, make_amp_layout
+from awd.tasks.amp_features import frame_from_engine, frame_from_motion, make_amp_layout
 from awd.tasks.config import AmpConfig, RewardTermConfig
 from awd.tasks.fake_engine import FakeEngine
 from awd.tasks.rewards import RewardInputs, compute_rewards
@@ -572,7 +572,6 @@ def test_build_env_with_engine_factory(spec, tmp_path):
     from awd.motion.clip import save_clip
 
     save_clip(make_clip(spec), tmp_path / "clips" / "walk.json")
-    raw = make_cfg().__dict__  # noqa: F841  (the shipped config builds)
     import yaml
 
     text = yaml.safe_load((CFG_DIR / "duckling_command.yaml").read_text())
