@@ -221,6 +221,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         buffers["task_rewards"] = torch.zeros(shape + (1,), device=self.ppo_device)
         buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
         self.finished_episodes = torch.zeros(3, device=self.ppo_device)   # return sum, length sum, count
+        self._count_masks = {}
         self.tensor_list = self.tensor_list + ["amp_obs"]
 
     def cast_obs(self, obs):
@@ -239,34 +240,49 @@ class AMPAgent(a2c_continuous.A2CAgent):
         terminate = torch.as_tensor(terminate, device=self.ppo_device).reshape(-1).bool()
         return amp_obs, terminate & dones.bool()
 
-    def _record_episode_infos(self, infos: dict, stats: dict) -> None:
-        """Keeps (weight * value, weight) device tensors (no host sync per step); they are read once per epoch.
-        An env that reports `episodes_finished` gives means over the episodes that ended: each is weighted by
-        that count (a step where none ended adds nothing); other values, and the count, weigh 1 per step."""
+    def _record_episode_infos(self, infos: dict, sums: dict) -> None:
+        """Adds (weight * value, weight) of every episode statistic to `sums[names]`, a (2, K) device tensor,
+        in a handful of kernels (no host sync per step); it is read once per epoch. An env that reports
+        `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a step
+        where none ended adds nothing); other values, and the count, weigh 1 per step."""
         episode = infos.get("episode") or {}
-        count = episode.get("episodes_finished")
+        values, names = [], []
         for name, value in episode.items():
             try:
-                value = torch.as_tensor(value, dtype=torch.float32).mean()
+                value = torch.as_tensor(value, dtype=torch.float32, device=self.ppo_device)
             except (TypeError, ValueError):
                 continue
-            weight = value.new_ones(())
-            if count is not None and name != "episodes_finished":
-                weight = torch.as_tensor(count, dtype=value.dtype, device=value.device).mean()
-            stats[f"episode/{name}"].append(torch.stack([value * weight, weight]))
+            values.append(value if value.dim() == 0 else value.mean())
+            names.append(name)
+        if not names:
+            return
+        names = tuple(names)
+        values = torch.stack(values)
+        count = episode.get("episodes_finished")
+        weights = torch.ones_like(values)
+        if count is not None:
+            per_step = self._count_masks.get(names)
+            if per_step is None:   # made once per set of names: a host-to-device copy would wait for the GPU
+                per_step = torch.tensor([name == "episodes_finished" for name in names], device=self.ppo_device)
+                self._count_masks[names] = per_step
+            count = torch.as_tensor(count, dtype=torch.float32, device=self.ppo_device).mean()
+            weights = torch.where(per_step, weights, count)
+        record = torch.stack([values * weights, weights])
+        sums[names] = sums[names] + record if names in sums else record
 
-    def _episode_means(self, stats: dict) -> dict[str, float]:
+    @staticmethod
+    def _episode_means(sums: dict) -> dict[str, float]:
         """Weighted means of the recorded episode values; a value whose weights sum to 0 is left out."""
         means = {}
-        for name, records in stats.items():
-            weighted, weight = torch.stack([r.to(self.ppo_device) for r in records]).sum(dim=0).tolist()
-            if weight > 0:
-                means[name] = weighted / weight
+        for names, (weighted, weight) in sums.items():
+            for name, value, total in zip(names, weighted.tolist(), weight.tolist()):
+                if total > 0:
+                    means[f"episode/{name}"] = value / total
         return means
 
     def play_steps(self) -> dict:
         buffers, step_time = self.experience_buffer.tensor_dict, 0.0
-        stats = defaultdict(list)
+        stats = {}
         done_count = torch.zeros((), device=self.ppo_device)
         fall_count = torch.zeros((), device=self.ppo_device)
         for n in range(self.horizon_length):
