@@ -235,7 +235,7 @@ def test_compact_and_full_resets_agree(spec):
 def test_agent_weights_episode_means_by_episodes_finished():
     from awd.learning.amp_agent import AMPAgent
 
-    agent = SimpleNamespace(ppo_device="cpu", _count_masks={})
+    agent = SimpleNamespace(ppo_device="cpu")
     stats = {}
     for count, length in ((0, 0.0), (3, 1.0), (0, 0.0), (1, 5.0)):
         episode = {"episode_length_s": torch.tensor(length), "episodes_finished": torch.tensor(float(count))}

@@ -221,7 +221,6 @@ class AMPAgent(a2c_continuous.A2CAgent):
         buffers["task_rewards"] = torch.zeros(shape + (1,), device=self.ppo_device)
         buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
         self.finished_episodes = torch.zeros(3, device=self.ppo_device)   # return sum, length sum, count
-        self._count_masks = {}
         self.tensor_list = self.tensor_list + ["amp_obs"]
 
     def cast_obs(self, obs):
@@ -241,32 +240,30 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return amp_obs, terminate & dones.bool()
 
     def _record_episode_infos(self, infos: dict, sums: dict) -> None:
-        """Adds (weight * value, weight) of every episode statistic to `sums[names]`, a (2, K) device tensor,
-        in a handful of kernels (no host sync per step); it is read once per epoch. An env that reports
-        `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a step
+        """Adds (weight * value, weight) of every episode statistic to `sums[names]`, a (2, K) tensor on the
+        env's device, in a handful of kernels (no host sync or copy per step); it is read once per epoch. An env
+        that reports `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a step
         where none ended adds nothing); other values, and the count, weigh 1 per step."""
         episode = infos.get("episode") or {}
-        values, names = [], []
+        count = episode.get("episodes_finished")
+        if count is not None:
+            count = torch.as_tensor(count, dtype=torch.float32)
+            count = count if count.dim() == 0 else count.mean()
+        values, weights, names = [], [], []
         for name, value in episode.items():
             try:
-                value = torch.as_tensor(value, dtype=torch.float32, device=self.ppo_device)
+                value = torch.as_tensor(value, dtype=torch.float32)
             except (TypeError, ValueError):
                 continue
             values.append(value if value.dim() == 0 else value.mean())
+            weights.append(count if count is not None and name != "episodes_finished" else None)
             names.append(name)
         if not names:
             return
         names = tuple(names)
-        values = torch.stack(values)
-        count = episode.get("episodes_finished")
-        weights = torch.ones_like(values)
-        if count is not None:
-            per_step = self._count_masks.get(names)
-            if per_step is None:   # made once per set of names: a host-to-device copy would wait for the GPU
-                per_step = torch.tensor([name == "episodes_finished" for name in names], device=self.ppo_device)
-                self._count_masks[names] = per_step
-            count = torch.as_tensor(count, dtype=torch.float32, device=self.ppo_device).mean()
-            weights = torch.where(per_step, weights, count)
+        values = torch.stack(values)   # on the env's device: nothing is copied per step
+        one = values.new_ones(())
+        weights = torch.stack([one if weight is None else weight for weight in weights])
         record = torch.stack([values * weights, weights])
         sums[names] = sums[names] + record if names in sums else record
 
