@@ -101,6 +101,17 @@ def test_constraint_overflow_flags_the_envs(spec):
     assert engine.invalid.all(), "two feet on the floor need more than 4 constraint rows"
 
 
+
+def test_solver_iteration_cap_is_not_an_invalid_state(spec):
+    engine = make_engine("mujoco_warp", spec, 2, "cpu", tracked_bodies(spec))
+    engine._m.opt.iterations = 1
+    state = {k: v.float() for k, v in clip_states(spec, 2, seed=3).items()}
+    engine.reset(torch.arange(2), *(state[k] for k in ("root_pos", "root_quat", "root_lin_vel", "root_ang_vel",
+                                                         "joint_pos", "joint_vel")))
+    engine.step(clip_targets(state, seed=3))
+    assert (engine._overflow != 0).any(), "one Newton iteration should not converge from a clip state"
+    assert not engine.invalid.any()
+
 def test_domain_randomisation_matches_the_cpu_engine(spec):
     bodies = tracked_bodies(spec)
     warp_engine = make_engine("mujoco_warp", spec, 3, "cpu", bodies)

@@ -64,6 +64,13 @@ def _import_warp():
     return warp, mujoco_warp
 
 
+def buffer_overflow_bits(mjw) -> int:
+    """MuJoCo Warp's overflow bits for dropped contacts or constraint rows (not the solver's iteration caps,
+    which end a solve early like CPU MuJoCo's and are not errors)."""
+    overflow = mjw.OverflowType
+    return int(overflow.ALL & ~(overflow.ITERATIONS | overflow.LS_ITERATIONS))
+
+
 def contact_capacity(model: mujoco.MjModel) -> tuple[int, int]:
     """(contacts, constraint rows) per world: every collidable geom touching the floor at once, plus
     self-contacts of geom pairs that may collide (not parent/child, not welded together)."""
@@ -118,6 +125,7 @@ class MujocoWarpEngine(Engine):
                  njmax: int | None = None):
         super().__init__(spec, num_envs, device, tracked_bodies)
         self._wp, self._mjw = _import_warp()
+        self._overflow_bits = buffer_overflow_bits(self._mjw)
         if self.device.type == "cuda" and self.device.index is None:
             self.device = torch.device("cuda", torch.cuda.current_device())
         check_tracked_bodies(spec, self.tracked_bodies)
@@ -141,6 +149,7 @@ class MujocoWarpEngine(Engine):
     def _build_device_model(self, batch_sizes: dict | None = None) -> None:
         with self._wp.ScopedDevice(self._wp_device):
             self._m = self._mjw.put_model(self.model, batch_sizes=batch_sizes)
+        self._m.opt.warn_overflow = self._overflow_bits   # no prints from the graph when a solve hits its cap
         self._batched = bool(batch_sizes)
         self._graphs = {}
 
@@ -265,7 +274,7 @@ class MujocoWarpEngine(Engine):
                            f"expected shape {(self.num_envs, self.spec.num_joints)}, got {tuple(targets.shape)}")
         self._ctrl.copy_(targets)
         self._launch("step", self._step_kernels)
-        self._flagged |= self._overflow != 0
+        self._flagged |= (self._overflow & self._overflow_bits) != 0
         self._publish()
         self._invalid_steps += self.invalid.sum()
 
