@@ -58,6 +58,7 @@ class AMPSettings:
     save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
     disc_saturation_acc: float = 0.95
     disc_saturation_epochs: int = 50
+    tf32: bool = False                   # float32 matmuls on CUDA run on TF32 tensor cores (10-bit mantissa)
 
     @classmethod
     def from_config(cls, config: dict) -> "AMPSettings":
@@ -129,6 +130,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         plain_params = to_plain({k: v for k, v in params.items() if k != "config"} | {"config": config})
         a2c_common.ContinuousA2CBase.__init__(self, base_name, params)
         self.amp = AMPSettings.from_config(config)
+        torch.backends.cuda.matmul.fp32_precision = "tf32" if self.amp.tf32 else "ieee"
         self.plain_params = plain_params
         self.amp_space = self._amp_observation_space()
         self.model = self._build_model()
@@ -199,7 +201,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             {"params": net.disc_parameters(), "lr": rates["disc"], "awd_base_lr": rates["disc"], "name": "disc",
              "weight_decay": 0.0},
         ]
-        return torch.optim.Adam(groups, eps=1e-8)
+        return torch.optim.Adam(groups, eps=1e-8, fused=torch.device(self.ppo_device).type == "cuda")
 
     def _current_layout(self) -> dict:
         if self.vec_env is not None and hasattr(self.vec_env, "get_layout"):
