@@ -169,3 +169,19 @@ def test_training_the_discriminator_separates_classes():
     demo_reward = style_reward(disc(torch.randn(64, 2) + 1.5), 2.0).mean()
     agent_reward = style_reward(disc(torch.randn(64, 2) - 1.5), 2.0).mean()
     assert demo_reward > agent_reward
+
+
+def test_in_place_normaliser_matches_rl_games_and_keeps_its_tensors():
+    from rl_games.algos_torch.running_mean_std import RunningMeanStd
+
+    from awd.learning.network import InPlaceRunningMeanStd
+
+    reference, in_place = RunningMeanStd((3,)), InPlaceRunningMeanStd((3,))
+    tensors = (in_place.running_mean, in_place.running_var, in_place.count)
+    generator = torch.Generator().manual_seed(0)
+    for _ in range(3):
+        batch = torch.randn(16, 3, generator=generator) * 2 + 1
+        reference(batch), in_place(batch)
+    assert all(now is before for now, before in zip((in_place.running_mean, in_place.running_var, in_place.count), tensors))
+    for name in ("running_mean", "running_var", "count"):
+        torch.testing.assert_close(getattr(in_place, name), getattr(reference, name))

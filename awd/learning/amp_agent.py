@@ -14,16 +14,16 @@ from __future__ import annotations
 
 import math
 import time
-from collections import defaultdict
 from dataclasses import dataclass, fields
 from pathlib import Path
 
 import torch
 from rl_games.algos_torch import a2c_continuous, torch_ext
-from rl_games.common import a2c_common, common_losses, datasets
+from rl_games.common import a2c_common, common_losses, datasets, schedulers
 from torch.nn.utils import clip_grad_norm_
 
 from awd.errors import AwdError
+from awd.learning.cuda_graph import GraphedStep
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
@@ -58,6 +58,7 @@ class AMPSettings:
     save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
     disc_saturation_acc: float = 0.95
     disc_saturation_epochs: int = 50
+    cuda_graphs: bool = False            # on CUDA: replay each minibatch step as a captured graph (constant lr only)
     tf32: bool = False                   # float32 matmuls on CUDA run on TF32 tensor cores (10-bit mantissa)
 
     @classmethod
@@ -150,6 +151,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty, self.amp.disc_weight_decay)
         self._saturated_epochs = 0
+        self._graphed_steps: dict[bool, GraphedStep] = {}
         self.algo_observer.after_init(self)
         log(f"amp agent: {self.num_actors} envs x {self.horizon_length} steps = batch {self.batch_size}, "
             f"{self.batch_size // self.minibatch_size} minibatches of {self.minibatch_size}, "
@@ -201,7 +203,19 @@ class AMPAgent(a2c_continuous.A2CAgent):
             {"params": net.disc_parameters(), "lr": rates["disc"], "awd_base_lr": rates["disc"], "name": "disc",
              "weight_decay": 0.0},
         ]
-        return torch.optim.Adam(groups, eps=1e-8, fused=torch.device(self.ppo_device).type == "cuda")
+        cuda = torch.device(self.ppo_device).type == "cuda"
+        return torch.optim.Adam(groups, eps=1e-8, fused=cuda, capturable=cuda)
+
+    def _fit_optimizer_to_device(self) -> None:
+        """A loaded optimizer state keeps the saving run's fused/capturable flags: use this device's (fused and
+        capturable on CUDA), with Adam's step counters where those modes need them."""
+        cuda = torch.device(self.ppo_device).type == "cuda"
+        for group in self.optimizer.param_groups:
+            group["fused"] = group["capturable"] = cuda
+        for state in self.optimizer.state.values():
+            if "step" in state:
+                state["step"] = torch.as_tensor(state["step"], dtype=torch.float32,
+                                                device=self.ppo_device if cuda else "cpu")
 
     def _current_layout(self) -> dict:
         if self.vec_env is not None and hasattr(self.vec_env, "get_layout"):
@@ -372,26 +386,32 @@ class AMPAgent(a2c_continuous.A2CAgent):
             return torch.zeros(mu.shape[0], device=mu.device)
         return (torch.clamp_min(mu - 1.0, 0.0) ** 2 + torch.clamp_max(mu + 1.0, 0.0) ** 2).sum(dim=-1)
 
-    def _disc_inputs(self, agent_amp_obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Normalised (agent rows + replay rows, demo rows) for one discriminator step."""
-        n = self.amp_minibatch_size
-        agent = agent_amp_obs[:n]
-        replay = self.replay_buffer.sample(len(agent)) if len(self.replay_buffer) else agent
-        demo = self.demo_buffer.sample(len(agent))
-        model = self._module()
-        return model.norm_amp_obs(torch.cat([agent, replay], dim=0)), model.norm_amp_obs(demo)
+    _STEP_INPUTS = ("obs", "actions", "old_logp_actions", "advantages", "old_values", "returns", "mu", "sigma")
 
-    def calc_gradients(self, input_dict: dict) -> None:
-        batch = {"is_train": True, "prev_actions": input_dict["actions"], "obs": self._preproc_obs(input_dict["obs"])}
+    def _step_inputs(self, input_dict: dict) -> dict[str, torch.Tensor]:
+        """The minibatch tensors one gradient step reads, with the discriminator's agent, replay and demo rows
+        (sampled here, outside a captured graph)."""
+        inputs = {name: input_dict[name] for name in self._STEP_INPUTS}
+        agent = input_dict["amp_obs"][:self.amp_minibatch_size]
+        inputs["amp_agent"] = agent
+        inputs["amp_replay"] = self.replay_buffer.sample(len(agent)) if len(self.replay_buffer) else agent
+        inputs["amp_demo"] = self.demo_buffer.sample(len(agent))
+        return inputs
+
+    def _gradient_step(self, inputs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+        """PPO + discriminator loss, backward and optimiser step; returns (scalar statistics, mu, sigma)."""
+        batch = {"is_train": True, "prev_actions": inputs["actions"], "obs": self._preproc_obs(inputs["obs"])}
         res = self.model(batch)
-        a_loss = self.actor_loss_func(input_dict["old_logp_actions"], res["prev_neglogp"], input_dict["advantages"],
+        a_loss = self.actor_loss_func(inputs["old_logp_actions"], res["prev_neglogp"], inputs["advantages"],
                                       self.ppo, self.e_clip).mean()
-        c_loss = common_losses.critic_loss(self.model, input_dict["old_values"], res["values"], self.e_clip,
-                                           input_dict["returns"], self.clip_value).mean()
+        c_loss = common_losses.critic_loss(self.model, inputs["old_values"], res["values"], self.e_clip,
+                                           inputs["returns"], self.clip_value).mean()
         b_loss = self.bound_loss(res["mus"]).mean()
         entropy = res["entropy"].mean()
-        agent_obs, demo_obs = self._disc_inputs(input_dict["amp_obs"])
-        d_loss, d_info = discriminator_loss(self._module().a2c_network.disc, agent_obs, demo_obs, self.disc_weights)
+        model = self._module()
+        agent_obs = model.norm_amp_obs(torch.cat([inputs["amp_agent"], inputs["amp_replay"]], dim=0))
+        d_loss, d_info = discriminator_loss(model.a2c_network.disc, agent_obs, model.norm_amp_obs(inputs["amp_demo"]),
+                                            self.disc_weights)
         loss = (a_loss + self.critic_coef * c_loss - self.entropy_coef * entropy
                 + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss)
         self.optimizer.zero_grad(set_to_none=True)
@@ -399,37 +419,57 @@ class AMPAgent(a2c_continuous.A2CAgent):
         if self.truncate_grads:
             clip_grad_norm_(self.model.parameters(), self.grad_norm)
         self.optimizer.step()
+        mu, sigma = res["mus"].detach(), res["sigmas"].detach()
         with torch.no_grad():
-            kl = torch_ext.policy_kl(res["mus"].detach(), res["sigmas"].detach(), input_dict["mu"], input_dict["sigma"])
-        self.train_result = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
-                             "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
-                             "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl,
-                             **{f"info/{k}": v for k, v in d_info.items()},
-                             "mu": res["mus"].detach(), "sigma": res["sigmas"].detach()}
+            kl = torch_ext.policy_kl(mu, sigma, inputs["mu"], inputs["sigma"])
+        stats = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
+                 "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
+                 "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, **{f"info/{k}": v for k, v in d_info.items()}}
+        return stats, mu, sigma
 
-    def train_actor_critic(self, input_dict: dict) -> dict:
-        self.set_train()
-        self.calc_gradients(input_dict)
+    def _lr_scheduled(self) -> bool:
+        """False for a constant learning rate (rl_games' IdentityScheduler): no per-step KL read is needed."""
+        return not isinstance(self.scheduler, schedulers.IdentityScheduler)
+
+    def _graphs_usable(self) -> bool:
+        """CUDA graphs replay fixed learning rates and coefficients: only with a constant schedule."""
+        return self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda" and not self._lr_scheduled()
+
+    def calc_gradients(self, input_dict: dict) -> None:
+        inputs = self._step_inputs(input_dict)
+        if not self._graphs_usable():
+            self.train_result = self._gradient_step(inputs)
+            return
+        normalizer_training = bool(self.normalize_input and self._module().running_mean_std.training)
+        step = self._graphed_steps.setdefault(normalizer_training, GraphedStep(self._gradient_step))
+        self.train_result = step(inputs)
+
+    def train_actor_critic(self, input_dict: dict):
+        self.calc_gradients(input_dict)   # train mode was set by train_epoch (the obs normaliser's is not re-set)
         return self.train_result
 
     def _run_mini_epochs(self) -> dict[str, float]:
-        sums: dict[str, list[torch.Tensor]] = defaultdict(list)
+        """Every minibatch step of every mini-epoch; statistics are summed on the device and read once."""
+        names, total, steps = None, None, 0
         for _ in range(self.mini_epochs_num):
             self.dataset.apply_permutation()
             epoch_kls = []
             for i in range(len(self.dataset)):
-                result = self.train_actor_critic(self.dataset[i])
-                self.dataset.update_mu_sigma(result.pop("mu"), result.pop("sigma"))
-                for key, value in result.items():
-                    sums[key].append(value)
-                epoch_kls.append(result["info/kl"])
-                if self.schedule_type == "legacy":
-                    self._step_schedule(result["info/kl"])
-            if self.schedule_type == "standard":
+                stats, mu, sigma = self.train_actor_critic(self.dataset[i])
+                self.dataset.update_mu_sigma(mu, sigma)
+                names = names or tuple(stats)
+                stacked = torch.stack([stats[name] for name in names])
+                total = stacked if total is None else total + stacked
+                steps += 1
+                if self._lr_scheduled() and self.schedule_type == "legacy":
+                    self._step_schedule(stats["info/kl"])
+                elif self._lr_scheduled() and self.schedule_type == "standard":
+                    epoch_kls.append(stats["info/kl"].clone())
+            if epoch_kls:
                 self._step_schedule(torch_ext.mean_list(epoch_kls))
             if self.normalize_input:
                 self._module().running_mean_std.eval()  # obs statistics: first mini-epoch only
-        return {key: float(torch_ext.mean_list(values)) for key, values in sums.items()}
+        return dict(zip(names, (total / steps).tolist()))
 
     def _step_schedule(self, kl: torch.Tensor) -> None:
         self.last_lr, self.entropy_coef = self.scheduler.update(self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
@@ -563,6 +603,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         rates = self._learning_rates()
         for group in self.optimizer.param_groups:  # the config's learning rates win over the saved ones
             group["lr"] = group["awd_base_lr"] = rates[group["name"]]
+        self._fit_optimizer_to_device()
         self.last_lr = rates["actor"]
         if set_epoch:
             self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])

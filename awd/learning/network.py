@@ -11,7 +11,9 @@ YAML (under `params.network`, every key optional except `name`):
 
 The model (`params.model.name: amp`) is rl_games' ModelA2CContinuousLogStd (so PPO sees the usual
 `mus`, `sigmas`, `values`, `neglogpacs`...) plus a RunningMeanStd for AMP inputs (`amp_input_mean_std`)
-and `disc_logits(amp_obs)`; forward also returns `disc_logits` when the input dict holds `amp_obs`.
+and `disc_logits(amp_obs)`; forward also returns `disc_logits` when the input dict holds `amp_obs`. Its
+normalisers update their statistics in place (the same tensors for the whole run), which the agent's CUDA
+graphs need: a captured graph keeps reading the tensors it saw at capture.
 Building needs `amp_input_shape` in the build config (the AMP agent and player pass it).
 """
 
@@ -119,6 +121,18 @@ class AMPNetworkBuilder(network_builder.NetworkBuilder):
                               int(kwargs.get("value_size", 1)), int(kwargs["amp_input_shape"][0]))
 
 
+class InPlaceRunningMeanStd(RunningMeanStd):
+    """rl_games' RunningMeanStd whose updates are written into its existing buffers."""
+
+    def _update_mean_var_count_from_moments(self, mean, var, count, batch_mean, batch_var, batch_count: int):
+        new_mean, new_var, new_count = super()._update_mean_var_count_from_moments(
+            mean, var, count, batch_mean, batch_var, batch_count)
+        mean.copy_(new_mean)
+        var.copy_(new_var)
+        count.copy_(new_count)
+        return mean, var, count
+
+
 class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
     """rl_games model `amp`: continuous log-std policy plus the AMP input normaliser and disc logits."""
 
@@ -134,8 +148,12 @@ class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
     class Network(models.ModelA2CContinuousLogStd.Network):
         def __init__(self, a2c_network, amp_input_shape, normalize_amp_input=True, **kwargs):
             super().__init__(a2c_network, **kwargs)
+            if self.normalize_input:
+                self.running_mean_std = InPlaceRunningMeanStd(kwargs["obs_shape"])
+            if self.normalize_value:
+                self.value_mean_std = InPlaceRunningMeanStd((self.value_size,))
             self.normalize_amp_input = normalize_amp_input
-            self.amp_input_mean_std = RunningMeanStd(amp_input_shape)
+            self.amp_input_mean_std = InPlaceRunningMeanStd(amp_input_shape)
             self.amp_input_mean_std.eval()
 
         def norm_amp_obs(self, amp_obs: torch.Tensor) -> torch.Tensor:
