@@ -61,6 +61,27 @@ def checkpoint_env_config(path: str | Path, state: dict) -> dict:
     return env_config
 
 
+def resolve_env_mapping(checkpoint: str | Path, cfg_env: str | Path | None = None, overrides=()) -> dict:
+    """The `env:` mapping to rebuild a checkpoint's env from: the env YAML `cfg_env` if given (packaged paths such
+    as mini_bdx/duckling_command.yaml work), else the checkpoint's, with dotted `env.` overrides applied."""
+    from awd.config import apply_override, resolve_cfg_path
+    from awd.learning.checkpoint import load_checkpoint
+    from awd.utils.io import read_yaml
+
+    if cfg_env is None:
+        mapping = copy.deepcopy(checkpoint_env_config(checkpoint, load_checkpoint(checkpoint))["env"])
+    else:
+        path = resolve_cfg_path(cfg_env)
+        raw = read_yaml(path)
+        if not isinstance(raw, dict) or not isinstance(raw.get("env"), dict):
+            raise AwdError(path, "env", "expected a mapping with an 'env' section at the top level")
+        mapping = raw["env"]
+    config = {"env": mapping}
+    for override in overrides:
+        apply_override(config, override)
+    return config["env"]
+
+
 def build_contract_env(task: str, env_mapping: dict, source: str | None):
     """One env of `task` on CPU MuJoCo, started from the default pose (no clips needed): it defines the layout."""
     from awd.engine import make_engine
@@ -305,18 +326,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def env_mapping_from_file(path: str | Path) -> dict:
-    """The `env:` mapping of an env YAML (packaged paths like mini_bdx/duckling_command.yaml work too)."""
-    from awd.config import resolve_cfg_path
-    from awd.utils.io import read_yaml
-
-    resolved = resolve_cfg_path(path)
-    raw = read_yaml(resolved)
-    if not isinstance(raw, dict) or not isinstance(raw.get("env"), dict):
-        raise AwdError(resolved, "env", "expected a mapping with an 'env' section at the top level")
-    return raw["env"]
-
-
 def report(folder: Path) -> str:
     metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     check = metadata["export_check"]["policy"]
@@ -329,7 +338,7 @@ def main(argv=None) -> Path:
     """CLI entry point (tools/export.py); exit code 2 on bad input."""
     args = parse_args(argv)
     with exit_on_error():
-        mapping = env_mapping_from_file(args.cfg_env) if args.cfg_env else None
+        mapping = resolve_env_mapping(args.checkpoint, args.cfg_env)
         folder = export_checkpoint(args.checkpoint, args.export_dir, args.raw, mapping)
         print(report(folder), flush=True)
         return folder

@@ -134,6 +134,7 @@ class DucklingViewMotion(DucklingTask):
         self.clip_ids = torch.where(ended, next_ids, self.clip_ids)
         self.clip_times = torch.where(ended, 0.0, self.clip_times)
         self._play()
+        self._update_tracking()  # the clip's velocities, for tracking_velocities()
         dones = ended.to(self.device)
         self.progress = torch.where(dones, 0, self.progress + 1)
         amp_obs = flatten_window(self.amp_history).clone()
