@@ -99,3 +99,24 @@ def test_bad_input_is_one_line_and_exit_code_2(folder, tmp_path):
         assert run.returncode == 2
         (line,) = run.stderr.strip().splitlines()
         assert line.startswith("error: ") and words in line, line
+
+
+def test_delays_are_applied_and_other_randomisation_is_named(sim2sim, trained_checkpoint, tmp_path):
+    state = load_checkpoint(trained_checkpoint)
+    rand = state["config"]["config"]["env_config"]["env"]["domain_rand"]
+    rand["push"]["enabled"] = rand["action_delay"]["enabled"] = True
+    rand["action_delay"]["max_steps"] = 2
+    folder = export_checkpoint(save_checkpoint(tmp_path / "dr.pth", state), tmp_path / "export")
+    metadata, _ = sim2sim.load_export(folder)
+    assert metadata["action"]["delay_steps"] == [0, 2] and metadata["observation"]["delay_steps"] == [0, 0]
+    assert metadata["training_randomization"] == ["action_delay", "push"]
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None)), metadata, 8,
+                            np.random.default_rng(1))
+    robots.reset()
+    assert set(robots.action_delay) == {0, 1, 2}
+    robots.step(np.ones((8, 16), dtype=np.float32))
+    targets = np.array([d.ctrl.copy() for d in robots.datas])
+    moved = np.abs(targets - np.asarray(metadata["joints"]["default_pos"])).max(axis=1) > 0.1
+    assert (moved == (robots.action_delay == 0)).all()  # a delayed robot still holds the default pose
+    result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=0.5, resample_s=0.25, settle_s=0.1))
+    assert result["not_reproduced"] == ["push"] and "note: training randomised push" in sim2sim.format_table(result)

@@ -18,6 +18,8 @@ Episodes follow the evaluator: every env starts from the default standing pose, 
 steps) or a simulator warning ends it. Velocities are averaged over `commands.velocity_window_s` in the yaw
 frame, and the first `--settle_s` s after each command change are left out of the errors. Commands are drawn
 from numpy's generator, not the env's, so the numbers agree with the evaluator's statistically, not exactly.
+Action and observation delays are reproduced (drawn per episode as in training); other training randomisation
+(pushes, friction, masses, torque scale, observation noise) is not: the run uses the nominal model and says so.
 Exit code 0 whether the policy passes or not, 2 on bad input.
 """
 
@@ -334,7 +336,8 @@ def sim2sim(folder: str | Path, settings: Settings = Settings(), mjcf: str | Pat
         raise Sim2SimError(f"{folder}: commands: task {metadata['task']} takes no commands (drop --command)")
     model = build_model(metadata, resolve_mjcf(metadata, mjcf))
     robots = Robots(model, metadata, settings.num_envs, np.random.default_rng(settings.seed))
-    result = {"export": str(folder), "task": metadata["task"], **run_episodes(robots, policy, settings)}
+    result = {"export": str(folder), "task": metadata["task"], **run_episodes(robots, policy, settings),
+              "not_reproduced": [name for name in metadata["training_randomization"] if not name.endswith("_delay")]}
     verdicts = {"survival": result["survival"] >= settings.min_survival,
                 "planar_error": result["planar_error"] is not None and result["planar_error"] <= settings.max_planar_error,
                 "yaw_error": result["yaw_error"] is not None and result["yaw_error"] <= settings.max_yaw_error}
@@ -369,7 +372,9 @@ def format_table(result: dict) -> str:
         f"{result['episodes']} episodes of {s['episode_s']:g} s, commands every {s['resample_s']:g} s, first "
         f"{s['settle_s']:g} s after each left out; env-steps {result['env_steps']:,} ({result['tracked_steps']:,} "
         f"tracked), {result['wall_s']:.1f} s",
-        f"verdict: {'PASS' if result['passed'] else 'FAIL'}"])
+        f"verdict: {'PASS' if result['passed'] else 'FAIL'}",
+        *([f"note: training randomised {', '.join(result['not_reproduced'])}; this run uses the nominal model "
+           "(the evaluator keeps the randomisation, so its numbers may differ)"] if result["not_reproduced"] else [])])
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, Settings]:
