@@ -24,8 +24,13 @@ setup(
     ],
     extras_require={
         "gpu": ["mujoco-warp==4.0.0", "warp-lang==1.19.0"],
-        "export": ["onnx", "onnxruntime"],
-        # the tests run the MuJoCo Warp engine on Warp's CPU backend, so dev includes the GPU packages
-        "dev": ["pytest", "mujoco-warp==4.0.0", "warp-lang==1.19.0"],
+        # export (policy.onnx), sim2sim and the latency benchmark
+        "export": ["onnx==1.23.2", "onnxruntime==1.31.1"],
+        # run.py --test --video: offscreen frames written through ffmpeg (shipped inside imageio-ffmpeg)
+        "video": ["imageio==2.38.1", "imageio-ffmpeg==0.8.1"],
+        # the tests run the MuJoCo Warp engine on Warp's CPU backend, so dev includes the GPU packages; they also
+        # export, run sim2sim and write a video
+        "dev": ["pytest", "mujoco-warp==4.0.0", "warp-lang==1.19.0", "onnx==1.23.2", "onnxruntime==1.31.1",
+                "imageio==2.38.1", "imageio-ffmpeg==0.8.1"],
     },
 )

@@ -1,6 +1,8 @@
 """The awd command line: train a task (`python awd/run.py --task DucklingCommand`), play a checkpoint
-(`--test --checkpoint X`) or resume training (`--resume 1 --checkpoint X`). Flags follow the old AWD tool;
-anything else is a dotted override such as `env.rewards.lin_vel_xy.weight=0.5`."""
+(`--test --checkpoint X`: the MuJoCo viewer, or `--headless --video out.mp4`), play clips
+(`--test --task DucklingViewMotion`), export a policy (`--export --checkpoint X`) or resume training
+(`--resume 1 --checkpoint X`). Flags follow the old AWD tool; anything else is a dotted override such as
+`env.rewards.lin_vel_xy.weight=0.5`."""
 
 from __future__ import annotations
 
@@ -38,6 +40,15 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
     parser.add_argument("--eval", action="store_true",
                         help="with --test: measure survival and tracking (awd.evaluate) instead of playing")
+    parser.add_argument("--video", help="with --test: render offscreen into this video file (e.g. out.mp4)")
+    parser.add_argument("--command", type=float, nargs=3, metavar=("VX", "VY", "WZ"),
+                        help="with --test: a fixed command (default: keyboard in the viewer, else sampled)")
+    parser.add_argument("--duration", type=float, default=10.0, help="with --test --headless: seconds to play")
+    parser.add_argument("--export", action="store_true",
+                        help="export --checkpoint for deployment (policy.onnx, policy.pt, policy.json)")
+    parser.add_argument("--export_dir", help="with --export: output folder (default: <checkpoint dir>/<stem>_export)")
+    parser.add_argument("--raw", action="store_true",
+                        help="with --export: also actors without the normaliser and normalizer.npz")
     parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"],
                         help="physics (default: mujoco_warp with a CUDA GPU and mujoco_warp installed, else mujoco)")
     parser.add_argument("--sim_device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
@@ -58,14 +69,14 @@ def default_engine() -> str:
     return "mujoco_warp" if torch.cuda.is_available() and importlib.util.find_spec("mujoco_warp") else "mujoco"
 
 
-def choose_devices(args, engine: str | None = None) -> tuple[str, str, str]:
+def choose_devices(args) -> tuple[str, str, str]:
     """(engine, sim_device, rl_device): MuJoCo Warp simulates on the GPU, CPU MuJoCo on the CPU; the policy
     runs on a GPU when there is one."""
     import importlib.util
 
     import torch
 
-    engine = args.engine or engine or default_engine()
+    engine = args.engine or default_engine()
     if engine == "mujoco_warp" and importlib.util.find_spec("mujoco_warp") is None:
         raise AwdError(None, "--engine", 'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
     sim_device = args.sim_device or ("cuda:0" if engine == "mujoco_warp" else "cpu")
@@ -113,7 +124,8 @@ def create_env(task: str, env: dict, source: str, num_envs: int, engine: str, si
                      engine_factory=partial(make_engine, engine))
 
 
-def run_rl_games(params: dict, play: bool, checkpoint: str | None) -> None:
+def run_rl_games(params: dict, checkpoint: str | None) -> None:
+    """Train (or resume from `checkpoint`) through rl_games' Runner."""
     from rl_games.torch_runner import Runner
 
     from awd.learning.register import register_env, register_rl_games_components
@@ -122,7 +134,7 @@ def run_rl_games(params: dict, play: bool, checkpoint: str | None) -> None:
     runner = Runner()
     register_rl_games_components(runner)
     runner.load({"params": params})
-    runner.run({"train": not play, "play": play, "checkpoint": checkpoint})
+    runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
 def train(args, overrides: list[str]) -> None:
@@ -144,7 +156,7 @@ def train(args, overrides: list[str]) -> None:
     print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     try:
-        run_rl_games(config["train"]["params"], play=False, checkpoint=args.checkpoint)
+        run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
     except BaseException:
         if not any((run_dir / "nn").glob("*.pth")):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that saved nothing leaves nothing behind
@@ -152,23 +164,35 @@ def train(args, overrides: list[str]) -> None:
 
 
 def play(args, overrides: list[str]) -> None:
-    from awd.learning.checkpoint import load_checkpoint
+    """`--test`: one robot on CPU MuJoCo in the viewer, into a video or headless (awd.play)."""
+    from awd import play as playback
 
-    if not args.checkpoint:
-        raise AwdError(None, "--checkpoint", "expected a checkpoint to play with --test")
     if args.eval:
         return evaluate(args, overrides)
-    params = load_checkpoint(args.checkpoint, "cpu")["config"]
-    run = params["config"]
-    engine, sim_device, rl_device = choose_devices(args, run["env_config"].get("engine"))
-    run["device"] = run["device_name"] = rl_device
-    run["env_config"].update(engine=engine, sim_device=sim_device)
-    if args.num_envs:
-        run["num_actors"] = run["env_config"]["num_envs"] = args.num_envs
-    config = {"env": run["env_config"]["env"], "train": {"params": params}}
-    for override in overrides:
-        apply_override(config, override)
-    run_rl_games(params, play=True, checkpoint=args.checkpoint)
+    if args.engine not in (None, "mujoco"):
+        raise AwdError(None, "--engine", "playback runs one robot on CPU MuJoCo (measure other engines with "
+                       "tools/evaluate.py --engine)")
+    if args.video:
+        playback.prepare_offscreen_gl()
+    settings = playback.PlaySettings(video=args.video, headless=args.headless, duration_s=args.duration,
+                                     command=tuple(args.command) if args.command else None)
+    if args.checkpoint:
+        env, actor = playback.checkpoint_player(args.checkpoint, args.cfg_env, overrides)
+    elif args.task in TASK_DEFAULTS and TASK_DEFAULTS[args.task].train_cfg is None:
+        env, actor = playback.clip_player(args.task, args.cfg_env, args.motion_file, overrides)
+    else:
+        raise AwdError(None, "--checkpoint", "expected a checkpoint to play with --test")
+    playback.play(env, actor, settings)
+
+
+def export(args, overrides: list[str]) -> None:
+    """`--export`: the checkpoint's policy as an export folder (awd.export)."""
+    from awd.export import export_checkpoint, report, resolve_env_mapping
+
+    if not args.checkpoint:
+        raise AwdError(None, "--checkpoint", "expected a checkpoint to export with --export")
+    mapping = resolve_env_mapping(args.checkpoint, args.cfg_env, overrides)
+    print(report(export_checkpoint(args.checkpoint, args.export_dir, args.raw, mapping)), flush=True)
 
 
 def evaluate(args, overrides: list[str]) -> None:
@@ -185,7 +209,7 @@ def evaluate(args, overrides: list[str]) -> None:
 def main(argv=None) -> None:
     args, overrides = parse_args(argv)
     with exit_on_error():
-        (play if args.test else train)(args, overrides)
+        (export if args.export else play if args.test else train)(args, overrides)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Fixtures shared by the task tests: the mini_bdx spec and a two-clip motion library."""
+"""Fixtures shared by the tests: the mini_bdx spec, a two-clip motion library and a briefly trained
+DucklingCommand checkpoint."""
 
 import pytest
 
@@ -16,3 +17,15 @@ def motion_lib(spec):
     from test_tasks import make_clip
 
     return MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
+
+
+@pytest.fixture(scope="session")
+def trained_checkpoint(tmp_path_factory):
+    """nn/DucklingCommand.pth of a one-epoch run of run.py (small networks, 8 envs, CPU MuJoCo)."""
+    from awd.run import main
+    from test_run import SMALL
+
+    output = tmp_path_factory.mktemp("trained")
+    main([*SMALL, "--output_path", str(output), "--max_iterations", "1"])
+    (path,) = output.glob("*/nn/DucklingCommand.pth")
+    return path

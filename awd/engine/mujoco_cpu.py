@@ -268,6 +268,10 @@ class MujocoCpuEngine(Engine):
         """The MjModel env `env_id` runs (the shared nominal model until a DR hook gave it its own copy)."""
         return self._models[env_id]
 
+    def env_data(self, env_id: int) -> mujoco.MjData:
+        """The MjData of env `env_id` (for a viewer or a renderer: read it, do not step it)."""
+        return self._datas[env_id]
+
     def _own_model(self, i: int) -> mujoco.MjModel:
         if self._models[i] is self.model:
             self._models = [copy.copy(self.model) if m is self.model else m for m in self._models]

@@ -15,9 +15,14 @@ and `disc_logits(amp_obs)`; forward also returns `disc_logits` when the input di
 normalisers update their statistics in place (the same tensors for the whole run), which the agent's CUDA
 graphs need: a captured graph keeps reading the tensors it saw at capture.
 Building needs `amp_input_shape` in the build config (the AMP agent and player pass it).
+
+The model exports itself: `Network.export_actor()` is the deployable actor (`DeployedActor`: observation
+normaliser, actor MLP, mu head, clip to [-1, 1]) that awd.export writes as ONNX and TorchScript.
 """
 
 from __future__ import annotations
+
+import copy
 
 import torch
 from rl_games.algos_torch import models, network_builder
@@ -101,6 +106,32 @@ class AMPActorCritic(nn.Module):
         return list(self.disc.parameters())
 
 
+class DeployedActor(nn.Module):
+    """The deterministic policy as deployed: raw observations [batch, obs] -> actions [batch, act] in [-1, 1].
+
+    With `normalize`, observations go through the trained RunningMeanStd exactly as in training,
+    clamp((obs - mean) / sqrt(var + epsilon), -5, 5); without it the caller normalises (raw actor)."""
+
+    def __init__(self, network: AMPActorCritic, running_mean_std: RunningMeanStd | None):
+        super().__init__()
+        self.actor_mlp = copy.deepcopy(network.actor_mlp)
+        self.mu = copy.deepcopy(network.mu)
+        self.normalize = running_mean_std is not None
+        size = self.actor_mlp[0].in_features if len(self.actor_mlp) else self.mu.in_features
+        mean, var, epsilon = torch.zeros(size), torch.ones(size), 0.0
+        if running_mean_std is not None:  # float32 statistics, as RunningMeanStd.forward uses them
+            mean, var = running_mean_std.running_mean.float(), running_mean_std.running_var.float()
+            epsilon = float(running_mean_std.epsilon)
+        self.register_buffer("obs_mean", mean.detach().clone())
+        self.register_buffer("obs_var", var.detach().clone())
+        self.epsilon = epsilon
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.normalize:
+            obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), min=-5.0, max=5.0)
+        return torch.clamp(self.mu(self.actor_mlp(obs)), min=-1.0, max=1.0)
+
+
 class AMPNetworkBuilder(network_builder.NetworkBuilder):
     """rl_games network builder `amp`: keeps the YAML `network` section, builds AMPActorCritic."""
 
@@ -175,6 +206,12 @@ class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
         def disc_logits(self, amp_obs: torch.Tensor, normalized: bool = False) -> torch.Tensor:
             """Discriminator logits [batch, 1] of raw (or already normalised) AMP obs."""
             return self.a2c_network.disc(amp_obs if normalized else self.norm_amp_obs(amp_obs))
+
+        def export_actor(self, normalize: bool = True) -> DeployedActor:
+            """A standalone copy of the deterministic actor (eval mode, CPU), with the observation normaliser
+            baked in when `normalize` and the model normalises its input."""
+            stats = self.running_mean_std if normalize and self.normalize_input else None
+            return DeployedActor(self.a2c_network, stats).cpu().eval()
 
         def forward(self, input_dict: dict) -> dict:
             result = super().forward(input_dict)

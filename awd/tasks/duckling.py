@@ -55,6 +55,12 @@ def _select_delayed(buffer: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
     return buffer.gather(1, index).squeeze(1)
 
 
+def _per_element(value, size: int) -> list[float]:
+    """A scalar or a sequence as a list of `size` floats."""
+    values = np.broadcast_to(np.asarray(value, dtype=np.float64), (size,))
+    return [float(v) for v in values]
+
+
 def _finite(values: torch.Tensor) -> torch.Tensor:
     """torch.isfinite in two kernels (isfinite takes four)."""
     return values.abs() < float("inf")
@@ -182,6 +188,36 @@ class DucklingTask:
             "amp_num_steps": self.amp_layout.num_steps,
             "amp_joints": list(self.amp_layout.joint_names),
         }
+
+    def observation_description(self) -> list[dict]:
+        """The policy observation part by part, in order, as deployment code rebuilds it (awd.export):
+        obs[start:start + size] = (quantity - offset) * scale, element by element."""
+        described = {**self._base_obs_description(), **self.task_obs_description()}
+        parts, start = [], 0
+        for name, size in self.obs_parts:
+            elements, scale, offset, meaning = described[name]
+            parts.append({"name": name, "start": start, "size": size, "elements": list(elements),
+                          "scale": _per_element(scale, size), "offset": _per_element(offset, size),
+                          "meaning": meaning})
+            start += size
+        return parts
+
+    def _base_obs_description(self) -> dict[str, tuple]:
+        """name -> (element names, scale, offset, meaning) of the parts every Duckling task observes."""
+        joints = self.spec.joint_names
+        return {
+            "projected_gravity": (("x", "y", "z"), 1.0, 0.0,
+                                  "gravity direction (0, 0, -1) expressed in the trunk frame"),
+            "joint_pos": (joints, 1.0, self.spec.default_joint_pos, "joint position (rad) minus the default pose"),
+            "joint_vel": (joints, self.cfg.observations.joint_vel_scale, 0.0, "joint velocity (rad/s)"),
+            "last_action": (joints, 1.0, 0.0,
+                            "the policy's previous action after clipping to [-1, 1] (zeros at an episode start)"),
+            "foot_contacts": (("left", "right"), 1.0, 0.0, "1 when the foot touches the floor, else 0"),
+        }
+
+    def task_obs_description(self) -> dict[str, tuple]:
+        """name -> (element names, scale, offset, meaning) of the parts in `task_obs_parts`."""
+        return {}
 
     # ------------------------------------------------------------------------------------------ observations
 

@@ -41,6 +41,10 @@ class DucklingCommand(DucklingTask):
     def compute_task_obs(self):
         return self.commands * self.command_scale
 
+    def task_obs_description(self):
+        return {"commands": (("lin_vel_x", "lin_vel_y", "ang_vel_z"), self.cfg.commands.obs_scale, 0.0,
+                             "commanded velocity in the yaw frame (m/s, m/s, rad/s)")}
+
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
         draws = self._rand(4, count)  # vx, vy, wz, zero
@@ -79,6 +83,10 @@ class DucklingStand(DucklingTask):
 
     def task_obs_parts(self):
         return [("height_target_offset", 1)] if self.cfg.stand.target_obs else []
+
+    def task_obs_description(self):
+        return {"height_target_offset": (("offset",), 1.0, 0.0,
+                                         "trunk-height target minus the robot's init root height (m)")}
 
     def compute_task_obs(self):
         if not self.cfg.stand.target_obs:
@@ -126,6 +134,7 @@ class DucklingViewMotion(DucklingTask):
         self.clip_ids = torch.where(ended, next_ids, self.clip_ids)
         self.clip_times = torch.where(ended, 0.0, self.clip_times)
         self._play()
+        self._update_tracking()  # the clip's velocities, for tracking_velocities()
         dones = ended.to(self.device)
         self.progress = torch.where(dones, 0, self.progress + 1)
         amp_obs = flatten_window(self.amp_history).clone()

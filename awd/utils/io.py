@@ -1,9 +1,10 @@
-"""File helpers: safe YAML, atomic writes (write to a temporary file, then rename)."""
+"""File helpers: safe YAML, atomic writes (write to a temporary file or folder, then rename)."""
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
@@ -54,6 +55,31 @@ def atomic_open(path: str | Path, mode: str = "w"):
     except BaseException:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+        raise
+
+
+@contextmanager
+def atomic_directory(path: str | Path, marker: str):
+    """Yield a temporary folder next to `path`; on success it replaces `path` (an earlier folder holding the
+    file `marker`, or an empty one), on failure it is removed. A non-empty `path` without `marker` is refused
+    (AwdError) so that nothing else is overwritten."""
+    path = Path(path).resolve()
+    if path.exists() and not (path.is_dir() and ((path / marker).is_file() or not any(path.iterdir()))):
+        raise AwdError(path, None, f"exists and is not an earlier output of this tool (no {marker}); choose another folder")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield building
+        os.chmod(building, 0o777 & ~_umask())
+        if path.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{path.name}.old.", dir=path.parent))
+            os.replace(path, retired)
+            os.replace(building, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(building, path)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
         raise
 
 

@@ -1,0 +1,344 @@
+"""Export a trained policy for deployment: one folder with the actor as ONNX (`policy.onnx`) and TorchScript
+(`policy.pt`), the observation normaliser baked in, and `policy.json`, the deployment contract.
+
+`export_checkpoint(checkpoint, folder)` rebuilds the checkpoint's env (one env, CPU MuJoCo, from the
+checkpoint's resolved config or a given one), refuses a checkpoint whose observation/action layout differs from
+that env's, takes the deterministic actor from the model (`Network.export_actor`) and writes the folder
+atomically (built next to it, then renamed). Both actors map raw observations [batch, obs_size] (`obs`) to
+actions [batch, action_size] clipped to [-1, 1] (`actions`); with `raw=True` the folder also holds
+`policy_raw.onnx` / `policy_raw.pt` (normalised observations in) and `normalizer.npz`.
+
+`policy.json` (also stored as the ONNX model's metadata properties, one property per top-level key, the values
+JSON-encoded, and as the TorchScript extra file `policy.json`) holds everything a runtime needs, all derived
+from the robot spec and the task's observation layout: joint names in action order with the default pose, PD
+gains and limits; how a joint target is formed; the control rate and physics step; the observation parts
+(name, start, size, element names, scale, offset, meaning) in order; the command ranges; the normaliser
+statistics; the fall criteria and delays of the task; the source checkpoint and the package versions.
+Before the folder is published the three actors (torch, ONNX Runtime, TorchScript) are compared on random
+observations (`export_check`; a difference above 1e-5 is an error). CLI: tools/export.py or
+`python awd/run.py --export --checkpoint X`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import hashlib
+import importlib.metadata
+import io
+import json
+import platform
+import warnings
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import awd
+from awd.errors import AwdError, exit_on_error
+
+FORMAT = "awd-policy"
+FORMAT_VERSION = 1
+METADATA_FILE = "policy.json"
+ONNX_OPSET = 17
+PARITY_TOLERANCE = 1e-5
+INPUT_NAME, OUTPUT_NAME = "obs", "actions"
+TARGET_RULE = "target = default_pos + scale * clip(action, -1, 1)  (rad, per joint in action order)"
+PD_RULE = ("torque = clip(kp * (target - q) - kd * dq, -effort_limit, effort_limit) at every physics step "
+           "(MuJoCo position actuators with kv = kd)")
+NORMALIZER_RULE = "clip((obs - mean) / sqrt(var + epsilon), -clip, clip)"
+
+
+# ------------------------------------------------------------------------------------------------ checkpoint
+
+
+def checkpoint_env_config(path: str | Path, state: dict) -> dict:
+    """The env config a training checkpoint stores (`config.config.env_config`), or an AwdError."""
+    env_config = (state.get("config") or {}).get("config", {}).get("env_config")
+    if not isinstance(env_config, dict) or not isinstance(env_config.get("env"), dict):
+        raise AwdError(path, "config.env_config", "checkpoint has no env config (expected one written by awd/run.py)")
+    return env_config
+
+
+def resolve_env_mapping(checkpoint: str | Path, cfg_env: str | Path | None = None, overrides=()) -> dict:
+    """The `env:` mapping to rebuild a checkpoint's env from: the env YAML `cfg_env` if given (packaged paths such
+    as mini_bdx/duckling_command.yaml work), else the checkpoint's, with dotted `env.` overrides applied."""
+    from awd.config import apply_override, resolve_cfg_path
+    from awd.learning.checkpoint import load_checkpoint
+    from awd.utils.io import read_yaml
+
+    if cfg_env is None:
+        mapping = copy.deepcopy(checkpoint_env_config(checkpoint, load_checkpoint(checkpoint))["env"])
+    else:
+        path = resolve_cfg_path(cfg_env)
+        raw = read_yaml(path)
+        if not isinstance(raw, dict) or not isinstance(raw.get("env"), dict):
+            raise AwdError(path, "env", "expected a mapping with an 'env' section at the top level")
+        mapping = raw["env"]
+    config = {"env": mapping}
+    for override in overrides:
+        apply_override(config, override)
+    return config["env"]
+
+
+def build_contract_env(task: str, env_mapping: dict, source: str | None):
+    """One env of `task` on CPU MuJoCo, started from the default pose (no clips needed): it defines the layout."""
+    from awd.engine import make_engine
+    from awd.tasks import build_env
+
+    env = copy.deepcopy(env_mapping)
+    env.setdefault("init", {})["mode"] = "Default"
+    env["motion_file"] = None
+    return build_env(env, 1, device="cpu", task=task, source=source, seed=0,
+                     engine_factory=partial(make_engine, "mujoco", num_threads=1))
+
+
+def load_policy(checkpoint: str | Path, env_mapping: dict | None = None):
+    """(state, env, model) of a checkpoint: its env (or one from `env_mapping`), whose layout must equal the
+    checkpoint's, and the AMP model with the checkpoint's weights."""
+    from awd.evaluate import build_actor, check_checkpoint_layout
+    from awd.learning.checkpoint import load_checkpoint
+    from awd.tasks import TASKS
+
+    state = load_checkpoint(checkpoint, "cpu")
+    env_config = checkpoint_env_config(checkpoint, state)
+    task = env_config.get("task")
+    if task not in TASKS or task == "DucklingViewMotion":
+        raise AwdError(checkpoint, "config.env_config.task", f"expected a trained Duckling task, found {task!r}")
+    mapping = env_config["env"] if env_mapping is None else env_mapping
+    env = build_contract_env(task, mapping, env_config.get("source"))
+    check_checkpoint_layout(checkpoint, state, env)
+    try:
+        model = build_actor(state, env, "cpu")
+    except RuntimeError as error:  # state dict shapes that differ from the config's network
+        first = str(error).strip().splitlines()[-1].strip()
+        raise AwdError(checkpoint, "model", f"weights do not fit the network of the config ({first})") from None
+    return state, env, model
+
+
+# ------------------------------------------------------------------------------------------------ metadata
+
+
+def _versions() -> dict:
+    versions = {"awd": awd.__version__, "python": platform.python_version()}
+    for package in ("torch", "onnx", "onnxruntime", "mujoco", "rl-games", "numpy"):
+        try:
+            versions[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            versions[package] = None
+    return versions
+
+
+def _floats(values) -> list[float]:
+    return [float(v) for v in np.asarray(values, dtype=np.float64).reshape(-1)]
+
+
+def _delay_steps(delay) -> list[int]:
+    """[min, max] policy steps of a DR delay drawn per episode (both 0 when off)."""
+    return [0, int(delay.max_steps) if delay.enabled else 0]
+
+
+def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
+    """The deployment contract of a checkpoint's policy (see the module docstring)."""
+    spec, cfg = env.spec, env.cfg
+    rand = cfg.domain_rand
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "task": env.task_name,
+        "source": {"checkpoint": str(Path(checkpoint).resolve()), "epoch": int(state.get("epoch", 0)),
+                   "frame": int(state.get("frame", 0))},
+        "versions": _versions(),
+        "io": {"input": INPUT_NAME, "output": OUTPUT_NAME, "dtype": "float32", "batch": "dynamic",
+               "obs_size": int(env.num_obs), "action_size": int(env.num_actions)},
+        "robot": {"name": spec.name, "mjcf": str(spec.mjcf_path),
+                  "mjcf_sha256": hashlib.sha256(spec.mjcf_path.read_bytes()).hexdigest(),
+                  "trunk_body": spec.trunk_body, "head_body": spec.head_body, "foot_bodies": list(spec.foot_bodies),
+                  "init_root_height": float(spec.init_root_height), "init_root_quat_xyzw": _floats(spec.init_root_quat)},
+        "joints": {"names": list(spec.joint_names), "default_pos": _floats(spec.default_joint_pos),
+                   "kp": _floats(spec.kp), "kd": _floats(spec.kd), "effort_limit": _floats(spec.effort_limit),
+                   "lower": _floats(spec.joint_lower), "upper": _floats(spec.joint_upper)},
+        "action": {"order": "joints.names", "clip": [-1.0, 1.0], "scale": float(spec.action_scale),
+                   "target": TARGET_RULE, "delay_steps": _delay_steps(rand.action_delay)},
+        "control": {"sim_dt": float(spec.sim_dt), "decimation": int(spec.decimation),
+                    "control_dt": float(spec.control_dt), "control_rate_hz": float(spec.control_rate),
+                    "integrator": "implicitfast", "pd": PD_RULE},
+        "observation": {"size": int(env.num_obs), "parts": env.observation_description(),
+                        "delay_steps": _delay_steps(rand.obs_delay),
+                        "noise_in_training": rand.obs_noise.enabled},
+        "commands": _commands(cfg) if any(n == "commands" for n, _ in env.obs_parts) else None,
+        "normalizer": _normalizer(model),
+        "termination": {"trunk_height": cfg.termination.trunk_height if cfg.termination.enabled else 0.0,
+                        "head_height": cfg.termination.head_height if cfg.termination.enabled else 0.0,
+                        "non_foot_contact": cfg.termination.enabled and cfg.termination.non_foot_contact,
+                        "grace_steps": int(cfg.termination.grace_steps)},
+        "training_randomization": sorted(name for name in ("push", "trunk_mass", "friction", "torque_scale",
+                                                           "action_delay", "obs_delay", "obs_noise")
+                                         if getattr(rand, name).enabled),
+    }
+
+
+def _normalizer(model) -> dict | None:
+    """The observation normaliser's statistics as the exported actor applies them (None: not normalised)."""
+    if not model.normalize_input:
+        return None
+    stats = model.running_mean_std
+    return {"in_model": True, "rule": NORMALIZER_RULE, "clip": 5.0, "epsilon": float(stats.epsilon),
+            "mean": _floats(stats.running_mean.float()), "var": _floats(stats.running_var.float())}
+
+
+def _commands(cfg) -> dict:
+    c = cfg.commands
+    return {"names": ["lin_vel_x", "lin_vel_y", "ang_vel_z"], "units": ["m/s", "m/s", "rad/s"], "frame": "yaw",
+            "ranges": [list(c.lin_vel_x), list(c.lin_vel_y), list(c.ang_vel_z)], "obs_scale": list(c.obs_scale),
+            "zero_prob": c.zero_prob, "small_lin_vel": c.small_lin_vel, "small_ang_vel": c.small_ang_vel,
+            "resample_s": c.resample_s, "velocity_window_s": c.velocity_window_s}
+
+
+# ------------------------------------------------------------------------------------------------ writers
+
+
+def onnx_bytes(actor: torch.nn.Module, obs_size: int) -> bytes:
+    """The actor as an ONNX model (opset 17, dynamic batch), without metadata."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter is deprecated but needs no onnxscript
+        torch.onnx.export(actor, (torch.zeros(1, obs_size),), buffer, dynamo=False, opset_version=ONNX_OPSET,
+                          input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
+                          dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}})
+    return buffer.getvalue()
+
+
+def onnx_metadata(path: str | Path) -> dict:
+    """The metadata properties of an exported ONNX model, decoded."""
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    return {prop.key: json.loads(prop.value) for prop in model.metadata_props}
+
+
+def onnx_session(model: str | Path | bytes, threads: int = 1):
+    """An ONNX Runtime CPU session (a file or serialized model) with `threads` intra-op threads, run sequentially."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
+                                providers=["CPUExecutionProvider"])
+
+
+def parity(actor: torch.nn.Module, onnx_model: str | Path | bytes, scripted: torch.jit.ScriptModule,
+           obs: np.ndarray) -> dict[str, float]:
+    """Max |a - a_torch| of ONNX Runtime and TorchScript against the torch actor on observations `obs`."""
+    obs = np.ascontiguousarray(obs, dtype=np.float32)
+    with torch.no_grad():
+        expected = actor(torch.from_numpy(obs)).numpy()
+        scripted_actions = scripted(torch.from_numpy(obs)).numpy()
+    onnx_actions = onnx_session(onnx_model).run([OUTPUT_NAME], {INPUT_NAME: obs})[0]
+    return {"onnxruntime": float(np.abs(onnx_actions - expected).max()),
+            "torchscript": float(np.abs(scripted_actions - expected).max())}
+
+
+def random_observations(metadata: dict, count: int, normalized: bool = False, seed: int = 0) -> np.ndarray:
+    """`count` observations spread like the training data (mean +- 3 std, so some lie beyond the normaliser's
+    clip); `normalized`: as the normaliser outputs them (a raw actor's input)."""
+    noise = 3.0 * np.random.default_rng(seed).standard_normal((count, metadata["io"]["obs_size"]))
+    normalizer = metadata["normalizer"]
+    if normalized or normalizer is None:
+        return noise.astype(np.float32)
+    std = np.sqrt(np.array(normalizer["var"]) + normalizer["epsilon"])
+    return (np.array(normalizer["mean"]) + std * noise).astype(np.float32)
+
+
+def compile_actor(actor: torch.nn.Module, obs_size: int):
+    """(ONNX ModelProto, TorchScript module) of an actor."""
+    import onnx
+
+    return onnx.load_from_string(onnx_bytes(actor, obs_size)), torch.jit.script(actor)
+
+
+def check_actor(name: str, actor, onnx_model, scripted, obs: np.ndarray) -> dict[str, float]:
+    """The parity of the compiled actors with the torch one; AwdError above PARITY_TOLERANCE."""
+    differences = parity(actor, onnx_model.SerializeToString(), scripted, obs)
+    worst = max(differences, key=differences.get)
+    if differences[worst] > PARITY_TOLERANCE:
+        raise AwdError(name, "export_check", f"{worst} differs from the torch actor by {differences[worst]:.2e} "
+                       f"(expected <= {PARITY_TOLERANCE:g})")
+    return differences
+
+
+def save_actor(folder: Path, stem: str, onnx_model, scripted, metadata: dict) -> None:
+    """`<stem>.onnx` with the metadata as properties and `<stem>.pt` with it as the extra file policy.json."""
+    import onnx
+
+    for key, value in metadata.items():
+        onnx_model.metadata_props.add(key=key, value=json.dumps(value))
+    onnx.checker.check_model(onnx_model)
+    onnx.save(onnx_model, str(folder / f"{stem}.onnx"))
+    torch.jit.save(scripted, str(folder / f"{stem}.pt"), _extra_files={METADATA_FILE: json.dumps(metadata)})
+
+
+def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, raw: bool = False,
+                      env_mapping: dict | None = None) -> Path:
+    """Export the policy of `checkpoint` into `folder` (default: <checkpoint dir>/<stem>_export); returns it."""
+    from awd.utils.io import atomic_directory
+
+    checkpoint = Path(checkpoint)
+    folder = Path(folder) if folder else checkpoint.with_name(f"{checkpoint.stem}_export")
+    state, env, model = load_policy(checkpoint, env_mapping)
+    metadata = policy_metadata(checkpoint, state, env, model)
+    actors = {"policy": model.export_actor()}
+    metadata["files"] = {"onnx": "policy.onnx", "torchscript": "policy.pt", "metadata": METADATA_FILE}
+    if raw and metadata["normalizer"] is not None:
+        actors["policy_raw"] = model.export_actor(normalize=False)
+        metadata["files"].update(raw_onnx="policy_raw.onnx", raw_torchscript="policy_raw.pt",
+                                 normalizer="normalizer.npz")
+    compiled = {stem: compile_actor(actor, env.num_obs) for stem, actor in actors.items()}
+    samples = 256
+    metadata["export_check"] = {"samples": samples, "tolerance": PARITY_TOLERANCE, **{
+        stem: check_actor(f"{stem}.onnx", actor, *compiled[stem],
+                          random_observations(metadata, samples, normalized=stem != "policy"))
+        for stem, actor in actors.items()}}
+    with atomic_directory(folder, METADATA_FILE) as building:
+        for stem, (onnx_model, scripted) in compiled.items():
+            save_actor(building, stem, onnx_model, scripted, metadata)
+        if "policy_raw" in actors:
+            normalizer = metadata["normalizer"]
+            np.savez(building / "normalizer.npz", mean=np.float32(normalizer["mean"]),
+                     var=np.float32(normalizer["var"]), epsilon=normalizer["epsilon"], clip=normalizer["clip"])
+        (building / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
+    return folder
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth)")
+    parser.add_argument("-o", "--export_dir", help="output folder (default: <checkpoint dir>/<stem>_export)")
+    parser.add_argument("--raw", action="store_true",
+                        help="also write actors without the normaliser (policy_raw.*) and normalizer.npz")
+    parser.add_argument("--cfg_env", help="env YAML to export against (default: the checkpoint's resolved config)")
+    return parser.parse_args(argv)
+
+
+def report(folder: Path) -> str:
+    metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
+    check = metadata["export_check"]["policy"]
+    return (f"awd: exported {metadata['task']} ({metadata['io']['obs_size']} obs -> {metadata['io']['action_size']} "
+            f"actions, {metadata['control']['control_rate_hz']:g} Hz) to {folder}: {', '.join(metadata['files'].values())}"
+            f"; max |diff| vs torch: onnxruntime {check['onnxruntime']:.1e}, torchscript {check['torchscript']:.1e}")
+
+
+def main(argv=None) -> Path:
+    """CLI entry point (tools/export.py); exit code 2 on bad input."""
+    args = parse_args(argv)
+    with exit_on_error():
+        mapping = resolve_env_mapping(args.checkpoint, args.cfg_env)
+        folder = export_checkpoint(args.checkpoint, args.export_dir, args.raw, mapping)
+        print(report(folder), flush=True)
+        return folder

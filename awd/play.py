@@ -1,0 +1,266 @@
+"""Playback: one robot on CPU MuJoCo driven by a checkpoint's deterministic actor (the one awd.export writes),
+or clips played kinematically (DucklingViewMotion, no checkpoint), shown three ways:
+
+* the MuJoCo viewer (`mujoco.viewer.launch_passive`) when a display exists, in real time, with the command and
+  the measured velocity in its overlay and keyboard commands (`KeyboardCommand`);
+* a video (`--video out.mp4`), rendered offscreen (`mujoco.Renderer`, MUJOCO_GL=egl unless set) with the same
+  text drawn into the frames, written atomically through imageio's ffmpeg;
+* `--headless` alone: a status line per second.
+
+Commands: fixed with `--command vx vy wz`; else from the keyboard in the viewer (starting at zero), else sampled
+by the task as in training. Measured velocity: the task's `tracking_velocities()` (the window its tracking
+rewards see), in the yaw frame.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from awd.errors import AwdError
+
+# GLFW key codes (named after the US layout, by key position): the viewer's key_callback receives these.
+KEY_UP, KEY_DOWN, KEY_LEFT, KEY_RIGHT = 265, 264, 263, 262
+# (command index, direction) per key: arrows and W/S/A/D/Q/E; by position an AZERTY keyboard's z/s/q/d/a/e
+# are W/S/A/D/Q/E, so the old tool's z: forward, s: back, q: left, d: right, a/e: turn left/right hold too.
+KEY_COMMANDS = {
+    KEY_UP: (0, 1), KEY_DOWN: (0, -1), KEY_LEFT: (2, 1), KEY_RIGHT: (2, -1),
+    ord("W"): (0, 1), ord("Z"): (0, 1), ord("S"): (0, -1),
+    ord("A"): (1, 1), ord("D"): (1, -1), ord("Q"): (2, 1), ord("E"): (2, -1),
+}
+KEYS_STOP = (ord("X"), ord("0"))
+KEY_STEPS = 4  # presses from zero to the end of a command range
+VIDEO_FPS = 25
+GL_BACKENDS = ("egl", "osmesa")
+
+
+@dataclass(frozen=True)
+class PlaySettings:
+    video: str | None = None  # render into this video file instead of a viewer
+    headless: bool = False  # no viewer (status lines, or the video)
+    command: tuple[float, float, float] | None = None  # fixed (vx, vy, wz)
+    duration_s: float = 10.0  # headless and video length; the viewer runs until closed
+    width: int = 640
+    height: int = 480
+
+
+class KeyboardCommand:
+    """A (vx, vy, wz) command moved by key presses in steps of 1/KEY_STEPS of its range, clipped to the range;
+    X or 0 stops."""
+
+    def __init__(self, ranges: list[tuple[float, float]]):
+        self.low = np.array([low for low, _ in ranges])
+        self.high = np.array([high for _, high in ranges])
+        self.value = np.zeros(3)
+        self.changed = True
+
+    def on_key(self, key: int) -> None:
+        if key in KEYS_STOP:
+            self.value[:] = 0.0
+        elif key in KEY_COMMANDS:
+            index, direction = KEY_COMMANDS[key]
+            end = self.high[index] if direction > 0 else self.low[index]
+            self.value[index] = np.clip(self.value[index] + abs(end) / KEY_STEPS * direction,
+                                        self.low[index], self.high[index])
+        else:
+            return
+        self.changed = True
+
+
+def prepare_offscreen_gl() -> None:
+    """Pick an offscreen OpenGL backend before mujoco is imported (EGL unless MUJOCO_GL says otherwise)."""
+    os.environ.setdefault("MUJOCO_GL", "egl")
+
+
+def has_display() -> bool:
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
+# ------------------------------------------------------------------------------------------------ envs
+
+
+def checkpoint_player(checkpoint: str | Path, cfg_env: str | None, overrides: list[str]):
+    """(env, actor) of a checkpoint: its env (or `cfg_env`'s, with dotted `env.` overrides) with one robot on CPU
+    MuJoCo from the default pose, refused if its layout differs from the checkpoint's, and the deployed actor."""
+    from awd.export import load_policy, resolve_env_mapping
+
+    _, env, model = load_policy(checkpoint, resolve_env_mapping(checkpoint, cfg_env, overrides))
+    return env, model.export_actor()
+
+
+def clip_player(task: str, cfg_env: str | None, motion_file: str | None, overrides: list[str]):
+    """(env, None) of a task played without a policy (DucklingViewMotion): one robot on CPU MuJoCo."""
+    from awd.config import apply_override, load_run_config
+    from awd.engine import make_engine
+    from awd.tasks import build_env
+
+    config = load_run_config(task, cfg_env)
+    if motion_file:
+        config["env"]["motion_file"] = str(Path(motion_file).resolve())
+    for override in overrides:
+        apply_override(config, override)
+    return build_env(config["env"], 1, task=task, source=config["sources"]["env"],
+                     engine_factory=lambda *a, **k: make_engine("mujoco", *a, num_threads=1, **k)), None
+
+
+# ------------------------------------------------------------------------------------------------ the loop
+
+
+def status_text(env, elapsed_s: float) -> tuple[str, str]:
+    """(labels, values) of the overlay: the command (for command tasks) and the measured velocity."""
+    lin, ang = env.tracking_velocities()
+    measured = (float(lin[0, 0]), float(lin[0, 1]), float(ang[0, 2]))
+    labels, values = ["time"], [f"{elapsed_s:6.1f} s"]
+    if hasattr(env, "commands") and hasattr(env, "set_commands"):
+        labels.append("command")
+        values.append(_velocity(env.commands[0].tolist()))
+    labels.append("measured")
+    values.append(_velocity(measured))
+    return "\n".join(labels), "\n".join(values)
+
+
+def _velocity(values) -> str:
+    vx, vy, wz = values
+    return f"vx {vx:+.2f} vy {vy:+.2f} m/s  wz {wz:+.2f} rad/s"
+
+
+class Player:
+    """Steps one env with a deterministic actor (or none, for clips)."""
+
+    def __init__(self, env, actor, command: tuple[float, float, float] | None):
+        self.env, self.actor = env, actor
+        if command is not None:
+            if not hasattr(env, "set_commands"):
+                raise AwdError(None, "--command", f"task {env.task_name} takes no commands")
+            env.set_commands(torch.tensor(command, dtype=torch.float32))
+        self.obs = env.reset()
+        self.steps = 0
+
+    @property
+    def elapsed_s(self) -> float:
+        return self.steps * self.env.dt
+
+    def step(self) -> None:
+        with torch.no_grad():
+            actions = self.actor(self.obs) if self.actor is not None else None
+        self.obs = self.env.step(actions)[0]
+        self.steps += 1
+
+
+def play_headless(player: Player, settings: PlaySettings) -> None:
+    steps_per_line = max(1, round(1.0 / player.env.dt))
+    while player.elapsed_s < settings.duration_s - 1e-9:
+        player.step()
+        if player.steps % steps_per_line == 0:
+            labels, values = status_text(player.env, player.elapsed_s)
+            print(" | ".join(f"{k} {v}" for k, v in zip(labels.splitlines(), values.splitlines())), flush=True)
+
+
+def _tracking_camera(camera, model, body: str) -> None:
+    import mujoco
+
+    camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
+    camera.trackbodyid = model.body(body).id
+    camera.distance, camera.elevation, camera.azimuth = 1.2, -15.0, 135.0
+
+
+def _show_all_geoms(option) -> None:
+    """Show every geom group (an MJCF may keep its collision shapes, the only ones some robots have, in 3+)."""
+    option.geomgroup[:] = 1
+
+
+def play_viewer(player: Player, settings: PlaySettings) -> None:
+    """Real-time playback in the passive viewer; keyboard commands unless a command is fixed."""
+    import mujoco
+    import mujoco.viewer
+
+    env = player.env
+    keyboard = None
+    if settings.command is None and hasattr(env, "set_commands"):
+        c = env.cfg.commands
+        keyboard = KeyboardCommand([c.lin_vel_x, c.lin_vel_y, c.ang_vel_z])
+    model, data = env.engine.env_model(0), env.engine.env_data(0)
+    with mujoco.viewer.launch_passive(model, data, key_callback=keyboard.on_key if keyboard else None) as viewer:
+        _tracking_camera(viewer.cam, model, env.spec.trunk_body)
+        _show_all_geoms(viewer.opt)
+        while viewer.is_running():
+            start = time.perf_counter()
+            with viewer.lock():
+                if keyboard is not None and keyboard.changed:
+                    env.set_commands(torch.tensor(keyboard.value, dtype=torch.float32))
+                    keyboard.changed = False
+                player.step()
+                viewer.set_texts((None, mujoco.mjtGridPos.mjGRID_TOPLEFT, *status_text(env, player.elapsed_s)))
+            viewer.sync()
+            time.sleep(max(0.0, env.dt - (time.perf_counter() - start)))
+
+
+def offscreen_renderer(model, settings: PlaySettings):
+    """A mujoco.Renderer, or an AwdError that says how to get an offscreen OpenGL context."""
+    import mujoco
+
+    try:
+        return mujoco.Renderer(model, settings.height, settings.width)
+    except Exception as error:  # no EGL/OSMesa library, no GPU driver, a display-less GLFW...
+        raise AwdError(None, "--video", f"cannot render offscreen with MUJOCO_GL={os.environ.get('MUJOCO_GL')!r} "
+                       f"({type(error).__name__}: {error}); expected MUJOCO_GL=egl or osmesa with its library "
+                       "installed") from None
+
+
+def draw_text(frame: np.ndarray, labels: str, values: str) -> np.ndarray:
+    """The frame with the overlay text in its top-left corner."""
+    from PIL import Image, ImageDraw
+
+    image = Image.fromarray(frame)
+    draw = ImageDraw.Draw(image)
+    draw.multiline_text((10, 8), labels, fill=(255, 255, 255))
+    draw.multiline_text((80, 8), values, fill=(255, 255, 255))
+    return np.asarray(image)
+
+
+def play_video(player: Player, settings: PlaySettings) -> Path:
+    """Render `duration_s` seconds at VIDEO_FPS (or the control rate if lower) into the video file, atomically."""
+    import imageio.v2 as imageio
+    import mujoco
+
+    env = player.env
+    model, data = env.engine.env_model(0), env.engine.env_data(0)
+    renderer = offscreen_renderer(model, settings)
+    camera, option = mujoco.MjvCamera(), mujoco.MjvOption()
+    _tracking_camera(camera, model, env.spec.trunk_body)
+    _show_all_geoms(option)
+    steps_per_frame = max(1, round(1.0 / (env.dt * VIDEO_FPS)))
+    path = Path(settings.video).resolve()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")
+    try:
+        with imageio.get_writer(temporary, format="FFMPEG", mode="I", fps=1.0 / (env.dt * steps_per_frame),
+                                macro_block_size=8) as writer:
+            while player.elapsed_s < settings.duration_s - 1e-9:
+                player.step()
+                if player.steps % steps_per_frame == 0:
+                    renderer.update_scene(data, camera, option)
+                    writer.append_data(draw_text(renderer.render(), *status_text(env, player.elapsed_s)))
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+        renderer.close()
+    return path
+
+
+def play(env, actor, settings: PlaySettings) -> None:
+    """Play with the viewer, into a video or headless, as the settings and the display say."""
+    player = Player(env, actor, settings.command)
+    if settings.video:
+        print(f"awd: wrote {play_video(player, settings)}", flush=True)
+    elif settings.headless:
+        play_headless(player, settings)
+    elif has_display():
+        play_viewer(player, settings)
+    else:
+        raise AwdError(None, "--test", "no display (DISPLAY/WAYLAND_DISPLAY unset): use --headless --video out.mp4")

@@ -1,0 +1,102 @@
+"""Playback (awd/play.py, `run.py --test`): keyboard commands, headless play with a fixed command, clips played
+the same way, a video rendered offscreen with the overlay, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from awd.play import KEY_DOWN, KEY_LEFT, KEY_UP, KeyboardCommand
+from awd.run import main as run_main
+
+RUN = Path(__file__).resolve().parent.parent / "awd" / "run.py"
+
+
+def test_keys_step_the_command_within_its_ranges():
+    keyboard = KeyboardCommand([(-0.2, 0.4), (-0.1, 0.1), (-0.8, 0.8)])
+    for key in (KEY_UP, ord("W"), ord("Z")):  # arrows, WASD and the AZERTY z (forward)
+        keyboard.on_key(key)
+    assert keyboard.value[0] == pytest.approx(0.3)
+    for _ in range(9):
+        keyboard.on_key(KEY_UP)
+    assert keyboard.value[0] == pytest.approx(0.4)  # clipped to the range
+    keyboard.on_key(ord("A"))
+    keyboard.on_key(KEY_LEFT)
+    keyboard.on_key(ord("E"))
+    assert keyboard.value[1:] == pytest.approx([0.025, 0.0])
+    for _ in range(12):
+        keyboard.on_key(KEY_DOWN)
+    assert keyboard.value[0] == pytest.approx(-0.2)
+    keyboard.changed = False
+    keyboard.on_key(ord("M"))  # not a command key
+    assert not keyboard.changed
+    keyboard.on_key(ord("X"))
+    assert keyboard.changed and not keyboard.value.any()
+
+
+def _status_lines(output: str) -> list[str]:
+    return [line for line in output.splitlines() if line.startswith("time")]
+
+
+def test_headless_play_holds_a_fixed_command(trained_checkpoint, capsys):
+    run_main(["--test", "--headless", "--checkpoint", str(trained_checkpoint), "--duration", "2",
+              "--command", "0.1", "0", "-0.3"])
+    lines = _status_lines(capsys.readouterr().out)
+    assert len(lines) == 2 and all("command vx +0.10 vy +0.00 m/s  wz -0.30 rad/s" in line for line in lines)
+    assert all("measured vx" in line for line in lines)
+
+
+def test_clips_play_the_same_way(capsys):
+    run_main(["--test", "--headless", "--task", "DucklingViewMotion", "--duration", "1",
+              "--motion_file", str(Path(__file__).resolve().parent.parent / "awd/data/motions/mini_bdx/forward_fast.json")])
+    (line,) = _status_lines(capsys.readouterr().out)
+    vx = float(line.split("measured vx ")[1].split()[0])
+    assert vx > 0.05 and "command" not in line  # the clip walks forward; the task takes no commands
+
+
+def _egl_works() -> bool:
+    probe = "import mujoco; mujoco.Renderer(mujoco.MjModel.from_xml_string('<mujoco/>'), 8, 8)"
+    env = {**os.environ, "MUJOCO_GL": "egl"}
+    return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=120).returncode == 0
+
+
+@pytest.mark.skipif(importlib.util.find_spec("imageio") is None, reason="imageio not installed (pip install -e .[video])")
+def test_video_is_rendered_offscreen_with_the_overlay(trained_checkpoint, tmp_path):
+    if not _egl_works():
+        pytest.skip("no offscreen OpenGL (MUJOCO_GL=egl) on this machine")
+    import imageio.v2 as imageio
+
+    video = tmp_path / "play.mp4"
+    env = {**os.environ, "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
+    run = subprocess.run([sys.executable, str(RUN), "--test", "--headless", "--checkpoint", str(trained_checkpoint),
+                          "--video", str(video), "--duration", "0.4", "--command", "0.2", "0", "0"],
+                         env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    with imageio.get_reader(video) as reader:
+        frames = list(reader.iter_data())
+    assert len(frames) == 10 and frames[0].shape == (480, 640, 3)  # 0.4 s at 25 fps
+    corner, body = frames[-1][5:60, 5:300], frames[-1][150:400, 200:440]
+    assert (corner > 200).any() and body.std() > 10  # white overlay text; a rendered robot, not a flat image
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["play.mp4"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--engine", "mujoco_warp"], "playback runs one robot on CPU MuJoCo"),
+    (["--task", "DucklingViewMotion", "--command", "0.1", "0", "0"], "takes no commands"),
+    ([], "no display"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(trained_checkpoint, monkeypatch, capsys, argv, words):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    checkpoint = [] if "DucklingViewMotion" in argv else ["--checkpoint", str(trained_checkpoint)]
+    headless = ["--headless", "--duration", "0.1"] if argv else []
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(["--test", *checkpoint, *headless, *argv])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("error: ") and words in line, line

@@ -1,0 +1,122 @@
+"""tools/sim2sim.py on an export of a briefly trained checkpoint: its observations equal the env's step for
+step, it reports the evaluator's numbers under the same command, it runs end to end on CPU without importing
+awd, and bad input is one line with exit code 2."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from awd.evaluate import EvalSettings, evaluate
+from awd.export import export_checkpoint, load_policy
+from awd.learning.checkpoint import load_checkpoint, save_checkpoint
+
+TOOL = Path(__file__).resolve().parent.parent / "tools" / "sim2sim.py"
+
+
+@pytest.fixture(scope="module")
+def sim2sim():
+    spec = importlib.util.spec_from_file_location("sim2sim_tool", TOOL)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def folder(trained_checkpoint, tmp_path_factory):
+    return export_checkpoint(trained_checkpoint, tmp_path_factory.mktemp("sim2sim") / "export")
+
+
+def test_observations_and_velocities_equal_the_envs_step_for_step(sim2sim, folder, trained_checkpoint):
+    metadata, policy = sim2sim.load_export(folder)
+    _, env, _ = load_policy(trained_checkpoint)
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None)), metadata, 1,
+                            np.random.default_rng(0))
+    command = np.array([[0.2, -0.05, 0.5]])
+    env.set_commands(torch.tensor(command[0], dtype=torch.float32))
+    env_obs = env.reset().numpy()
+    robots.reset()
+    obs = robots.observations(command)
+    for _ in range(100):
+        assert np.abs(obs - env_obs).max() < 1e-5
+        actions = policy.run(["actions"], {"obs": obs})[0]
+        env_obs = env.step(torch.from_numpy(actions))[0].numpy()
+        assert not robots.step(actions).any()
+        obs = robots.observations(command)
+        for mine, theirs in zip(robots.tracking_velocities(), env.tracking_velocities()):
+            assert np.abs(mine - theirs.numpy()).max() < 1e-5
+    assert np.abs(obs[0, 3:19]).max() > 1e-3  # the joints moved away from the default pose
+
+
+def test_the_numbers_equal_the_evaluators_under_a_fixed_command(sim2sim, folder, trained_checkpoint, tmp_path):
+    state = load_checkpoint(trained_checkpoint)
+    state["config"]["config"]["env_config"]["env"]["commands"].update(
+        lin_vel_x=[0.15, 0.15], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.4, 0.4], zero_prob=0.0)
+    fixed = save_checkpoint(tmp_path / "fixed.pth", state)
+    expected = evaluate(fixed, EvalSettings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1))
+    result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5,
+                                                       command=(0.15, 0.0, 0.4)))
+    for key in ("survival", "falls", "env_steps", "tracked_steps"):
+        assert result[key] == expected[key], key
+    for key in ("planar_error", "yaw_error"):
+        assert result[key] == pytest.approx(expected[key], rel=1e-3), key
+
+
+def test_runs_end_to_end_on_cpu_without_importing_awd(folder, tmp_path):
+    out = tmp_path / "result.json"
+    script = (f"import runpy, sys; sys.argv = [{str(TOOL)!r}, {str(folder)!r}, '--num_envs', '3', '--episode_s', "
+              f"'1', '--resample_s', '0.5', '--settle_s', '0.2', '--json', {str(out)!r}]; "
+              f"runpy.run_path({str(TOOL)!r}, run_name='__main__'); "
+              "print('awd modules:', sorted(m for m in sys.modules if m == 'awd' or m.startswith('awd.')))")
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "awd modules: []" in run.stdout and "| survival |" in run.stdout
+    result = json.loads(out.read_text())
+    assert result["episodes"] == 3 and 0.0 <= result["survival"] <= 1.0
+    assert 0 < result["tracked_steps"] < result["env_steps"] <= 3 * 50
+    assert result["planar_error"] >= 0.0 and result["yaw_error"] >= 0.0
+
+
+def test_bad_input_is_one_line_and_exit_code_2(folder, tmp_path):
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    metadata = json.loads((folder / "policy.json").read_text())
+    metadata["observation"]["parts"][0]["name"] = "lidar"
+    (broken / "policy.json").write_text(json.dumps(metadata))
+    cases = [([str(tmp_path / "nowhere")], "policy.json: file not found"),
+             ([str(folder), "--mjcf", str(tmp_path / "robot.xml")], "robot.mjcf: file not found"),
+             ([str(broken)], "observation.parts: unknown part 'lidar'")]
+    for argv, words in cases:
+        run = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=120)
+        assert run.returncode == 2
+        (line,) = run.stderr.strip().splitlines()
+        assert line.startswith("error: ") and words in line, line
+
+
+def test_delays_are_applied_and_other_randomisation_is_named(sim2sim, trained_checkpoint, tmp_path):
+    state = load_checkpoint(trained_checkpoint)
+    rand = state["config"]["config"]["env_config"]["env"]["domain_rand"]
+    rand["push"]["enabled"] = rand["action_delay"]["enabled"] = True
+    rand["action_delay"]["max_steps"] = 2
+    folder = export_checkpoint(save_checkpoint(tmp_path / "dr.pth", state), tmp_path / "export")
+    metadata, _ = sim2sim.load_export(folder)
+    assert metadata["action"]["delay_steps"] == [0, 2] and metadata["observation"]["delay_steps"] == [0, 0]
+    assert metadata["training_randomization"] == ["action_delay", "push"]
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None)), metadata, 8,
+                            np.random.default_rng(1))
+    robots.reset()
+    assert set(robots.action_delay) == {0, 1, 2}
+    robots.step(np.ones((8, 16), dtype=np.float32))
+    targets = np.array([d.ctrl.copy() for d in robots.datas])
+    moved = np.abs(targets - np.asarray(metadata["joints"]["default_pos"])).max(axis=1) > 0.1
+    assert (moved == (robots.action_delay == 0)).all()  # a delayed robot still holds the default pose
+    result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=0.5, resample_s=0.25, settle_s=0.1))
+    assert result["not_reproduced"] == ["push"] and "note: training randomised push" in sim2sim.format_table(result)

@@ -1,0 +1,413 @@
+#!/usr/bin/env python
+"""Sim2sim: run an exported policy in CPU MuJoCo from the export folder and the robot's MJCF alone, and report
+survival and velocity tracking as the evaluator (awd/evaluate.py) does for the checkpoint.
+
+    python tools/sim2sim.py EXPORT_DIR [--mjcf ROBOT.xml] [--num_envs 64] [--command VX VY WZ] [--json out.json]
+
+Only mujoco, numpy, onnxruntime and `policy.json` are used: this file imports nothing from awd, so it is also
+a reference for deployment code. From the metadata it rebuilds
+  * the simulation: the MJCF with the export's physics step and integrator, a floor when the MJCF has none,
+    and one PD position actuator per joint (kp, kd, torque limit) in action order;
+  * the observation: each part of `observation.parts` in order, (quantity - offset) * scale, from the joint
+    state, the trunk orientation, the last action and the command, delayed as `observation.delay_steps` says;
+  * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
+    for `control.decimation` physics steps.
+Episodes follow the evaluator: every env starts from the default standing pose, gets a new command every
+`--resample_s` s (uniform in the export's command ranges, small parts and a `zero_prob` share zeroed) and runs
+`--episode_s` s; a fall (trunk or head below its height, or a non-foot body on the floor, after the grace
+steps) or a simulator warning ends it. Velocities are averaged over `commands.velocity_window_s` in the yaw
+frame, and the first `--settle_s` s after each command change are left out of the errors. Commands are drawn
+from numpy's generator, not the env's, so the numbers agree with the evaluator's statistically, not exactly.
+Action and observation delays are reproduced (drawn per episode as in training); other training randomisation
+(pushes, friction, masses, torque scale, observation noise) is not: the run uses the nominal model and says so.
+Exit code 0 whether the policy passes or not, 2 on bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import mujoco
+import numpy as np
+import onnxruntime as ort
+
+FORMAT = "awd-policy"
+QUANTITIES = ("projected_gravity", "joint_pos", "joint_vel", "last_action", "commands", "foot_contacts",
+              "height_target_offset")
+
+
+class Sim2SimError(ValueError):
+    """Bad input: a missing or inconsistent export folder or MJCF (one line naming the file and the field)."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    num_envs: int = 64
+    episode_s: float = 20.0
+    resample_s: float = 5.0
+    settle_s: float = 1.0
+    seed: int = 0
+    command: tuple[float, float, float] | None = None  # fixed command instead of sampled ones
+    min_survival: float = 0.95
+    max_planar_error: float = 0.05
+    max_yaw_error: float = 0.15
+
+
+# ------------------------------------------------------------------------------------------------ export folder
+
+
+def load_export(folder: str | Path) -> tuple[dict, ort.InferenceSession]:
+    """(policy.json, an ONNX Runtime session of policy.onnx) of an export folder."""
+    folder = Path(folder)
+    path = folder / "policy.json"
+    if not path.is_file():
+        raise Sim2SimError(f"{path}: file not found (expected an export folder written by tools/export.py)")
+    metadata = json.loads(path.read_text(encoding="utf-8"))
+    if metadata.get("format") != FORMAT:
+        raise Sim2SimError(f"{path}: format: expected {FORMAT!r}, found {metadata.get('format')!r}")
+    unknown = [part["name"] for part in metadata["observation"]["parts"] if part["name"] not in QUANTITIES]
+    if unknown:
+        raise Sim2SimError(f"{path}: observation.parts: unknown part {unknown[0]!r} (this tool knows {QUANTITIES})")
+    onnx_path = folder / metadata["files"]["onnx"]
+    if not onnx_path.is_file():
+        raise Sim2SimError(f"{onnx_path}: file not found (files.onnx of {path})")
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    return metadata, ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
+def resolve_mjcf(metadata: dict, mjcf: str | Path | None) -> Path:
+    """The MJCF given, else the one named in the metadata; a file that differs from the exported one is allowed
+    (a sim2sim check against a changed model) but reported on stderr."""
+    path = Path(mjcf or metadata["robot"]["mjcf"])
+    if not path.is_file():
+        raise Sim2SimError(f"{path}: robot.mjcf: file not found (pass the robot's MJCF with --mjcf)")
+    if hashlib.sha256(path.read_bytes()).hexdigest() != metadata["robot"]["mjcf_sha256"]:
+        print(f"sim2sim: note: {path} differs from the MJCF the policy was exported with", file=sys.stderr)
+    return path
+
+
+def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
+    """The MJCF with the export's physics step and integrator, a floor if it has none, and PD position actuators
+    (kp, kv = kd, torque limit) in action order."""
+    control, joints = metadata["control"], metadata["joints"]
+    spec = mujoco.MjSpec.from_file(str(mjcf))
+    spec.option.timestep = control["sim_dt"]
+    spec.option.integrator = getattr(mujoco.mjtIntegrator, f"mjINT_{control['integrator'].upper()}")
+    if not any(geom.type == mujoco.mjtGeom.mjGEOM_PLANE for geom in spec.geoms):
+        floor = spec.worldbody.add_geom()
+        floor.name, floor.type, floor.size = "floor", mujoco.mjtGeom.mjGEOM_PLANE, [0.0, 0.0, 0.05]
+        floor.contype, floor.conaffinity, floor.condim = 1, 1, 3
+    for actuator in list(spec.actuators):
+        spec.delete(actuator)
+    for name, kp, kd, limit in zip(joints["names"], joints["kp"], joints["kd"], joints["effort_limit"]):
+        actuator = spec.add_actuator()
+        actuator.name, actuator.target, actuator.trntype = name, name, mujoco.mjtTrn.mjTRN_JOINT
+        actuator.set_to_position(kp=kp, kv=kd)
+        actuator.ctrllimited, actuator.forcelimited, actuator.forcerange = 0, 1, [-limit, limit]
+    try:
+        return spec.compile()
+    except ValueError as error:
+        raise Sim2SimError(f"{mjcf}: does not compile with the export's actuators ({error})") from None
+
+
+# ------------------------------------------------------------------------------------------------ robots
+
+
+def _gravity_in_trunk(quat: np.ndarray) -> np.ndarray:
+    """(N, 3) gravity direction (0, 0, -1) in the trunk frame of MuJoCo (w, x, y, z) quaternions (N, 4)."""
+    w, x, y, z = quat.T
+    return -np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+
+
+def _rotate(quat: np.ndarray, vec: np.ndarray) -> np.ndarray:
+    """(N, 3) vectors rotated by (w, x, y, z) quaternions."""
+    u = quat[:, 1:]
+    t = 2.0 * np.cross(u, vec)
+    return vec + quat[:, :1] * t + np.cross(u, t)
+
+
+def _yaw(quat: np.ndarray) -> np.ndarray:
+    w, x, y, z = quat.T
+    return np.arctan2(2 * (x * y + w * z), 1 - 2 * (y * y + z * z))
+
+
+class Robots:
+    """`num_envs` robots in one MjModel, one MjData each, driven by policy actions as the export describes."""
+
+    def __init__(self, model: mujoco.MjModel, metadata: dict, num_envs: int, rng: np.random.Generator):
+        self.model, self.metadata, self.num_envs, self.rng = model, metadata, num_envs, rng
+        joints, robot, control = metadata["joints"], metadata["robot"], metadata["control"]
+        self.decimation, self.dt = int(control["decimation"]), float(control["control_dt"])
+        ids = [model.joint(name).id for name in joints["names"]]
+        self.qadr, self.dadr = model.jnt_qposadr[ids], model.jnt_dofadr[ids]
+        root = model.body(robot["trunk_body"]).id
+        free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and model.jnt_bodyid[j] == root]
+        if not free:
+            raise Sim2SimError(f"robot.trunk_body: {robot['trunk_body']!r} has no free joint in the MJCF")
+        self.root_q, self.root_v = model.jnt_qposadr[free[0]], model.jnt_dofadr[free[0]]
+        self.head = model.body(robot["head_body"]).id if robot.get("head_body") else None
+        self.geom_kind = self._geom_kinds(robot)
+        self.default_pos = np.asarray(joints["default_pos"], dtype=np.float32)
+        self.action_scale = np.float32(metadata["action"]["scale"])
+        window = max(1, round(metadata["commands"]["velocity_window_s"] / self.dt)) if metadata["commands"] else 1
+        self.velocity_history = np.zeros((num_envs, window, 2, 3))
+        self.datas = [mujoco.MjData(model) for _ in range(num_envs)]
+        self.alive = np.ones(num_envs, dtype=bool)
+
+    def _geom_kinds(self, robot: dict) -> np.ndarray:
+        """Per geom: 0 floor (a plane of the world), 1 left foot, 2 right foot, 3 other robot part, -1 anything else."""
+        m = self.model
+        feet = [m.body(name).id for name in robot["foot_bodies"]]
+        kinds = np.full(m.ngeom, -1)
+        for g in range(m.ngeom):
+            body = m.geom_bodyid[g]
+            if body == 0:
+                kinds[g] = 0 if m.geom_type[g] == mujoco.mjtGeom.mjGEOM_PLANE else -1
+                continue
+            kinds[g] = 3
+            while body != 0:
+                if body in feet:
+                    kinds[g] = 1 + feet.index(body)
+                    break
+                body = m.body_parentid[body]
+        return kinds
+
+    def reset(self) -> None:
+        """Every robot at the default standing pose, at rest; buffers cleared, delays drawn."""
+        robot, n = self.metadata["robot"], self.num_envs
+        x, y, z, w = robot["init_root_quat_xyzw"]
+        for d in self.datas:
+            mujoco.mj_resetData(self.model, d)
+            d.qpos[self.root_q:self.root_q + 3] = [0.0, 0.0, robot["init_root_height"]]
+            d.qpos[self.root_q + 3:self.root_q + 7] = [w, x, y, z]
+            d.qpos[self.qadr] = self.default_pos.astype(np.float64)
+            d.ctrl[:] = d.qpos[self.qadr]
+            mujoco.mj_forward(self.model, d)
+        self.progress = 0
+        self.alive[:] = True
+        self.actions = np.zeros((n, len(self.qadr)), dtype=np.float32)
+        self.action_delay, self.action_buffer = self._delay_buffer(self.metadata["action"]["delay_steps"], self.actions)
+        self.obs_delay, self.obs_buffer = self._delay_buffer(self.metadata["observation"]["delay_steps"], None)
+        self._read_state()
+        self.velocity_history[:] = self._root_velocities()[:, None]
+
+    def _delay_buffer(self, steps: list[int], first):
+        """Per-env delays drawn in [min, max] and an empty history (newest first) of max + 1 entries."""
+        delay = self.rng.integers(steps[0], steps[1] + 1, self.num_envs)
+        return delay, None if first is None else np.repeat(first[:, None], steps[1] + 1, axis=1)
+
+    def _read_state(self) -> None:
+        self.qpos = np.stack([d.qpos for d in self.datas])
+        self.qvel = np.stack([d.qvel for d in self.datas])
+
+    @property
+    def root_quat(self) -> np.ndarray:
+        return self.qpos[:, self.root_q + 3:self.root_q + 7]
+
+    def _root_velocities(self) -> np.ndarray:
+        """(N, 2, 3) world-frame root linear and angular velocity (MuJoCo's free-joint angular one is local)."""
+        lin = self.qvel[:, self.root_v:self.root_v + 3]
+        ang = _rotate(self.root_quat, self.qvel[:, self.root_v + 3:self.root_v + 6])
+        return np.stack([lin, ang], axis=1)
+
+    def _contacts(self) -> np.ndarray:
+        """(N, 3) bool: left foot, right foot, another robot part touching the floor."""
+        touching = np.zeros((self.num_envs, 3), dtype=bool)
+        for i, d in enumerate(self.datas):
+            kinds = self.geom_kind[d.contact.geom[:d.ncon]]
+            floor_pairs = kinds[(kinds == 0).any(axis=1)].max(axis=1)
+            touching[i] = [(floor_pairs == k).any() for k in (1, 2, 3)]
+        return touching
+
+    def observations(self, commands: np.ndarray) -> np.ndarray:
+        """(N, obs_size) float32 policy observations, part by part as observation.parts says."""
+        quantities = {
+            "projected_gravity": _gravity_in_trunk(self.root_quat),
+            "joint_pos": self.qpos[:, self.qadr], "joint_vel": self.qvel[:, self.dadr],
+            "last_action": self.actions, "commands": commands,
+            "foot_contacts": self._contacts()[:, :2].astype(np.float64),
+            "height_target_offset": np.zeros((self.num_envs, 1)),
+        }
+        obs = np.concatenate([(quantities[p["name"]] - np.asarray(p["offset"])) * np.asarray(p["scale"])
+                              for p in self.metadata["observation"]["parts"]], axis=-1).astype(np.float32)
+        self.obs_buffer = (np.repeat(obs[:, None], self.obs_delay.max() + 1, axis=1) if self.obs_buffer is None
+                           else np.concatenate([obs[:, None], self.obs_buffer[:, :-1]], axis=1))
+        return self.obs_buffer[np.arange(self.num_envs), self.obs_delay]
+
+    def step(self, actions: np.ndarray) -> np.ndarray:
+        """Apply one policy step; returns (N,) bool: robots that fell or whose simulation failed this step."""
+        self.actions = np.clip(actions, -1.0, 1.0).astype(np.float32)
+        self.action_buffer = np.concatenate([self.actions[:, None], self.action_buffer[:, :-1]], axis=1)
+        applied = self.action_buffer[np.arange(self.num_envs), self.action_delay]
+        targets = (self.default_pos + self.action_scale * applied).astype(np.float64)
+        failed = np.zeros(self.num_envs, dtype=bool)
+        for i in np.flatnonzero(self.alive):
+            d = self.datas[i]
+            d.ctrl[:] = targets[i]
+            mujoco.mj_step(self.model, d, self.decimation)
+            mujoco.mj_forward(self.model, d)
+            failed[i] = d.warning.number.any() or not np.isfinite(d.qpos).all()
+        self.progress += 1
+        self._read_state()
+        self.velocity_history = np.concatenate([self._root_velocities()[:, None], self.velocity_history[:, :-1]], 1)
+        return (self._fell() | failed) & self.alive
+
+    def _fell(self) -> np.ndarray:
+        rule = self.metadata["termination"]
+        if self.progress <= rule["grace_steps"]:
+            return np.zeros(self.num_envs, dtype=bool)
+        fell = self.qpos[:, self.root_q + 2] < rule["trunk_height"]
+        if self.head is not None and rule["head_height"] > 0:
+            fell |= np.array([d.xpos[self.head, 2] for d in self.datas]) < rule["head_height"]
+        if rule["non_foot_contact"]:
+            fell |= self._contacts()[:, 2]
+        return fell
+
+    def tracking_velocities(self) -> tuple[np.ndarray, np.ndarray]:
+        """(lin, ang) (N, 3) root velocities averaged over the window, in the current yaw frame."""
+        mean = self.velocity_history.mean(axis=1)
+        yaw = _yaw(self.root_quat)
+        cos, sin = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
+        rotated = [np.stack([cos[:, 0] * v[:, 0] + sin[:, 0] * v[:, 1], -sin[:, 0] * v[:, 0] + cos[:, 0] * v[:, 1],
+                             v[:, 2]], axis=-1) for v in (mean[:, 0], mean[:, 1])]
+        return rotated[0], rotated[1]
+
+
+# ------------------------------------------------------------------------------------------------ episodes
+
+
+def sample_commands(commands: dict, count: int, rng: np.random.Generator) -> np.ndarray:
+    """(count, 3) commands as the task samples them: uniform in the ranges, small planar or yaw parts zeroed,
+    a `zero_prob` share all zero."""
+    low, high = np.array(commands["ranges"], dtype=np.float64).T
+    sampled = low + (high - low) * rng.random((count, 3))
+    planar_small = np.linalg.norm(sampled[:, :2], axis=-1) < commands["small_lin_vel"]
+    sampled[planar_small, :2] = 0.0
+    sampled[np.abs(sampled[:, 2]) < commands["small_ang_vel"], 2] = 0.0
+    sampled[rng.random(count) < commands["zero_prob"]] = 0.0
+    return sampled
+
+
+def run_episodes(robots: Robots, policy: ort.InferenceSession, settings: Settings) -> dict:
+    """One synchronous episode per robot, measured like the evaluator."""
+    metadata, n, dt = robots.metadata, robots.num_envs, robots.dt
+    episode_steps = max(1, round(settings.episode_s / dt))
+    resample_steps, settle_steps = max(1, round(settings.resample_s / dt)), round(settings.settle_s / dt)
+    input_name, output_name = metadata["io"]["input"], metadata["io"]["output"]
+    new_commands = (lambda: np.tile(settings.command, (n, 1))) if settings.command else (
+        lambda: sample_commands(metadata["commands"], n, robots.rng))
+    commands = new_commands() if metadata["commands"] else np.zeros((n, 3))
+    robots.reset()
+    obs = robots.observations(commands)
+    env_steps, tracked, planar, yaw = 0, 0, 0.0, 0.0
+    for step in range(episode_steps):
+        current = commands
+        if metadata["commands"] and (step + 1) % resample_steps == 0 and step + 1 < episode_steps:
+            commands = new_commands()
+        terminated = robots.step(policy.run([output_name], {input_name: obs})[0])
+        env_steps += int(robots.alive.sum())
+        robots.alive &= ~terminated
+        if step % resample_steps >= settle_steps:
+            lin, ang = robots.tracking_velocities()
+            alive = robots.alive
+            tracked += int(alive.sum())
+            planar += float(np.linalg.norm(lin[alive, :2] - current[alive, :2], axis=-1).sum())
+            yaw += float(np.abs(ang[alive, 2] - current[alive, 2]).sum())
+        obs = robots.observations(commands)
+    survivors = int(robots.alive.sum())
+    return {"episodes": n, "falls": n - survivors, "survival": survivors / n, "env_steps": env_steps,
+            "tracked_steps": tracked, "planar_error": planar / tracked if tracked else None,
+            "yaw_error": yaw / tracked if tracked else None}
+
+
+def sim2sim(folder: str | Path, settings: Settings = Settings(), mjcf: str | Path | None = None) -> dict:
+    """Run the export in `folder` and return the metrics, the verdicts and the settings."""
+    start = time.perf_counter()
+    metadata, policy = load_export(folder)
+    if settings.command and not metadata["commands"]:
+        raise Sim2SimError(f"{folder}: commands: task {metadata['task']} takes no commands (drop --command)")
+    model = build_model(metadata, resolve_mjcf(metadata, mjcf))
+    robots = Robots(model, metadata, settings.num_envs, np.random.default_rng(settings.seed))
+    result = {"export": str(folder), "task": metadata["task"], **run_episodes(robots, policy, settings),
+              "not_reproduced": [name for name in metadata["training_randomization"] if not name.endswith("_delay")]}
+    verdicts = {"survival": result["survival"] >= settings.min_survival,
+                "planar_error": result["planar_error"] is not None and result["planar_error"] <= settings.max_planar_error,
+                "yaw_error": result["yaw_error"] is not None and result["yaw_error"] <= settings.max_yaw_error}
+    result.update({"pass": verdicts, "passed": all(verdicts.values()), "settings": asdict(settings),
+                   "wall_s": time.perf_counter() - start})
+    return result
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON through a temporary file and a rename, so that readers never see half a file."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
+        os.replace(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)
+
+
+def format_table(result: dict) -> str:
+    s, verdict = result["settings"], result["pass"]
+    mark = lambda ok: "yes" if ok else "**no**"  # noqa: E731
+    number = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
+    return "\n".join([
+        f"sim2sim {result['export']} ({result['task']}, CPU MuJoCo, ONNX Runtime)", "",
+        "| metric | value | threshold | pass |", "| --- | ---: | ---: | :---: |",
+        f"| survival | {result['survival']:.3f} ({result['episodes'] - result['falls']}/{result['episodes']}) "
+        f"| >= {s['min_survival']} | {mark(verdict['survival'])} |",
+        f"| planar velocity error (m/s) | {number(result['planar_error'])} | <= {s['max_planar_error']} "
+        f"| {mark(verdict['planar_error'])} |",
+        f"| yaw-rate error (rad/s) | {number(result['yaw_error'])} | <= {s['max_yaw_error']} "
+        f"| {mark(verdict['yaw_error'])} |", "",
+        f"{result['episodes']} episodes of {s['episode_s']:g} s, commands every {s['resample_s']:g} s, first "
+        f"{s['settle_s']:g} s after each left out; env-steps {result['env_steps']:,} ({result['tracked_steps']:,} "
+        f"tracked), {result['wall_s']:.1f} s",
+        f"verdict: {'PASS' if result['passed'] else 'FAIL'}",
+        *([f"note: training randomised {', '.join(result['not_reproduced'])}; this run uses the nominal model "
+           "(the evaluator keeps the randomisation, so its numbers may differ)"] if result["not_reproduced"] else [])])
+
+
+def parse_args(argv=None) -> tuple[argparse.Namespace, Settings]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = Settings()
+    parser.add_argument("export_dir", help="a folder written by tools/export.py")
+    parser.add_argument("--mjcf", help="the robot's MJCF (default: the one named in policy.json)")
+    parser.add_argument("--num_envs", type=int, default=defaults.num_envs, help="episodes, run side by side")
+    parser.add_argument("--episode_s", type=float, default=defaults.episode_s)
+    parser.add_argument("--resample_s", type=float, default=defaults.resample_s, help="command period (s)")
+    parser.add_argument("--settle_s", type=float, default=defaults.settle_s)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--command", type=float, nargs=3, metavar=("VX", "VY", "WZ"), help="a fixed command")
+    parser.add_argument("--json", help="also write the result to this JSON file")
+    args = parser.parse_args(argv)
+    if args.num_envs < 1 or not 0 <= args.settle_s < min(args.resample_s, args.episode_s):
+        parser.error("expected --num_envs >= 1 and 0 <= --settle_s < --resample_s, --episode_s")
+    return args, Settings(num_envs=args.num_envs, episode_s=args.episode_s, resample_s=args.resample_s,
+                          settle_s=args.settle_s, seed=args.seed, command=tuple(args.command) if args.command else None)
+
+
+def main(argv=None) -> dict:
+    args, settings = parse_args(argv)
+    try:
+        result = sim2sim(args.export_dir, settings, args.mjcf)
+    except Sim2SimError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    print(format_table(result), flush=True)
+    if args.json:
+        write_json_atomic(Path(args.json), result)
+    return result
+
+
+if __name__ == "__main__":
+    main()
