@@ -185,3 +185,21 @@ def test_in_place_normaliser_matches_rl_games_and_keeps_its_tensors():
     assert all(now is before for now, before in zip((in_place.running_mean, in_place.running_var, in_place.count), tensors))
     for name in ("running_mean", "running_var", "count"):
         torch.testing.assert_close(getattr(in_place, name), getattr(reference, name))
+
+
+def test_rollout_actions_follow_the_policy_distribution():
+    from awd.learning.network import AMPNetworkBuilder, ModelAMPContinuous
+
+    builder = AMPNetworkBuilder()
+    builder.load({"actor": {"units": [8], "activation": "elu"}, "critic": {"units": [8], "activation": "elu"},
+                  "log_std": {"init": -1.0, "learnable": True}, "disc": {"units": [8]}})
+    model = ModelAMPContinuous(builder).build({"input_shape": (3,), "actions_num": 2, "amp_input_shape": (4,),
+                                               "normalize_input": True, "value_size": 1})
+    model.eval()
+    torch.manual_seed(0)
+    with torch.no_grad():
+        out = model({"is_train": False, "obs": torch.zeros(20000, 3)})
+    noise = (out["actions"] - out["mus"]) / out["sigmas"]
+    assert abs(float(noise.mean())) < 0.02 and abs(float(noise.std()) - 1.0) < 0.02
+    expected = torch.distributions.Normal(out["mus"], out["sigmas"]).log_prob(out["actions"]).sum(-1)
+    torch.testing.assert_close(out["neglogpacs"], -expected, rtol=1e-4, atol=1e-4)

@@ -203,6 +203,17 @@ class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
                     self.amp_input_mean_std(amp_obs)
                     self.amp_input_mean_std.eval()
 
+        def _act(self, input_dict: dict) -> dict:
+            """The rollout outputs of rl_games' model, with actions drawn as mu + sigma * noise: torch.normal
+            checks sigma >= 0 on the host, a GPU synchronisation at every step."""
+            input_dict["obs"] = self.norm_obs(input_dict["obs"])
+            mu, logstd, value, states = self.a2c_network(input_dict)
+            sigma = torch.exp(logstd)
+            actions = mu + sigma * torch.randn_like(mu)
+            return {"neglogpacs": torch.squeeze(self.neglogp(actions, mu, sigma, logstd)),
+                    "values": self.denorm_value(value), "actions": actions, "rnn_states": states, "mus": mu,
+                    "sigmas": sigma}
+
         def disc_logits(self, amp_obs: torch.Tensor, normalized: bool = False) -> torch.Tensor:
             """Discriminator logits [batch, 1] of raw (or already normalised) AMP obs."""
             return self.a2c_network.disc(amp_obs if normalized else self.norm_amp_obs(amp_obs))
@@ -214,7 +225,7 @@ class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
             return DeployedActor(self.a2c_network, stats).cpu().eval()
 
         def forward(self, input_dict: dict) -> dict:
-            result = super().forward(input_dict)
+            result = super().forward(input_dict) if input_dict.get("is_train", True) else self._act(input_dict)
             if input_dict.get("amp_obs") is not None:
                 result["disc_logits"] = self.disc_logits(input_dict["amp_obs"])
             return result
