@@ -249,7 +249,8 @@ def _body(parent: ET.Element, link: Link) -> None:
         ET.SubElement(body, "freejoint", name="floating_base_joint")
     if link.inertial is not None:
         i = link.inertial
-        ET.SubElement(body, "inertial", pos=_fmt(i.pos), quat=_fmt(i.quat), mass=f"{i.mass:.9g}", diaginertia=_fmt(i.diag))
+        ET.SubElement(body, "inertial", pos=_fmt(i.pos), quat=_fmt(i.quat), mass=f"{i.mass:.9g}",
+                      diaginertia=_fmt(i.diag))
     if link.joint is not None:
         j = link.joint
         axis = {"x": "1 0 0", "y": "0 1 0", "z": "0 0 1"}[j.axis]
@@ -307,7 +308,8 @@ def main() -> int:
         for path, text in variants().items():
             if args.check:
                 spec = load_robot_spec(path.parent / "robot.yaml")
-                current = path.read_text() == text and spec.urdf_path.read_text() == '<?xml version="1.0"?>\n' + mjcf_to_urdf(spec)
+                urdf = '<?xml version="1.0"?>\n' + mjcf_to_urdf(spec)
+                current = path.read_text() == text and spec.urdf_path.read_text() == urdf
                 stale += [] if current else [str(path)]
                 continue
             with atomic_open(path) as stream:

@@ -92,12 +92,17 @@ class DucklingTask:
         if motion_lib is not None and tuple(motion_lib.joint_names) != tuple(self.spec.joint_names):
             raise AwdError(cfg.source, "env.motion_file", f"clip joints {list(motion_lib.joint_names)} differ from "
                            f"the robot's {list(self.spec.joint_names)}")
+        if motion_lib is not None and tuple(motion_lib.key_bodies) != tuple(self.spec.key_bodies):
+            raise AwdError(cfg.source, "env.motion_file", f"the motion library has key bodies "
+                           f"{list(motion_lib.key_bodies)}, the robot {list(self.spec.key_bodies)} "
+                           "(build it with awd.robot.kinematics.motion_lib_for_robot)")
 
         self.default_joint_pos = self._tensor(self.spec.default_joint_pos)
         self.action_scale = float(self.spec.action_scale)
-        self.foot_indices = torch.tensor([engine.body_index(b) for b in self.spec.foot_bodies], device=self.device)
         self.head_index = engine.body_index(self.spec.head_body) if self.spec.head_body else None
         self.amp_layout = make_amp_layout(self.spec, cfg.amp, cfg.source)
+        self.key_body_indices = torch.tensor([engine.body_index(b) for b in self.amp_layout.key_bodies],
+                                             device=self.device)
         self.obs_parts = self._observation_parts()
         self.num_obs = sum(size for _, size in self.obs_parts)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.num_obs,), dtype=np.float32)
@@ -227,7 +232,7 @@ class DucklingTask:
     # ------------------------------------------------------------------------------------------ AMP
 
     def _amp_frame(self, root_matrix=None) -> torch.Tensor:
-        frame = frame_from_engine(self.amp_layout, self.engine, self.foot_indices, root_matrix)
+        frame = frame_from_engine(self.amp_layout, self.engine, self.key_body_indices, root_matrix)
         return torch.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0)
 
     def fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:

@@ -43,8 +43,8 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     import torch
 
     from awd.motion.dataset import load_dataset
-    from awd.motion.motion_lib import MotionLib
     from awd.robot import load_robot_spec
+    from awd.robot.kinematics import motion_lib_for_robot
 
     if isinstance(cfg, (str, Path)):
         cfg = load_env_config(cfg)
@@ -56,7 +56,7 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     motion_lib = None
     if cfg.motion_file is not None:
         clips = load_dataset(resolve_motion_path(cfg.motion_file, cfg.source), spec.joint_names)
-        motion_lib = MotionLib(clips, device=torch.device(device))
+        motion_lib = motion_lib_for_robot(spec, clips, device=torch.device(device))
     if engine_factory is None:
         from awd.engine.mujoco_cpu import MujocoCpuEngine as engine_factory
     engine = engine_factory(spec, num_envs, device, tracked_bodies=tracked_bodies(spec))
