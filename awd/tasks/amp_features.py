@@ -16,6 +16,7 @@ multiplication; a frame costs about 20 torch ops whatever its leading shape (the
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import torch
@@ -67,10 +68,12 @@ class AmpLayout:
 
 def make_amp_layout(spec, amp_cfg, source: str | None = None) -> AmpLayout:
     """The AMP layout for a RobotSpec and an AmpConfig (the key bodies are the spec's `key_bodies`)."""
-    unknown = [name for name in amp_cfg.exclude_joints if name not in spec.joint_names]
+    patterns = amp_cfg.exclude_joints
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in spec.joint_names)]
     if unknown:
-        raise AwdError(source, "env.amp.exclude_joints", f"unknown joint(s) {unknown}; expected names from {list(spec.joint_names)}")
-    kept = [i for i, name in enumerate(spec.joint_names) if name not in amp_cfg.exclude_joints]
+        raise AwdError(source, "env.amp.exclude_joints", f"unknown joint(s) {unknown} (no joint matches); expected "
+                       f"names or patterns of {list(spec.joint_names)}")
+    kept = [i for i, name in enumerate(spec.joint_names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
     return AmpLayout(joint_indices=tuple(kept), joint_names=tuple(spec.joint_names[i] for i in kept),
                      key_bodies=tuple(spec.key_bodies), num_steps=amp_cfg.num_steps,
                      foot_contacts=amp_cfg.foot_contacts, root_height=amp_cfg.root_height)

@@ -33,6 +33,7 @@ delay is off.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 import gymnasium as gym
@@ -435,10 +436,14 @@ class DucklingTask:
                            engine.joint_pos, engine.joint_vel], dim=-1)
         return engine.invalid | ~_finite(state).all(dim=-1)
 
-    def fallen(self) -> torch.Tensor:
-        """Fall test on the current state (before the grace period is applied)."""
+    def fallen(self, root_matrix: torch.Tensor | None = None) -> torch.Tensor:
+        """Fall test on the current state (before the grace period is applied); `root_matrix` (N, 3, 3):
+        quat_to_matrix(engine.root_quat), when already computed."""
         term, engine = self.cfg.termination, self.engine
         falls = []
+        if term.max_tilt > 0:
+            matrix = quat_to_matrix(engine.root_quat) if root_matrix is None else root_matrix
+            falls.append(matrix[:, 2, 2] < math.cos(term.max_tilt))  # the trunk z axis's vertical component
         if term.trunk_height > 0:
             falls.append(engine.root_pos[:, 2] < term.trunk_height)
         if term.head_height > 0 and self.head_index is not None:
@@ -508,7 +513,8 @@ class DucklingTask:
         reward = reward.masked_fill(invalid | ~_finite(reward), 0.0)
 
         grace = self.progress > self.cfg.termination.grace_steps
-        fell = self.fallen() & grace & ~invalid if self.cfg.termination.enabled else torch.zeros_like(invalid)
+        enabled = self.cfg.termination.enabled
+        fell = self.fallen(root_matrix) & grace & ~invalid if enabled else torch.zeros_like(invalid)
         terminate = fell | invalid
         timeout = (self.progress >= self.max_episode_steps) & ~terminate
         dones = terminate | timeout
