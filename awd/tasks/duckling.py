@@ -2,6 +2,8 @@
 observations and AMP windows from the robot spec, maps actions to PD targets, detects falls, resets envs from
 the default pose or from reference motion, applies optional domain randomisation, and satisfies the learning
 contract (awd.learning.register): `reset()`, `step(actions)`, `fetch_amp_obs_demo(n)`, `get_layout()`.
+Nothing in it is specific to the duck: every layout comes from the robot spec and every threshold from the env
+config, so the G1 humanoid's tasks are this class too.
 
 Step order: clip actions -> (delayed) PD targets -> pushes -> engine.step -> AMP frame of the new state ->
 task updates (velocity window, air time, command timer) -> rewards -> terminations / timeouts ->
