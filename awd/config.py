@@ -25,12 +25,15 @@ class TaskDefaults:
 
 
 _DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
+_G1_TRAIN = "g1/train/amp_g1.yaml"
+_STYLE_ONLY = (("task_reward_w", 0.0), ("disc_reward_w", 1.0))
 TASK_DEFAULTS = {
     "DucklingCommand": TaskDefaults("mini_bdx/duckling_command.yaml", _DUCK_TRAIN),
-    "DucklingAMP": TaskDefaults("mini_bdx/duckling_amp.yaml", _DUCK_TRAIN,
-                                (("task_reward_w", 0.0), ("disc_reward_w", 1.0))),
+    "DucklingAMP": TaskDefaults("mini_bdx/duckling_amp.yaml", _DUCK_TRAIN, _STYLE_ONLY),
     "DucklingStand": TaskDefaults("mini_bdx/duckling_stand.yaml", _DUCK_TRAIN),
     "DucklingViewMotion": TaskDefaults("mini_bdx/duckling_view_motion.yaml", None),
+    "G1AMP": TaskDefaults("g1/g1_amp.yaml", _G1_TRAIN, _STYLE_ONLY),
+    "G1Command": TaskDefaults("g1/g1_command.yaml", _G1_TRAIN),
 }
 
 

@@ -1,4 +1,5 @@
-"""The policy evaluator: survival and velocity tracking of a DucklingCommand checkpoint, on any engine.
+"""The policy evaluator: survival and velocity tracking of a DucklingCommand or G1Command checkpoint, on any
+engine.
 
 `evaluate(checkpoint, settings)` rebuilds the env of the checkpoint's resolved config (`config.env_config`),
 restores the actor (model weights and the observation normaliser) and runs `num_envs` episodes of
@@ -75,7 +76,8 @@ def _check_settings(settings: EvalSettings) -> None:
 
 
 def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
-    """(checkpoint state, env_config) of a DucklingCommand training checkpoint; anything else is an AwdError."""
+    """(checkpoint state, env_config) of a DucklingCommand or G1Command training checkpoint (a command task);
+    anything else is an AwdError."""
     from awd.learning.checkpoint import load_checkpoint
     from awd.tasks import TASKS, DucklingCommand
 
@@ -88,7 +90,8 @@ def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
     task_class = TASKS.get(task)
     if task_class is None or not issubclass(task_class, DucklingCommand):
         raise AwdError(path, "config.env_config.task",
-                       f"tracking is measured on DucklingCommand checkpoints, found task {task!r}")
+                       f"tracking is measured on checkpoints of command tasks (DucklingCommand, G1Command), "
+                       f"found task {task!r}")
     return state, env_config
 
 
@@ -243,7 +246,7 @@ def evaluate_and_report(checkpoint: str | Path, settings: EvalSettings, json_pat
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults, limits = EvalSettings(), Thresholds()
-    parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth) of a DucklingCommand run")
+    parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth) of a DucklingCommand or G1Command run")
     parser.add_argument("--engine", default=defaults.engine, help="physics engine (default: mujoco)")
     parser.add_argument("--device", help="env and policy device (default: cpu for mujoco, cuda:0 otherwise)")
     parser.add_argument("--num_envs", type=int, default=defaults.num_envs, help="episodes, run side by side")

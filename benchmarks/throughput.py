@@ -1,4 +1,5 @@
-"""Env-steps/s of DucklingCommand (one env-step = one policy step of one env) in three modes, per env count.
+"""Env-steps/s of a task (DucklingCommand by default, `--task G1Command` for the G1; one env-step = one policy
+step of one env) in three modes, per env count.
 
     physics  engine.step(targets): the engine built as awd/tasks/factory.py builds it (the task's tracked
              bodies), from the standing pose, cycling 16 fixed random PD target sets (default pose +
@@ -20,7 +21,8 @@ runs torch.profiler over a few task steps and one extra (untimed) training epoch
 top ops by self CUDA and CPU time (`--profile_dir`: chrome traces too). Dotted overrides
 (`train.params.config.mini_epochs=4`, `env.amp.num_steps=5`) apply to the configs, as in awd/run.py.
 
-    python benchmarks/throughput.py [--num_envs 1024 4096 8192 16384] [--engine mujoco|mujoco_warp]
+    python benchmarks/throughput.py [--task DucklingCommand|G1Command|...] [--num_envs 1024 4096 8192 16384]
+        [--engine mujoco|mujoco_warp]
         [--device cuda:0] [--rl_device cuda:0] [--modes physics,task,train] [--steps 200] [--warmup 10]
         [--epochs 3] [--json rows.json] [--profile [--profile_dir traces/]] [overrides ...]
 
@@ -67,7 +69,7 @@ from awd.learning.amp_agent import AMPAgent  # noqa: E402
 from awd.learning.register import make_runner, register_env  # noqa: E402
 from awd.utils.io import write_json_atomic  # noqa: E402
 
-TASK = "DucklingCommand"
+TASK = "DucklingCommand"  # the default task
 MODES = ("physics", "task", "train")
 ENV_NAME = "awd_throughput"
 BANK = 16            # fixed random target / action sets cycled through the timed steps
@@ -84,6 +86,7 @@ class Setup:
     rl_device: str
     config: dict
     seed: int = 1
+    task: str = TASK
 
 
 @dataclass
@@ -221,7 +224,7 @@ def bench_task(setup: Setup, num_envs: int, steps: int, warmup: int, profile: Pr
     devices = cuda_devices(setup)
     config = setup.config
     start = now(devices)
-    env = make_env(TASK, config["env"], config["sources"]["env"], num_envs, setup.engine, setup.sim_device,
+    env = make_env(setup.task, config["env"], config["sources"]["env"], num_envs, setup.engine, setup.sim_device,
                    seed=setup.seed)
     actions = uniform_bank((num_envs, env.num_actions), env.device, setup.seed)
     env.reset()
@@ -282,10 +285,10 @@ def train_params(setup: Setup, num_envs: int, max_epochs: int, train_dir: str) -
     """The rl_games params of a benchmark run: the train config filled in as awd/run.py fills it."""
     params = setup.config["train"]["params"] | {"seed": setup.seed}
     run = dict(params["config"])
-    run.update({"name": TASK, "env_name": ENV_NAME, "num_actors": num_envs, "device": setup.rl_device,
+    run.update({"name": setup.task, "env_name": ENV_NAME, "num_actors": num_envs, "device": setup.rl_device,
                 "device_name": setup.rl_device, "max_epochs": max_epochs, "save_frequency": 0,
                 "save_latest_frequency": 0, "train_dir": train_dir, "full_experiment_name": "throughput",
-                "env_config": {"task": TASK, "env": setup.config["env"], "source": setup.config["sources"]["env"],
+                "env_config": {"task": setup.task, "env": setup.config["env"], "source": setup.config["sources"]["env"],
                                "num_envs": num_envs, "engine": setup.engine, "sim_device": setup.sim_device}})
     return params | {"config": run}
 
@@ -370,7 +373,7 @@ def table(rows: list[Row]) -> str:
 
 
 def report(setup: Setup, rows: list[Row], command: str) -> dict:
-    return {"command": command, "machine": machine(setup), "versions": versions(),
+    return {"command": command, "task": setup.task, "machine": machine(setup), "versions": versions(),
             "rows": [asdict(row) for row in rows]}
 
 
@@ -418,6 +421,7 @@ def positive(text: str) -> int:
 def parse_args(argv=None) -> argparse.Namespace:
     cuda = torch.cuda.is_available()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--task", default=TASK, help=f"task with default configs (default {TASK})")
     parser.add_argument("--num_envs", type=positive, nargs="+", default=[1024, 4096, 8192, 16384])
     parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"], default="mujoco_warp" if cuda else "mujoco")
     parser.add_argument("--device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
@@ -441,8 +445,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     command = shlex.join(["python", *sys.argv] if argv is None else ["throughput.py", *argv])
     with exit_on_error():
-        config = load_run_config(TASK, overrides=args.overrides)
-        setup = Setup(args.engine, args.device, args.rl_device, config, args.seed)
+        config = load_run_config(args.task, overrides=args.overrides)
+        setup = Setup(args.engine, args.device, args.rl_device, config, args.seed, args.task)
         profile = Profile(args.profile_dir) if args.profile else None
 
         def save(rows):

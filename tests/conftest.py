@@ -3,8 +3,8 @@ DucklingCommand checkpoint."""
 
 import pytest
 
-from awd.motion.motion_lib import MotionLib
 from awd.robot import load_robot_spec
+from awd.robot.kinematics import motion_lib_for_robot
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +16,7 @@ def spec():
 def motion_lib(spec):
     from test_tasks import make_clip
 
-    return MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
+    return motion_lib_for_robot(spec, [make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
 
 
 @pytest.fixture(scope="session")

@@ -53,6 +53,14 @@ def test_throughput_rows_for_every_mode(throughput, tmp_path, capsys):
     assert table.count("\n| ") == 1 + len(rows)  # separator + one line per row
 
 
+def test_throughput_of_another_task(throughput, tmp_path):
+    out = tmp_path / "rows.json"
+    throughput.main(["--task", "G1Command", "--engine", "mujoco", "--num_envs", "4", "--modes", "physics,task",
+                     "--steps", "2", "--warmup", "1", "--json", str(out)])
+    report = json.loads(out.read_text())
+    assert report["task"] == "G1Command" and [row["mode"] for row in report["rows"]] == ["physics", "task"]
+
+
 def test_bad_modes_are_refused(throughput):
     with pytest.raises(SystemExit):
         throughput.parse_args(["--modes", "physics,walk"])

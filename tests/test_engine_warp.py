@@ -1,6 +1,6 @@
 """MuJoCo Warp engine on Warp's CPU backend (the same kernels as on a GPU, without CUDA graphs): the engine
-contract, one-step agreement with the CPU MuJoCo reference, masked resets, invalid-state and overflow flags,
-and domain randomisation matching the CPU engine's."""
+contract, one-step agreement with the CPU MuJoCo reference (the duck and the G1), masked resets, invalid-state
+and overflow flags, and domain randomisation matching the CPU engine's."""
 
 import importlib.util
 import sys
@@ -65,6 +65,17 @@ def test_one_policy_step_matches_cpu_mujoco(spec, engines):
     result = compare_one_step(*engines, state, clip_targets(state))
     assert failures(result["reset"]) == [] and failures(result["step"]) == [], result
     assert engines[0].foot_contacts.any(), "clip frames should have feet on the floor"
+
+
+def test_g1_policy_step_matches_cpu_mujoco():
+    g1 = load_robot_spec("g1")
+    bodies = tracked_bodies(g1)
+    engines = (make_engine("mujoco_warp", g1, 4, "cpu", bodies),
+               make_engine("mujoco", g1, 4, "cpu", bodies, num_threads=1))
+    state = {k: v.float() for k, v in clip_states(g1, 4, seed=1).items()}
+    result = compare_one_step(*engines, state, clip_targets(state))
+    assert failures(result["reset"]) == [] and failures(result["step"]) == [], result
+    assert engines[0].foot_contacts.any()
 
 
 def test_reset_where_changes_only_masked_envs(spec, engines):

@@ -176,8 +176,8 @@ def _stand_task(run):
 @pytest.mark.parametrize("change, extra, words", [
     (None, ["--settle_s", "1"], "--settle_s: expected 0 <= settle_s < resample_s"),
     (_no_env_config, [], "config.env_config: checkpoint has no env config"),
-    (_stand_task, [], "config.env_config.task: tracking is measured on DucklingCommand checkpoints, "
-                      "found task 'DucklingStand'"),
+    (_stand_task, [], "config.env_config.task: tracking is measured on checkpoints of command tasks "
+                      "(DucklingCommand, G1Command), found task 'DucklingStand'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(checkpoint, tmp_path, capsys, change, extra, words):
     path = doctored(checkpoint, tmp_path / "bad.pth", change) if change else checkpoint

@@ -211,6 +211,9 @@ def test_preset_overrides_defaults_and_is_validated(spec, tmp_path):
         "negative": ({"single_support_duration": -1}, "single_support_duration"),
         "leg_joint": ({"joint_angles": {"left_knee": 5}}, "joint_angles.left_knee"),
         "unknown_joint": ({"joint_angles": {"tail": 5}}, "joint_angles.tail"),
+        "swing_leg": ({"arm_swing_joints": ["left_knee", "head_yaw"]}, "arm_swing_joints"),
+        "swing_count": ({"arm_swing_joints": ["head_yaw"]}, "arm_swing_joints"),
+        "roll_type": ({"foot_roll_free": 1}, "foot_roll_free"),
     }
     for name, (document, field) in cases.items():
         path = _write(tmp_path / f"{name}.json", document)
@@ -255,6 +258,15 @@ def test_cli_writes_n_reproducible_clips_from_any_directory(tmp_path, spec):
     c = json.loads((tmp_path / "c" / "random_000.json").read_text())
     assert c["Placo"]["dx"] != json.loads((tmp_path / "a" / "random_000.json").read_text())["Placo"]["dx"]
     assert "random_002.json" in first.stdout and "vx" in first.stdout
+
+
+def test_cli_names_pick_clips_of_the_named_set(tmp_path):
+    result = _run_cli("--names", "turn_left_slow,standing", "-o", "out", "-l", "1", "-q", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert sorted(os.listdir(tmp_path / "out")) == ["standing.json", "turn_left_slow.json"]
+    bad = _run_cli("--names", "standing,moonwalk", "-o", "bad", cwd=tmp_path)
+    assert bad.returncode == 2 and "--names" in bad.stderr and "'moonwalk'" in bad.stderr
+    assert not (tmp_path / "bad").exists()
 
 
 def test_cli_bad_preset_fails_in_one_line_and_writes_nothing(tmp_path):

@@ -187,3 +187,20 @@ def test_mixed_joint_orders_rejected():
     other = Clip(**{**clip.__dict__, "joint_names": JOINTS[::-1]})
     with pytest.raises(ValueError, match="joint names"):
         MotionLib([clip, other])
+
+
+def test_key_body_positions_interpolate_with_their_clip_and_are_checked():
+    clip_a, clip_b = ramp_clip(), ramp_clip(num_frames=31, fps=30.0)
+    positions = [np.random.default_rng(i).normal(size=(clip.num_frames, 3, 3)) for i, clip in enumerate((clip_a, clip_b))]
+    lib = MotionLib([clip_a, clip_b], dtype=torch.float64, key_bodies=("a", "b", "c"), key_body_pos=positions)
+    assert lib.key_bodies == ("a", "b", "c")
+    state = query(lib, [1, 1, 0], [2 / 30, 2.5 / 30, 0.05])
+    assert state.key_body_pos.shape == (3, 3, 3)
+    np.testing.assert_allclose(state.key_body_pos[0].numpy(), positions[1][2], atol=1e-12)
+    np.testing.assert_allclose(state.key_body_pos[1].numpy(), 0.5 * (positions[1][2] + positions[1][3]), atol=1e-12)
+    np.testing.assert_allclose(state.foot_contacts[2].numpy(), clip_a.foot_contacts[1])  # still the nearest frame
+    assert lib_of(clip_a).get_state(torch.tensor([0]), torch.tensor([0.1])).key_body_pos.shape == (1, 0, 3)
+    with pytest.raises(ValueError, match="shape"):
+        MotionLib([clip_a, clip_b], key_bodies=("a", "b"), key_body_pos=positions)
+    with pytest.raises(ValueError, match="without their positions"):
+        MotionLib([clip_a], key_bodies=("a",))

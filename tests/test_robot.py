@@ -1,4 +1,5 @@
-"""The mini_bdx robot: spec validation, the generated URDF agrees with the MJCF, and it stands."""
+"""The robots: mini_bdx spec validation and standing; for every shipped robot, the generated URDF agrees with
+the MJCF (the G1 has its own tests in test_g1.py)."""
 
 import mujoco
 import numpy as np
@@ -17,6 +18,11 @@ def spec():
     return load_robot_spec("mini_bdx")
 
 
+@pytest.fixture(scope="module", params=("mini_bdx", "g1", "g1_23dof"))
+def any_spec(request):
+    return load_robot_spec(request.param)
+
+
 def test_spec_matches_the_published_duck(spec):
     model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
     assert spec.num_joints == 16
@@ -27,11 +33,12 @@ def test_spec_matches_the_published_duck(spec):
     assert np.allclose(model.dof_armature[6:][:5], 0.027) and np.allclose(model.dof_frictionloss[6:][:5], 0.045)
 
 
-def test_generated_urdf_is_up_to_date(spec):
-    assert spec.urdf_path.read_text() == '<?xml version="1.0"?>\n' + mjcf_to_urdf(spec)
+def test_generated_urdf_is_up_to_date(any_spec):
+    assert any_spec.urdf_path.read_text() == '<?xml version="1.0"?>\n' + mjcf_to_urdf(any_spec)
 
 
-def test_urdf_and_mjcf_agree_on_joints_and_foot_kinematics(spec):
+def test_urdf_and_mjcf_agree_on_joints_and_foot_kinematics(any_spec):
+    spec = any_spec
     robot = placo.HumanoidRobot(str(spec.urdf_path))
     assert tuple(robot.joint_names()) == spec.joint_names
     model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
@@ -47,7 +54,7 @@ def test_urdf_and_mjcf_agree_on_joints_and_foot_kinematics(spec):
             robot.set_joint(name, value)
         robot.update_kinematics()
         trunk = np.linalg.inv(robot.get_T_world_frame("trunk"))
-        for frame in ("left_foot", "right_foot", "head"):
+        for frame in dict.fromkeys((*spec.foot_bodies, *spec.key_bodies, spec.head_body)):
             placo_pos = (trunk @ robot.get_T_world_frame(frame))[:3, 3]
             mujoco_pos = data.xpos[model.body(frame).id] - data.xpos[model.body("trunk").id]
             assert np.abs(placo_pos - mujoco_pos).max() < 1e-3, frame

@@ -15,8 +15,8 @@ from scipy.spatial.transform import Rotation as R
 from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.motion.clip import clip_from_positions
-from awd.motion.motion_lib import MotionLib
 from awd.robot import load_robot_spec
+from awd.robot.kinematics import motion_lib_for_robot
 from awd.tasks import DucklingCommand, build_env, env_config_from_mapping, load_env_config, make_task, tracked_bodies
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion, make_amp_layout
 from awd.tasks.config import AmpConfig, RewardTermConfig
@@ -63,7 +63,7 @@ def make_clip(spec, num_frames=60, fps=50.0, speed=0.2, yaw_rate=0.5, loop_mode=
 
 @pytest.fixture(scope="module")
 def motion_lib(spec):
-    return MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
+    return motion_lib_for_robot(spec, [make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
 
 
 def make_cfg(task="DucklingCommand", **sections):
@@ -291,9 +291,9 @@ def test_amp_features_of_motion_equal_features_of_replayed_engine_state(spec, mo
         state = motion_lib.get_state(ids, times - k * env.dt)
         engine.reset(torch.arange(3), state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
                      state.joint_pos, state.joint_vel)
-        engine.body_pos[:, env.foot_indices] = state.foot_pos
+        engine.body_pos[:, env.key_body_indices] = state.key_body_pos
         engine.foot_contacts[:] = state.foot_contacts.bool()
-        assert torch.allclose(frame_from_engine(layout, engine, env.foot_indices), demo[:, k], atol=1e-5)
+        assert torch.allclose(frame_from_engine(layout, engine, env.key_body_indices), demo[:, k], atol=1e-5)
 
 
 def test_amp_features_are_heading_invariant(spec, motion_lib):
@@ -305,7 +305,7 @@ def test_amp_features_are_heading_invariant(spec, motion_lib):
                             root_quat=quat_mul(yaw, state.root_quat),
                             root_lin_vel=quat_rotate(yaw, state.root_lin_vel),
                             root_ang_vel=quat_rotate(yaw, state.root_ang_vel),
-                            foot_pos=quat_rotate(yaw.unsqueeze(1).expand(2, 2, 4), state.foot_pos) + shift)
+                            key_body_pos=quat_rotate(yaw.unsqueeze(1).expand(2, 2, 4), state.key_body_pos) + shift)
     assert torch.allclose(frame_from_motion(layout, state), frame_from_motion(layout, turned), atol=1e-5)
     frame = frame_from_motion(layout, state)
     assert frame.shape == (2, layout.frame_size)
@@ -331,7 +331,8 @@ def test_amp_frame_matches_its_quaternion_definition(spec, motion_lib, amp):
     parts = [state.root_pos[..., 2:3] * amp.root_height, quat_to_tan_norm(quat_mul(heading_inv, state.root_quat)),
              quat_rotate(heading_inv, state.root_lin_vel), quat_rotate(heading_inv, state.root_ang_vel),
              state.joint_pos[..., joints], state.joint_vel[..., joints],
-             quat_rotate(heading_inv.unsqueeze(-2).expand(3, 4, 2, 4), state.foot_pos - state.root_pos.unsqueeze(-2))
+             quat_rotate(heading_inv.unsqueeze(-2).expand(3, 4, 2, 4),
+                         state.key_body_pos - state.root_pos.unsqueeze(-2))
              .flatten(-2)]
     expected = torch.cat(parts + [state.foot_contacts] * amp.foot_contacts, dim=-1)
     assert expected.shape[-1] == layout.frame_size

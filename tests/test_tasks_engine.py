@@ -29,7 +29,7 @@ def test_demo_window_features_equal_features_of_the_clip_replayed_in_the_engine(
         state = motion_lib.get_state(ids, times - k * env.dt)
         engine.reset(torch.arange(3), state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
                      state.joint_pos, state.joint_vel)
-        frame = frame_from_engine(layout, engine, env.foot_indices)
+        frame = frame_from_engine(layout, engine, env.key_body_indices)
         assert torch.allclose(frame, demo[:, k], atol=1e-4), (frame - demo[:, k]).abs().max()
 
 
@@ -51,5 +51,5 @@ def test_reference_init_in_the_engine_matches_the_clip(spec, motion_lib):
     env = make_task("DucklingCommand", make_cfg(init={"mode": "Random"}), engine, motion_lib, spec)
     env.reset()
     # the newest AMP frame of the history (from the clip) equals the engine's own features after the reset
-    assert torch.allclose(env.amp_history[:, 0], frame_from_engine(env.amp_layout, engine, env.foot_indices),
+    assert torch.allclose(env.amp_history[:, 0], frame_from_engine(env.amp_layout, engine, env.key_body_indices),
                           atol=1e-4)

@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from awd.motion.motion_lib import MotionLib
 from awd.robot import load_robot_spec
+from awd.robot.kinematics import motion_lib_for_robot
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.fake_engine import FakeEngine
 
@@ -51,7 +51,7 @@ def spec():
     ("DucklingCommand", {"init": {"mode": "Default"}}, 260),
 ])
 def test_step_op_count_stays_low(spec, task, sections, budget):
-    lib = MotionLib([make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
+    lib = motion_lib_for_robot(spec, [make_clip(spec), make_clip(spec, speed=-0.1, yaw_rate=-0.3)])
     engine = FakeEngine(spec, 16, tracked_bodies=tracked_bodies(spec))
     env = make_task(task, make_cfg(task, **sections), engine, lib, spec)
     env.compact_resets = False

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 import torch
 
-from awd.motion.motion_lib import MotionLib
+from awd.robot.kinematics import motion_lib_for_robot
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.fake_engine import FakeEngine
 
@@ -213,7 +213,7 @@ def test_compact_and_full_resets_agree(spec):
     """The CPU shortcut (reference states built for the envs that start from one only, no reset work on steps
     where no env is done) gives the states of the accelerator path (one clip, Start init, zero commands: no
     random draw matters)."""
-    lib = MotionLib([make_clip(spec)])
+    lib = motion_lib_for_robot(spec, [make_clip(spec)])
     runs = []
     for compact in (True, False):
         env, engine = make_env(spec, lib, 6, init={"mode": "Start"}, episode_length_s=0.1,

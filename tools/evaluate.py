@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Measure survival and velocity tracking of a DucklingCommand checkpoint and print a table (awd.evaluate):
+"""Measure survival and velocity tracking of a DucklingCommand or G1Command checkpoint and print a table
+(awd.evaluate):
 `python tools/evaluate.py output/<run>/nn/DucklingCommand.pth [--engine mujoco] [--num_envs 64] [--json r.json]`.
 Exit code 0 whether the policy passes or not; 2 on bad input."""
 

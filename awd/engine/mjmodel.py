@@ -1,6 +1,6 @@
 """The MuJoCo model both MuJoCo engines (CPU and Warp) simulate: the robot model of awd.robot.model plus the
 sensors an engine reads (per-foot contact with the floor, any robot contact with the floor, tracked body
-positions), and checks of the layout the engines rely on."""
+positions; sensors of the MJCF itself are dropped), and checks of the layout the engines rely on."""
 
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ def build_engine_model(spec: RobotSpec, tracked_bodies: Sequence[str]) -> tuple[
     """The simulation model of awd.robot.model plus the sensors the engine reads; returns the model and
     the sensordata slices: left/right foot [found, fx, fy, fz], robot-vs-floor found, tracked positions."""
     model_spec = build_model_spec(spec)
+    for sensor in list(model_spec.sensors):
+        model_spec.delete(sensor)
     floor = _floor_geom(model_spec)
     root = _root_body(spec)
     layout, offset = {}, 0

@@ -21,7 +21,7 @@ COMMAND_DECIMALS = 4  # random per-step displacements are rounded to 0.1 mm / 0.
 SPEED_FRACTIONS = {"slow": 0.25, "medium": 0.5, "fast": 0.75}  # of walk_max_dx_forward / walk_max_dy
 BACKWARD_FRACTIONS = {"slow": 1 / 3, "medium": 2 / 3, "fast": 1.0}  # of walk_max_dx_backward
 TURN_PER_STEP = {"slow": 0.08, "medium": 0.16, "fast": 0.24}  # rad per step (capped by walk_max_dtheta)
-LATERAL_PER_STEP = {"slow": 0.01, "medium": 0.02, "fast": 0.03}  # m per step (capped by walk_max_dy)
+LATERAL_FRACTIONS = {"slow": 0.1, "medium": 0.2, "fast": 0.3}  # of walk_max_dy
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def named_jobs(params: WalkParams) -> list[ClipJob]:
     for speed, fraction in SPEED_FRACTIONS.items():
         forward = round(fraction * params["walk_max_dx_forward"], COMMAND_DECIMALS)
         backward = round(BACKWARD_FRACTIONS[speed] * params["walk_max_dx_backward"], COMMAND_DECIMALS)
-        lateral = round(min(LATERAL_PER_STEP[speed], params["walk_max_dy"]), COMMAND_DECIMALS)
+        lateral = round(LATERAL_FRACTIONS[speed] * params["walk_max_dy"], COMMAND_DECIMALS)
         turn = round(min(TURN_PER_STEP[speed], params["walk_max_dtheta"]), COMMAND_DECIMALS)
         diagonal_x, diagonal_y = round(0.7 * forward, COMMAND_DECIMALS), round(0.7 * lateral, COMMAND_DECIMALS)
         motions = {

@@ -1,6 +1,6 @@
 """Command line of the gait generator (`gait_gen/auto_gait_generator.py` is a thin wrapper around `main`).
 Flags follow the old AWD `auto_gait_generator.py` (-n, -o, -l, --mini, --preset, --min_/--max_ ranges) plus
---robot, --fps, --seed, -j, --stand, --skip_warmup and --named."""
+--robot, --fps, --seed, -j, --stand, --skip_warmup, --named and --names."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--named", action="store_true",
                         help="write the canonical named clips (standing, in_place, forward, backward, left, right, "
                              "turn_left, turn_right, forward_left, forward_right x slow/medium/fast)")
+    parser.add_argument("--names", default=None,
+                        help="comma-separated clips of the named set only (e.g. standing,forward_medium); implies --named")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
     return parser
 
@@ -65,9 +67,10 @@ def run(argv=None) -> int:
     started = time.perf_counter()
     spec = load_robot_spec("mini_bdx" if args.mini else args.robot)
     params = load_walk_params(spec, args.preset)  # validated before anything is written
-    count = args.num_recordings if args.num_recordings is not None else (0 if args.named else 10)
+    named = args.named or args.names is not None
+    count = args.num_recordings if args.num_recordings is not None else (0 if named else 10)
     ranges = {key: (getattr(args, f"min_{key}"), getattr(args, f"max_{key}")) for key in DEFAULT_RANGES}
-    jobs = named_jobs(params) if args.named else []
+    jobs = _select_named(named_jobs(params), args.names) if named else []
     jobs += random_jobs(count, ranges, args.seed, stand=args.stand)
     options = GenerationOptions(length=args.length, fps=args.fps, skip_warmup=args.skip_warmup)
     results = run_jobs(spec, params, jobs, args.output_dir, options, workers=args.jobs, progress=not args.quiet)
@@ -76,6 +79,18 @@ def run(argv=None) -> int:
         print(f"{len(results)} clips in {args.output_dir} ({time.perf_counter() - started:.1f} s wall, "
               f"{args.jobs} worker(s))")
     return 0
+
+
+def _select_named(jobs: list, names: str | None) -> list:
+    """The named jobs listed in `names` (comma-separated, in that order), or all of them when None."""
+    if names is None:
+        return jobs
+    by_name = {job.name.removesuffix(".json"): job for job in jobs}
+    wanted = [name.strip() for name in names.split(",") if name.strip()]
+    unknown = [name for name in wanted if name not in by_name]
+    if unknown or not wanted:
+        raise AwdError(None, "--names", f"expected names from the named set {sorted(by_name)}, found {unknown or names!r}")
+    return [by_name[name] for name in wanted]
 
 
 def main(argv=None) -> int:

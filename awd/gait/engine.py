@@ -128,13 +128,15 @@ class WalkEngine:
         tasks = placo.WalkTasks()
         tasks.trunk_mode = bool(self.params["trunk_mode"])
         tasks.initialize_tasks(solver, robot)
-        # No ankle roll on a duck leg: let the sole roll so lateral foot placement stays reachable.
-        tasks.left_foot_task.orientation().mask.set_axises("yz", "local")
-        tasks.right_foot_task.orientation().mask.set_axises("yz", "local")
+        if self.params["foot_roll_free"]:
+            # A leg without ankle roll (the duck): let the sole roll so lateral foot placement stays reachable.
+            tasks.left_foot_task.orientation().mask.set_axises("yz", "local")
+            tasks.right_foot_task.orientation().mask.set_axises("yz", "local")
+        self.joints_task = None
         if self.params.joint_angles:
-            joints_task = solver.add_joints_task()
-            joints_task.set_joints(dict(self.params.joint_angles))
-            joints_task.configure("joints", "soft", 1.0)
+            self.joints_task = solver.add_joints_task()
+            self.joints_task.set_joints(dict(self.params.joint_angles))
+            self.joints_task.configure("joints", "soft", 1.0)
         p = self.parameters
         tasks.reach_initial_pose(np.eye(4), p.feet_spacing, p.walk_com_height, p.walk_trunk_pitch)
         self.solver, self.tasks = solver, tasks
@@ -166,6 +168,8 @@ class WalkEngine:
             self.t = self.t + step if steps > 1 else target
             self.solver.dt = step
             self.tasks.update_tasks_from_trajectory(self.trajectory, self.t)
+            if self.params.arm_swing_joints:
+                self._swing_arms(self.t)
             self.robot.update_kinematics()
             self.solver.solve(True)
             self.ik_solves += 1
@@ -175,6 +179,16 @@ class WalkEngine:
                 self.last_replan = self.t
                 self.replans += 1
         self.robot.update_kinematics()
+
+    def _swing_arms(self, t: float) -> None:
+        """Shoulder targets against the legs: an arm swings forward (negative pitch) as the opposite foot moves
+        ahead, by `arm_swing_gain` rad per metre of fore-aft foot separation along the trunk's x axis."""
+        left, right = self.params.arm_swing_joints
+        separation = self.trajectory.get_T_world_left(t)[:3, 3] - self.trajectory.get_T_world_right(t)[:3, 3]
+        left_ahead = float(self.robot.get_T_world_frame(self.trunk_frame)[:3, 0] @ separation)
+        swing = self.params["arm_swing_gain"] * left_ahead
+        angles = self.params.joint_angles
+        self.joints_task.set_joints({**angles, left: angles[left] + swing, right: angles[right] - swing})
 
     def _next_left_support_start(self, after: float) -> float:
         """Start time of the first single-support phase on the left foot beginning at or after `after`."""

@@ -44,21 +44,26 @@ ENGINE_KEYS = {
     "foot_width": (("float", "positive"), None),
     "replan_timesteps": (("int", "positive"), 10),
     "trunk_mode": (("bool", "any"), False),
+    "foot_roll_free": (("bool", "any"), True),   # the sole may roll (a leg without ankle roll needs it)
+    "arm_swing_gain": (("float", "any"), 0.0),  # rad of shoulder swing per m of fore-aft foot separation
 }
 # Keys found in presets of the old tools: accepted and ignored (the command comes from the CLI instead).
 LEGACY_IGNORED_KEYS = ("dx", "dy", "dtheta", "duration", "hardware", "preset_name", "joints")
 JOINT_ANGLES_KEY = "joint_angles"
-ALL_KEYS = (*PLACO_KEYS, *ENGINE_KEYS, JOINT_ANGLES_KEY, *LEGACY_IGNORED_KEYS)
+ARM_SWING_KEY = "arm_swing_joints"  # [left, right] shoulder joints swung against the legs
+ALL_KEYS = (*PLACO_KEYS, *ENGINE_KEYS, JOINT_ANGLES_KEY, ARM_SWING_KEY, *LEGACY_IGNORED_KEYS)
 
 
 @dataclass(frozen=True)
 class WalkParams:
     """Validated walk parameters. `values` holds every PLACO_KEYS and ENGINE_KEYS entry (preset units);
-    `joint_angles` maps every non-leg joint to its pinned angle in radians."""
+    `joint_angles` maps every non-leg joint to its pinned angle in radians; `arm_swing_joints` names the
+    (left, right) joints swung by `arm_swing_gain`, or is empty."""
 
     values: dict
     joint_angles: dict
     sources: tuple[str, ...] = field(default=())
+    arm_swing_joints: tuple[str, ...] = ()
 
     def __getitem__(self, key):
         return self.values[key]
@@ -74,6 +79,8 @@ class WalkParams:
         """All parameters as written into a clip's `Placo` block (preset units, joint angles in degrees)."""
         data = dict(self.values)
         data[JOINT_ANGLES_KEY] = {name: round(math.degrees(value), 6) for name, value in self.joint_angles.items()}
+        if self.arm_swing_joints:
+            data[ARM_SWING_KEY] = list(self.arm_swing_joints)
         return data
 
 
@@ -143,7 +150,7 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
     rules = {**PLACO_KEYS, **{key: rule for key, (rule, _) in ENGINE_KEYS.items()}}
     for key, (_, default) in ENGINE_KEYS.items():
         values[key] = default
-    raw_angles = {}
+    raw_angles, arm_swing = {}, None
     for path, document in layers:
         for key, value in document.items():
             if key in rules:
@@ -154,6 +161,8 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
                     raise AwdError(path, key, f"expected a mapping of joint name to degrees, found {value!r}")
                 for name, angle in value.items():
                     raw_angles[name] = (path, _check_value(path, f"{key}.{name}", angle, "float", "any"))
+            elif key == ARM_SWING_KEY:
+                arm_swing = (path, value)
     missing = [key for key in PLACO_KEYS if key not in values]
     if missing:
         raise AwdError(layers[-1][0], missing[0], f"missing walk parameter (not in the preset nor in {spec.placo_defaults_path.name})")
@@ -174,4 +183,18 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
             raise AwdError(path, f"{JOINT_ANGLES_KEY}.{name}", "is a leg joint (set by the walk IK); only non-leg "
                            f"joints can be pinned: {', '.join(joint_angles)}")
         joint_angles[name] = math.radians(angle)
-    return WalkParams(values=values, joint_angles=joint_angles, sources=tuple(str(p) for p, _ in layers))
+    swing = _arm_swing_joints(arm_swing, spec, legs) if arm_swing else ()
+    return WalkParams(values=values, joint_angles=joint_angles, sources=tuple(str(p) for p, _ in layers),
+                      arm_swing_joints=swing)
+
+
+def _arm_swing_joints(entry: tuple, spec: RobotSpec, legs: set[str]) -> tuple[str, str]:
+    """The validated [left, right] joint names of `arm_swing_joints` (non-leg joints of the robot)."""
+    path, value = entry
+    if not (isinstance(value, list) and len(value) == 2 and all(isinstance(name, str) for name in value)):
+        raise AwdError(path, ARM_SWING_KEY, f"expected a list of two joint names [left, right], found {value!r}")
+    for name in value:
+        if name not in spec.joint_names or name in legs:
+            raise AwdError(path, ARM_SWING_KEY, f"{name!r} is not a non-leg joint of the robot "
+                           f"(expected names from {[n for n in spec.joint_names if n not in legs]})")
+    return tuple(value)

@@ -215,7 +215,7 @@ def save_clip(clip: Clip, path) -> None:
     """Write `clip` as JSON atomically: readers see the old file or the complete new one, never a part."""
     document = clip_to_json(clip)
     with atomic_open(path) as stream:
-        json.dump(document, stream, default=_json_default, allow_nan=False)
+        json.dump(document, stream, default=_json_default, allow_nan=False, separators=(",", ":"))
 
 
 # ----------------------------------------------------------------------------------------------- load

@@ -11,6 +11,11 @@ time (use root-relative quantities, or keep query windows inside the clip as `sa
 Interpolation: linear between the two neighbouring frames for positions, velocities and joints; slerp for
 the root quaternion; foot contacts come from the nearest frame (ties go to the later frame).
 
+Key bodies: clips store the root, joints and feet only. The world positions of a robot's AMP key bodies
+(feet, hands...) are given per clip frame at construction (`key_body_pos`, computed by forward kinematics of
+the robot's model: awd.robot.kinematics.motion_lib_for_robot) and interpolated like the other positions, so
+demo features use the very frames the engine reports. Without them the state has no key bodies (B = 0).
+
 A query costs a few dozen torch ops whatever its size (the env queries windows of all its envs every step on
 a GPU): each frame row is stored with its successor (quaternion already on the same hemisphere) and the slerp
 angle of the pair, so one gather fetches both neighbours, one lerp interpolates every field and the slerp
@@ -42,23 +47,28 @@ class MotionState(NamedTuple):
     joint_vel: torch.Tensor  # (..., n)
     foot_pos: torch.Tensor  # (..., 2, 3) world, [left, right]
     foot_contacts: torch.Tensor  # (..., 2) in {0, 1}
+    key_body_pos: torch.Tensor  # (..., B, 3) world, in `MotionLib.key_bodies` order
 
 
-def packed_sizes(num_joints: int) -> tuple[int, ...]:
-    """Widths of the MotionState fields in a packed state (foot_pos flattened to 6)."""
-    return (3, 4, 3, 3, num_joints, num_joints, 6, 2)
+def packed_sizes(num_joints: int, num_key_bodies: int = 0) -> tuple[int, ...]:
+    """Widths of the MotionState fields in a packed state (foot_pos and key_body_pos flattened)."""
+    return (3, 4, 3, 3, num_joints, num_joints, 6, 2, 3 * num_key_bodies)
 
 
 _QUAT = slice(3, 7)  # root_quat in a packed state
 
 
 class MotionLib:
-    """Batched access to a list of clips (all with the same joint order) on `device`."""
+    """Batched access to a list of clips (all with the same joint order) on `device`; `key_body_pos`: per
+    clip, the (T, B, 3) world positions of the bodies named `key_bodies` (see the module docstring)."""
 
-    def __init__(self, clips: Sequence[Clip], device="cpu", dtype: torch.dtype = torch.float32):
+    def __init__(self, clips: Sequence[Clip], device="cpu", dtype: torch.dtype = torch.float32,
+                 key_bodies: Sequence[str] = (), key_body_pos: Sequence[np.ndarray] | None = None):
         clips = list(clips)
         if not clips:
             raise ValueError("MotionLib: expected at least one clip, found none")
+        self.key_bodies = tuple(key_bodies)
+        key_body_pos = self._check_key_bodies(clips, key_body_pos)
         self.device = torch.device(device)
         self.dtype = dtype
         self.joint_names = tuple(clips[0].joint_names)
@@ -86,9 +96,13 @@ class MotionLib:
         weights = np.array([clip.weight for clip in clips], dtype=np.float64)
         self.weights = as_tensor(weights / weights.sum(), torch.float64)
 
-        self.sizes = packed_sizes(len(self.joint_names))
+        self.sizes = packed_sizes(len(self.joint_names), len(self.key_bodies))
         self.packed_size = sum(self.sizes)
-        frames = torch.cat([concat(name).flatten(1) for name in MotionState._fields], dim=-1)
+        contacts_start = sum(self.sizes[:7])
+        self._contacts = slice(contacts_start, contacts_start + 2)  # foot_contacts in a packed state
+        fields = [concat(name).flatten(1) for name in MotionState._fields[:-1]]
+        fields.append(as_tensor(np.concatenate(key_body_pos, axis=0)).flatten(1))
+        frames = torch.cat(fields, dim=-1)
         last = self.num_frames - 1
         following = torch.arange(frames.shape[0], device=self.device) + 1  # next row, the clip's last row itself
         following[self.frame_start + last] = self.frame_start + last
@@ -101,6 +115,22 @@ class MotionLib:
         self._lerp_offset = as_tensor([1.0, 0.0])  # weights (1 - w, w) = offset + w * sign
         self._lerp_sign = as_tensor([-1.0, 1.0])
         self._window_offsets: dict[tuple[int, float], torch.Tensor] = {}
+
+    def _check_key_bodies(self, clips: list[Clip], key_body_pos) -> list[np.ndarray]:
+        """The per-clip (T, B, 3) key-body positions, checked against the clips (empty arrays without)."""
+        count = len(self.key_bodies)
+        if key_body_pos is None:
+            if count:
+                raise ValueError(f"MotionLib: key bodies {self.key_bodies} named without their positions")
+            return [np.zeros((clip.num_frames, 0, 3)) for clip in clips]
+        if len(key_body_pos) != len(clips):
+            raise ValueError(f"MotionLib: {len(key_body_pos)} key-body position arrays for {len(clips)} clips")
+        arrays = [np.asarray(positions, dtype=np.float64) for positions in key_body_pos]
+        for index, (clip, positions) in enumerate(zip(clips, arrays)):
+            if positions.shape != (clip.num_frames, count, 3):
+                raise ValueError(f"MotionLib: clip {index} key-body positions have shape {positions.shape}, "
+                                 f"expected {(clip.num_frames, count, 3)}")
+        return arrays
 
     @staticmethod
     def _frame_pairs(frames: torch.Tensor, following: torch.Tensor) -> torch.Tensor:
@@ -173,14 +203,16 @@ class MotionLib:
         theta, sin_theta, close = pairs[..., 0, self.packed_size:].unsqueeze(-2).unbind(-1)
         slerp = torch.where(close > 0.5, weights, torch.sin(weights * theta) / sin_theta)
         values[..., _QUAT] = quat_normalize((slerp.unsqueeze(-1) * pairs[..., _QUAT]).sum(-2))
-        contacts = pairs[..., self.packed_size - 2:self.packed_size]  # nearest frame, not interpolated
-        values[..., -2:] = torch.where((alpha >= 0.5).unsqueeze(-1), contacts[..., 1, :], contacts[..., 0, :])
+        contacts = pairs[..., self._contacts]  # nearest frame, not interpolated
+        values[..., self._contacts] = torch.where((alpha >= 0.5).unsqueeze(-1), contacts[..., 1, :],
+                                                  contacts[..., 0, :])
         return values
 
     def unpack(self, values: torch.Tensor) -> MotionState:
         """The MotionState of packed states (..., packed_size), as views."""
         fields = values.split(self.sizes, dim=-1)
-        return MotionState(*fields[:6], fields[6].unflatten(-1, (2, 3)), fields[7])
+        return MotionState(*fields[:6], fields[6].unflatten(-1, (2, 3)), fields[7],
+                           fields[8].unflatten(-1, (len(self.key_bodies), 3)))
 
     def get_state(self, clip_ids: torch.Tensor, times: torch.Tensor) -> MotionState:
         """Interpolated reference state; `clip_ids` and `times` share one (any) shape."""

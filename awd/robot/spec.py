@@ -181,7 +181,7 @@ class _Reader:
             return None
         if not isinstance(value, str):
             raise AwdError(self.path, key, f"expected a file name relative to the spec, got {value!r}")
-        resolved = (self.path.parent / value).resolve()
+        resolved = (self.path.parent / Path(value).expanduser()).resolve()
         if required and not resolved.is_file():
             raise AwdError(self.path, key, f"file not found: {resolved}")
         return resolved

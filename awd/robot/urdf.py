@@ -5,6 +5,7 @@ cylinders (URDF has no capsule); inertias are copied exactly."""
 
 from __future__ import annotations
 
+import warnings
 import xml.etree.ElementTree as ET
 
 import mujoco
@@ -37,7 +38,9 @@ def write_urdf(spec: RobotSpec) -> None:
 
 
 def _origin(parent: ET.Element, pos, quat_wxyz) -> None:
-    rpy = Rotation.from_quat(np.roll(quat_wxyz, -1)).as_euler("xyz")
+    with warnings.catch_warnings():  # at gimbal lock scipy still returns angles of the same rotation
+        warnings.simplefilter("ignore", UserWarning)
+        rpy = Rotation.from_quat(np.roll(quat_wxyz, -1)).as_euler("xyz")
     ET.SubElement(parent, "origin", xyz=_fmt(pos), rpy=_fmt(rpy))
 
 
@@ -61,7 +64,7 @@ def _link(model: mujoco.MjModel, body: int) -> ET.Element:
 
 def _geometry(model: mujoco.MjModel, geom: int):
     size = model.geom_size[geom]
-    kind = model.geom_type[geom]
+    kind = int(model.geom_type[geom])  # a plain int: `np.int32 in (enum, ...)` is always False
     if kind == mujoco.mjtGeom.mjGEOM_BOX:
         return "box", {"size": _fmt(2 * size)}
     if kind == mujoco.mjtGeom.mjGEOM_SPHERE:

@@ -5,8 +5,9 @@ and for demo windows (MotionState, `frame_from_motion`), so both sides see exact
 Per frame, in order: root height (1), root rotation with the heading removed as tangent/normal (6), root
 linear and angular velocity in the heading frame (3 + 3), joint positions and velocities of the style joints
 (all joints but `amp.exclude_joints`; joints the clips do not move, like a duck's head, would only let the
-discriminator win on noise), key-body
-(feet) positions relative to the root in the heading frame (3 per foot), optional foot contacts (2).
+discriminator win on noise), key-body positions (the spec's `key_bodies`: a duck's feet, a humanoid's feet and
+hands) relative to the root in the heading frame (3 per body), optional foot contacts (2). Demo key-body
+positions come from forward kinematics of the same model (awd.robot.kinematics), not from the clips.
 A window holds K frames stacked newest first and flattened: (N, K * frame_size).
 
 The heading frame turns every vector (the rotated x and z axes, the velocities, the feet) in one complex
@@ -15,6 +16,7 @@ multiplication; a frame costs about 20 torch ops whatever its leading shape (the
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 
 import torch
@@ -29,7 +31,7 @@ class AmpLayout:
 
     joint_indices: tuple[int, ...]
     joint_names: tuple[str, ...]
-    foot_bodies: tuple[str, ...]
+    key_bodies: tuple[str, ...]
     num_steps: int
     foot_contacts: bool = False
     root_height: bool = True
@@ -39,7 +41,7 @@ class AmpLayout:
         parts = [("root_height", 1), ("root_rot_tan_norm", 6), ("root_lin_vel_heading", 3),
                  ("root_ang_vel_heading", 3), ("joint_pos", len(self.joint_indices)),
                  ("joint_vel", len(self.joint_indices)),
-                 ("key_body_pos_heading", 3 * len(self.foot_bodies))]
+                 ("key_body_pos_heading", 3 * len(self.key_bodies))]
         if self.foot_contacts:
             parts.append(("foot_contacts", 2))
         return parts
@@ -65,31 +67,33 @@ class AmpLayout:
 
 
 def make_amp_layout(spec, amp_cfg, source: str | None = None) -> AmpLayout:
-    """The AMP layout for a RobotSpec and an AmpConfig (the key bodies are the spec's feet)."""
-    unknown = [name for name in amp_cfg.exclude_joints if name not in spec.joint_names]
+    """The AMP layout for a RobotSpec and an AmpConfig (the key bodies are the spec's `key_bodies`)."""
+    patterns = amp_cfg.exclude_joints
+    unknown = [p for p in patterns if not any(fnmatch.fnmatchcase(name, p) for name in spec.joint_names)]
     if unknown:
-        raise AwdError(source, "env.amp.exclude_joints", f"unknown joint(s) {unknown}; expected names from {list(spec.joint_names)}")
-    kept = [i for i, name in enumerate(spec.joint_names) if name not in amp_cfg.exclude_joints]
+        raise AwdError(source, "env.amp.exclude_joints", f"unknown joint(s) {unknown} (no joint matches); expected "
+                       f"names or patterns of {list(spec.joint_names)}")
+    kept = [i for i, name in enumerate(spec.joint_names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
     return AmpLayout(joint_indices=tuple(kept), joint_names=tuple(spec.joint_names[i] for i in kept),
-                     foot_bodies=tuple(spec.foot_bodies), num_steps=amp_cfg.num_steps,
+                     key_bodies=tuple(spec.key_bodies), num_steps=amp_cfg.num_steps,
                      foot_contacts=amp_cfg.foot_contacts, root_height=amp_cfg.root_height)
 
 
 def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel, joint_pos, joint_vel,
-              foot_pos, foot_contacts, root_matrix=None) -> torch.Tensor:
+              key_body_pos, foot_contacts, root_matrix=None) -> torch.Tensor:
     """One feature frame per leading index. Shapes (..., 3), (..., 4) xyzw, (..., 3), (..., 3), (..., n),
-    (..., n), (..., 2, 3) world, (..., 2); returns (..., frame_size). `root_matrix` (..., 3, 3), when given,
+    (..., n), (..., B, 3) world, (..., 2); returns (..., frame_size). `root_matrix` (..., 3, 3), when given,
     is `quat_to_matrix(root_quat)` already computed."""
     matrix = quat_to_matrix(root_quat) if root_matrix is None else root_matrix
     heading = yaw_from_matrix(matrix).unsqueeze(-1)
     axes = matrix.transpose(-1, -2)[..., ::2, :]  # the rotated x axis (tangent) and z axis (normal)
     vectors = torch.cat([axes, root_lin_vel.unsqueeze(-2), root_ang_vel.unsqueeze(-2),
-                         foot_pos - root_pos.unsqueeze(-2)], dim=-2)
+                         key_body_pos - root_pos.unsqueeze(-2)], dim=-2)
     local = rotate_about_z(-heading, vectors).flatten(-2)  # heading removed
-    root, feet = local[..., :12], local[..., 12:]  # tangent, normal, lin vel, ang vel | feet
+    root, bodies = local[..., :12], local[..., 12:]  # tangent, normal, lin vel, ang vel | key bodies
     height = root_pos[..., 2:3] if layout.root_height else torch.zeros_like(root_pos[..., 2:3])
     joints = layout.joint_runs
-    parts = [height, root, *(joint_pos[..., run] for run in joints), *(joint_vel[..., run] for run in joints), feet]
+    parts = [height, root, *(joint_pos[..., run] for run in joints), *(joint_vel[..., run] for run in joints), bodies]
     if layout.foot_contacts:
         parts.append(foot_contacts.to(root_pos.dtype))
     return torch.cat(parts, dim=-1)
@@ -98,15 +102,15 @@ def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel
 def frame_from_motion(layout: AmpLayout, state) -> torch.Tensor:
     """Feature frames of a MotionState (any leading shape)."""
     return amp_frame(layout, state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
-                     state.joint_pos, state.joint_vel, state.foot_pos, state.foot_contacts)
+                     state.joint_pos, state.joint_vel, state.key_body_pos, state.foot_contacts)
 
 
-def frame_from_engine(layout: AmpLayout, engine, foot_indices, root_matrix=None) -> torch.Tensor:
-    """Feature frames (N, frame_size) of the engine's current state; `foot_indices` index engine.body_pos;
-    `root_matrix` as in `amp_frame`."""
-    foot_pos = engine.body_pos[:, foot_indices]
+def frame_from_engine(layout: AmpLayout, engine, key_body_indices, root_matrix=None) -> torch.Tensor:
+    """Feature frames (N, frame_size) of the engine's current state; `key_body_indices` index engine.body_pos
+    in `layout.key_bodies` order; `root_matrix` as in `amp_frame`."""
+    key_body_pos = engine.body_pos[:, key_body_indices]
     return amp_frame(layout, engine.root_pos, engine.root_quat, engine.root_lin_vel, engine.root_ang_vel,
-                     engine.joint_pos, engine.joint_vel, foot_pos, engine.foot_contacts, root_matrix)
+                     engine.joint_pos, engine.joint_vel, key_body_pos, engine.foot_contacts, root_matrix)
 
 
 def window_from_motion(layout: AmpLayout, motion_lib, clip_ids, times, dt: float) -> torch.Tensor:

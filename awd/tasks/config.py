@@ -18,7 +18,7 @@ from typing import Any
 
 from awd.errors import AwdError
 
-TASK_NAMES = ("DucklingCommand", "DucklingStand", "DucklingAMP", "DucklingViewMotion")
+TASK_NAMES = ("DucklingCommand", "DucklingStand", "DucklingAMP", "DucklingViewMotion", "G1AMP", "G1Command")
 INIT_MODES = ("Default", "Start", "Random", "Hybrid")
 
 
@@ -33,7 +33,8 @@ class AmpConfig:
     num_steps: int = 5  # K: frames in the discriminator window (newest first)
     foot_contacts: bool = False  # append the foot-contact flags to each AMP frame
     root_height: bool = True  # include the root height (else the slot is kept and zeroed)
-    exclude_joints: tuple[str, ...] = ()  # joints left out of the AMP features (e.g. a head the clips never move)
+    exclude_joints: tuple[str, ...] = ()  # joints left out of the AMP features (e.g. a head the clips never move);
+    # names or shell-style patterns (`*_wrist_*`), each matching at least one joint
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,7 @@ class TerminationConfig:
     trunk_height: float = 0.12  # fall when the root (trunk) is below this (m); <= 0 disables
     head_height: float = 0.18  # fall when the head body is below this (m); <= 0 disables
     non_foot_contact: bool = True  # fall when any non-foot body touches the ground
+    max_tilt: float = 0.0  # fall when the trunk's z axis leans more than this from vertical (rad); <= 0 disables
     grace_steps: int = 2  # no fall termination during the first steps of an episode
 
 
@@ -126,7 +128,8 @@ class RewardTermConfig:
 class EnvConfig:
     task: str = "DucklingCommand"
     robot: str = "mini_bdx"
-    motion_file: str | None = None  # relative to awd/data (e.g. motions/mini_bdx), to the YAML, or absolute
+    motion_file: str | None = None  # relative to awd/data (e.g. motions/mini_bdx), to the YAML, or absolute;
+    # `{robot}` is replaced by the robot's name (motions/{robot} follows env.robot)
     episode_length_s: float = 20.0
     seed: int | None = None
     observations: ObservationConfig = field(default_factory=ObservationConfig)
@@ -269,6 +272,8 @@ def _validate(cfg: EnvConfig) -> None:
         fail("motion_file", f"init.mode {cfg.init.mode} needs a motion_file (or use init.mode: Default)")
     if cfg.task == "DucklingViewMotion" and cfg.motion_file is None:
         fail("motion_file", "DucklingViewMotion needs a motion_file")
+    if cfg.termination.max_tilt > math.pi:
+        fail("termination.max_tilt", f"expected an angle <= pi rad (<= 0 disables), got {cfg.termination.max_tilt}")
     if cfg.termination.grace_steps < 0:
         fail("termination.grace_steps", f"expected a non-negative integer, got {cfg.termination.grace_steps}")
     commands = cfg.commands

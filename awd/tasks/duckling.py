@@ -2,6 +2,8 @@
 observations and AMP windows from the robot spec, maps actions to PD targets, detects falls, resets envs from
 the default pose or from reference motion, applies optional domain randomisation, and satisfies the learning
 contract (awd.learning.register): `reset()`, `step(actions)`, `fetch_amp_obs_demo(n)`, `get_layout()`.
+Nothing in it is specific to the duck: every layout comes from the robot spec and every threshold from the env
+config, so the G1 humanoid's tasks are this class too.
 
 Step order: clip actions -> (delayed) PD targets -> pushes -> engine.step -> AMP frame of the new state ->
 task updates (velocity window, air time, command timer) -> rewards -> terminations / timeouts ->
@@ -33,6 +35,7 @@ delay is off.
 from __future__ import annotations
 
 import functools
+import math
 import operator
 
 import gymnasium as gym
@@ -98,12 +101,17 @@ class DucklingTask:
         if motion_lib is not None and tuple(motion_lib.joint_names) != tuple(self.spec.joint_names):
             raise AwdError(cfg.source, "env.motion_file", f"clip joints {list(motion_lib.joint_names)} differ from "
                            f"the robot's {list(self.spec.joint_names)}")
+        if motion_lib is not None and tuple(motion_lib.key_bodies) != tuple(self.spec.key_bodies):
+            raise AwdError(cfg.source, "env.motion_file", f"the motion library has key bodies "
+                           f"{list(motion_lib.key_bodies)}, the robot {list(self.spec.key_bodies)} "
+                           "(build it with awd.robot.kinematics.motion_lib_for_robot)")
 
         self.default_joint_pos = self._tensor(self.spec.default_joint_pos)
         self.action_scale = float(self.spec.action_scale)
-        self.foot_indices = torch.tensor([engine.body_index(b) for b in self.spec.foot_bodies], device=self.device)
         self.head_index = engine.body_index(self.spec.head_body) if self.spec.head_body else None
         self.amp_layout = make_amp_layout(self.spec, cfg.amp, cfg.source)
+        self.key_body_indices = torch.tensor([engine.body_index(b) for b in self.amp_layout.key_bodies],
+                                             device=self.device)
         self.obs_parts = self._observation_parts()
         self.num_obs = sum(size for _, size in self.obs_parts)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.num_obs,), dtype=np.float32)
@@ -263,7 +271,7 @@ class DucklingTask:
     # ------------------------------------------------------------------------------------------ AMP
 
     def _amp_frame(self, root_matrix=None) -> torch.Tensor:
-        frame = frame_from_engine(self.amp_layout, self.engine, self.foot_indices, root_matrix)
+        frame = frame_from_engine(self.amp_layout, self.engine, self.key_body_indices, root_matrix)
         return torch.nan_to_num(frame, nan=0.0, posinf=0.0, neginf=0.0)
 
     def fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:
@@ -466,10 +474,14 @@ class DucklingTask:
                            engine.joint_pos, engine.joint_vel], dim=-1)
         return engine.invalid | ~_finite(state).all(dim=-1)
 
-    def fallen(self) -> torch.Tensor:
-        """Fall test on the current state (before the grace period is applied)."""
+    def fallen(self, root_matrix: torch.Tensor | None = None) -> torch.Tensor:
+        """Fall test on the current state (before the grace period is applied); `root_matrix` (N, 3, 3):
+        quat_to_matrix(engine.root_quat), when already computed."""
         term, engine = self.cfg.termination, self.engine
         falls = []
+        if term.max_tilt > 0:
+            matrix = quat_to_matrix(engine.root_quat) if root_matrix is None else root_matrix
+            falls.append(matrix[:, 2, 2] < math.cos(term.max_tilt))  # the trunk z axis's vertical component
         if term.trunk_height > 0:
             falls.append(engine.root_pos[:, 2] < term.trunk_height)
         if term.head_height > 0 and self.head_index is not None:
@@ -539,7 +551,8 @@ class DucklingTask:
         reward = reward.masked_fill(invalid | ~_finite(reward), 0.0)
 
         grace = self.progress > self.cfg.termination.grace_steps
-        fell = self.fallen() & grace & ~invalid if self.cfg.termination.enabled else torch.zeros_like(invalid)
+        enabled = self.cfg.termination.enabled
+        fell = self.fallen(root_matrix) & grace & ~invalid if enabled else torch.zeros_like(invalid)
         terminate = fell | invalid
         timeout = (self.progress >= self.max_episode_steps) & ~terminate
         dones = terminate | timeout

@@ -16,7 +16,7 @@ from awd.tasks.tasks import TASKS
 
 
 def make_task(name: str, cfg: EnvConfig, engine, motion_lib=None, spec=None):
-    """An env of task `name` (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion)."""
+    """An env of task `name` (one of awd.tasks.tasks.TASKS)."""
     if name not in TASKS:
         raise AwdError(cfg.source, "task", f"unknown task {name!r}; expected one of {sorted(TASKS)}")
     return TASKS[name](cfg, engine, motion_lib, spec)
@@ -43,8 +43,8 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     import torch
 
     from awd.motion.dataset import load_dataset
-    from awd.motion.motion_lib import MotionLib
     from awd.robot import load_robot_spec
+    from awd.robot.kinematics import motion_lib_for_robot
 
     if isinstance(cfg, (str, Path)):
         cfg = load_env_config(cfg)
@@ -55,8 +55,9 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     spec = load_robot_spec(cfg.robot)
     motion_lib = None
     if cfg.motion_file is not None:
-        clips = load_dataset(resolve_motion_path(cfg.motion_file, cfg.source), spec.joint_names)
-        motion_lib = MotionLib(clips, device=torch.device(device))
+        motion_file = cfg.motion_file.replace("{robot}", spec.name)
+        clips = load_dataset(resolve_motion_path(motion_file, cfg.source), spec.joint_names)
+        motion_lib = motion_lib_for_robot(spec, clips, device=torch.device(device))
     if engine_factory is None:
         from awd.engine.mujoco_cpu import MujocoCpuEngine as engine_factory
     engine = engine_factory(spec, num_envs, device, tracked_bodies=tracked_bodies(spec))

@@ -5,6 +5,9 @@
 * DucklingStand: hold the standing pose, optionally at a per-episode trunk-height target (with or without
   style: the style weight lives in the train config).
 * DucklingViewMotion: kinematic playback of clips through engine.reset every step; no rewards, no learning.
+* G1AMP, G1Command: DucklingAMP and DucklingCommand under the humanoid's names. Nothing in the tasks is
+  duck-specific: the robot spec (layouts, key bodies) and the env config (awd/data/cfg/g1: terminations with a
+  tilt limit, commands, rewards) make the humanoid.
 
 Task resets and updates are full-size masked updates (no host sync; see awd.tasks.duckling).
 """
@@ -145,4 +148,13 @@ class DucklingViewMotion(DucklingTask):
         return self.compute_observations(), zeros, dones, infos
 
 
-TASKS = {cls.task_name: cls for cls in (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion)}
+class G1AMP(DucklingAMP):
+    task_name = "G1AMP"
+
+
+class G1Command(DucklingCommand):
+    task_name = "G1Command"
+
+
+TASKS = {cls.task_name: cls for cls in (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion, G1AMP,
+                                        G1Command)}
