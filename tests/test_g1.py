@@ -2,10 +2,11 @@
 current, it stands on CPU MuJoCo (with the ankle balance a policy provides), Placo walks it, the spec gives
 complete layouts, demo AMP features equal the clip replayed in the engine, humanoid terminations, an
 official-layout MJCF (own actuators, sensors, keyframe, meshes, no sole frames) is accepted, and G1AMP trains
-and plays from run.py on CPU."""
+and plays and exports from run.py on CPU."""
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -311,6 +312,10 @@ def test_g1amp_trains_and_plays_from_run_py(tmp_path, capsys):
     state = load_checkpoint(checkpoint)
     assert state["epoch"] == 2 and state["layout"]["robot"] == "g1" and state["layout"]["task"] == "G1AMP"
     assert state["layout"]["action_joints"][0] == "left_hip_pitch_joint" and state["layout"]["action_size"] == 29
-    run_main(["--test", "--checkpoint", str(checkpoint), "--num_envs", "2", "env.episode_length_s=0.2",
-              "train.params.config.player.games_num=2"])
-    assert "av reward" in capsys.readouterr().out
+    capsys.readouterr()
+    run_main(["--test", "--headless", "--checkpoint", str(checkpoint), "--duration", "1"])
+    status = [line for line in capsys.readouterr().out.splitlines() if "measured vx" in line]
+    assert len(status) == 1, "one status line per second of headless playback"
+    run_main(["--export", "--checkpoint", str(checkpoint), "--export_dir", str(tmp_path / "export")])
+    metadata = json.loads((tmp_path / "export" / "policy.json").read_text())
+    assert metadata["joints"]["names"][0] == "left_hip_pitch_joint" and len(metadata["joints"]["names"]) == 29
