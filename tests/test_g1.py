@@ -27,12 +27,12 @@ from awd.robot.model import build_model, default_qpos
 from awd.robot.urdf import mjcf_to_urdf
 from awd.run import main as run_main
 from awd.tasks import build_env, env_config_from_mapping, make_task, tracked_bodies
-from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 from awd.tasks.fake_engine import FakeEngine
 from awd.utils.rotations import quat_from_euler_xyz
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 import make_g1  # noqa: E402
+from test_tasks_engine import assert_demo_features_match_the_engine  # noqa: E402
 
 ROBOTS = ("g1", "g1_23dof")
 LOCKED = ("waist_roll_joint", "waist_pitch_joint", "left_wrist_pitch_joint", "left_wrist_yaw_joint",
@@ -194,15 +194,8 @@ def test_demo_amp_features_equal_the_clip_replayed_in_the_engine(g1):
                                                 "exclude_joints": []})
     engine = MujocoCpuEngine(g1, 3, tracked_bodies=tracked_bodies(g1), num_threads=1)
     env = make_task("G1AMP", env_config_from_mapping(env_cfg, source), engine, lib, g1)
-    layout = env.amp_layout
-    ids, times = torch.tensor([0, 1, 0]), torch.tensor([0.3, 1.1, 1.9], dtype=torch.float64)
-    demo = frame_from_motion(layout, lib.get_window_states(ids, times, layout.num_steps, env.dt))
-    for k in range(layout.num_steps):
-        state = lib.get_state(ids, times - k * env.dt)
-        engine.reset(torch.arange(3), state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
-                     state.joint_pos, state.joint_vel)
-        frame = frame_from_engine(layout, engine, env.key_body_indices)
-        assert torch.allclose(frame, demo[:, k], atol=1e-4), (frame - demo[:, k]).abs().max()
+    assert_demo_features_match_the_engine(env, lib, torch.tensor([0, 1, 0]),
+                                          torch.tensor([0.3, 1.1, 1.9], dtype=torch.float64))
 
 
 def test_humanoid_terminations(g1):
@@ -287,13 +280,8 @@ def test_an_official_layout_mjcf_is_accepted_by_the_spec_and_the_tasks(tmp_path)
     for _ in range(3):
         obs, _, _, infos = env.step(torch.zeros(3, env.num_actions))
     assert torch.isfinite(obs).all() and torch.isfinite(infos["amp_obs"]).all()
-    lib, layout = env.motion_lib, env.amp_layout
-    ids, times = torch.tensor([0, 5, 9]), torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64)
-    demo = frame_from_motion(layout, lib.get_window_states(ids, times, 1, env.dt))[:, 0]
-    state = lib.get_state(ids, times)
-    engine.reset(torch.arange(3), state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
-                 state.joint_pos, state.joint_vel)
-    assert torch.allclose(frame_from_engine(layout, engine, env.key_body_indices), demo, atol=1e-4)
+    assert_demo_features_match_the_engine(env, env.motion_lib, torch.tensor([0, 5, 9]),
+                                          torch.tensor([0.5, 1.0, 1.5], dtype=torch.float64))
 
 
 # ---------------------------------------------------------------------------------------------------- run.py

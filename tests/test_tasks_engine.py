@@ -18,19 +18,24 @@ def make_engine(spec, num_envs):
     return mujoco_cpu.MujocoCpuEngine(spec, num_envs, "cpu", tracked_bodies=tracked_bodies(spec), num_threads=1)
 
 
-def test_demo_window_features_equal_features_of_the_clip_replayed_in_the_engine(spec, motion_lib):
-    engine = make_engine(spec, 3)
-    env = make_task("DucklingAMP", make_cfg("DucklingAMP", amp={"num_steps": 4}), engine, motion_lib, spec)
-    layout = env.amp_layout
-    ids = torch.tensor([0, 1, 0])
-    times = torch.tensor([0.4, 0.75, 1.1], dtype=torch.float64)
+def assert_demo_features_match_the_engine(env, motion_lib, ids, times) -> None:
+    """The demo AMP window of (clip ids, times) equals, frame by frame, the features of the same clip states
+    written into the env's engine."""
+    layout, engine = env.amp_layout, env.engine
     demo = frame_from_motion(layout, motion_lib.get_window_states(ids, times, layout.num_steps, env.dt))
     for k in range(layout.num_steps):
         state = motion_lib.get_state(ids, times - k * env.dt)
-        engine.reset(torch.arange(3), state.root_pos, state.root_quat, state.root_lin_vel, state.root_ang_vel,
-                     state.joint_pos, state.joint_vel)
+        engine.reset(torch.arange(len(ids)), state.root_pos, state.root_quat, state.root_lin_vel,
+                     state.root_ang_vel, state.joint_pos, state.joint_vel)
         frame = frame_from_engine(layout, engine, env.key_body_indices)
         assert torch.allclose(frame, demo[:, k], atol=1e-4), (frame - demo[:, k]).abs().max()
+
+
+def test_demo_window_features_equal_features_of_the_clip_replayed_in_the_engine(spec, motion_lib):
+    engine = make_engine(spec, 3)
+    env = make_task("DucklingAMP", make_cfg("DucklingAMP", amp={"num_steps": 4}), engine, motion_lib, spec)
+    assert_demo_features_match_the_engine(env, motion_lib, torch.tensor([0, 1, 0]),
+                                          torch.tensor([0.4, 0.75, 1.1], dtype=torch.float64))
 
 
 def test_default_pose_rollout_stands_and_stays_finite(spec, motion_lib):

@@ -348,6 +348,16 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
     return array
 
 
+def first_non_unit(quats: np.ndarray, tolerance: float) -> tuple[int, float] | None:
+    """(row, norm) of the first quaternion whose norm differs from 1 by more than `tolerance`, else None."""
+    norms = np.linalg.norm(quats, axis=1)
+    bad = np.abs(norms - 1.0) > tolerance
+    if not bad.any():
+        return None
+    row = int(np.argmax(bad))
+    return row, float(norms[row])
+
+
 def load_clip(path, joint_names=None, min_frames: int = 2) -> Clip:
     """Load and validate a clip; every problem is a one-line AwdError naming the file and the field.
     `joint_names`: the robot's joint order; the clip's `Joints` must match it exactly."""
@@ -368,12 +378,11 @@ def load_clip(path, joint_names=None, min_frames: int = 2) -> Clip:
     parts = {name: frames[:, part] for name, part in layout.items()}
 
     root_quat = parts["root_quat"]
-    norms = np.linalg.norm(root_quat, axis=1)
-    bad = np.abs(norms - 1.0) > QUAT_NORM_TOLERANCE
-    if bad.any():
-        index = int(np.argmax(bad))
+    bad = first_non_unit(root_quat, QUAT_NORM_TOLERANCE)
+    if bad is not None:
+        index, norm = bad
         raise AwdError(path, f"Frames[{index}].root_quat", f"expected a unit quaternion (x, y, z, w; tolerance "
-                       f"{QUAT_NORM_TOLERANCE}), found norm {norms[index]:.6g}")
+                       f"{QUAT_NORM_TOLERANCE}), found norm {norm:.6g}")
     contacts = parts["foot_contacts"]
     bad = (contacts != 0.0) & (contacts != 1.0)
     if bad.any():
@@ -386,7 +395,7 @@ def load_clip(path, joint_names=None, min_frames: int = 2) -> Clip:
     return Clip(
         fps=fps, joint_names=joints, robot=document["Robot"], weight=weight, loop_mode=document["LoopMode"],
         metadata=metadata,
-        root_pos=parts["root_pos"], root_quat=root_quat / norms[:, None], joint_pos=parts["joints_pos"],
+        root_pos=parts["root_pos"], root_quat=root_quat / np.linalg.norm(root_quat, axis=1, keepdims=True), joint_pos=parts["joints_pos"],
         foot_pos=np.stack([parts["left_toe_pos"], parts["right_toe_pos"]], axis=1),
         root_lin_vel=parts["world_linear_vel"], root_ang_vel=parts["world_angular_vel"],
         joint_vel=parts["joints_vel"], foot_vel=np.stack([parts["left_toe_vel"], parts["right_toe_vel"]], axis=1),

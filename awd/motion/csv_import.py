@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from awd.errors import AwdError
-from awd.motion.clip import Clip, clip_from_positions
+from awd.motion.clip import Clip, clip_from_positions, first_non_unit
 from awd.robot.kinematics import BodyPositions
 from awd.robot.spec import RobotSpec, load_robot_spec
 
@@ -144,13 +144,12 @@ def _row(options: CsvOptions, frame: int) -> str:
 
 
 def _unit_quaternions(path: Path, quats: np.ndarray, options: CsvOptions) -> np.ndarray:
-    norms = np.linalg.norm(quats, axis=1)
-    bad = np.abs(norms - 1.0) > QUAT_NORM_TOLERANCE
-    if bad.any():
-        frame = int(np.argmax(bad))
+    bad = first_non_unit(quats, QUAT_NORM_TOLERANCE)
+    if bad is not None:
+        frame, norm = bad
         raise AwdError(path, f"{_row(options, frame)}, columns 4-7", f"expected a unit quaternion x, y, z, w "
-                       f"(tolerance {QUAT_NORM_TOLERANCE}), found norm {norms[frame]:.6g}")
-    return quats / norms[:, None]
+                       f"(tolerance {QUAT_NORM_TOLERANCE}), found norm {norm:.6g}")
+    return quats / np.linalg.norm(quats, axis=1, keepdims=True)
 
 
 def _within_limits(path: Path, spec: RobotSpec, joint_pos: np.ndarray, options: CsvOptions) -> np.ndarray:
