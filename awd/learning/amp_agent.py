@@ -441,8 +441,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self.train_result = self._gradient_step(inputs)
             return
         normalizer_training = bool(self.normalize_input and self._module().running_mean_std.training)
-        step = self._graphed_steps.setdefault(normalizer_training, GraphedStep(self._gradient_step))
-        self.train_result = step(inputs)
+        if normalizer_training not in self._graphed_steps:   # one graph with the obs normaliser learning, one without
+            self._graphed_steps[normalizer_training] = GraphedStep(self._gradient_step)
+        self.train_result = self._graphed_steps[normalizer_training](inputs)
 
     def train_actor_critic(self, input_dict: dict):
         self.calc_gradients(input_dict)   # train mode was set by train_epoch (the obs normaliser's is not re-set)
