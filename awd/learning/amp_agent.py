@@ -452,6 +452,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
     def _run_mini_epochs(self) -> dict[str, float]:
         """Every minibatch step of every mini-epoch; statistics are summed on the device and read once."""
         names, total, steps = None, None, 0
+        schedule = self.schedule_type if self._lr_scheduled() else None   # constant lr: no KL read at all
         for _ in range(self.mini_epochs_num):
             self.dataset.apply_permutation()
             epoch_kls = []
@@ -462,9 +463,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 stacked = torch.stack([stats[name] for name in names])
                 total = stacked if total is None else total + stacked
                 steps += 1
-                if self._lr_scheduled() and self.schedule_type == "legacy":
+                if schedule == "legacy":
                     self._step_schedule(stats["info/kl"])
-                elif self._lr_scheduled() and self.schedule_type == "standard":
+                elif schedule == "standard":
                     epoch_kls.append(stats["info/kl"].clone())
             if epoch_kls:
                 self._step_schedule(torch_ext.mean_list(epoch_kls))
