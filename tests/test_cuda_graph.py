@@ -1,10 +1,13 @@
-"""GraphedStep (awd.learning.cuda_graph): a captured, replayed training step updates a model exactly as the
-same step run eagerly. Needs a CUDA device (the agent uses graphs only there)."""
+"""GraphedStep and SegmentedGraph (awd.utils.cuda_graphs): a captured, replayed training step updates a model
+exactly as the same step run eagerly, and a replayed env step (torch graphs around MuJoCo Warp's) advances the
+env as eager steps do. Needs a CUDA device (the agent uses graphs only there)."""
+
+import importlib.util
 
 import pytest
 import torch
 
-from awd.learning.cuda_graph import GraphedStep
+from awd.utils.cuda_graphs import GraphedStep, SegmentedGraph, launch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA device")
 
@@ -39,3 +42,91 @@ def test_replayed_steps_match_eager_steps():
     assert graphed.graph is not None, "the step was never captured"
     for a, b in zip(eager_model.parameters(), graph_model.parameters()):
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+
+
+class Accumulator:
+    """A holder like a task: a generator, a buffer updated in place, one rebound every step, and a buffer
+    changed by a 'prebuilt graph' launched between torch ops."""
+
+    def __init__(self, seed: int):
+        self.generator = torch.Generator("cuda").manual_seed(seed)
+        self.total = torch.zeros(4, device="cuda")
+        self.previous = torch.zeros(4, device="cuda")
+        self.scale = torch.ones(4, device="cuda")
+
+    def step(self, x):
+        noise = torch.rand(4, generator=self.generator, device="cuda")
+        self.previous = self.total.clone()
+        self.total += x + noise
+        launch(lambda: self.scale.mul_(2.0))
+        return self.total * self.scale
+
+
+def test_segmented_replays_match_eager_steps():
+    eager, graphed_holder = Accumulator(0), Accumulator(0)
+    graphed = SegmentedGraph(graphed_holder.step, [graphed_holder], warmup_calls=2)
+    previous, buffers = None, None
+    for k in range(6):
+        x = torch.full((4,), float(k), device="cuda")
+        expected = eager.step(x.clone())
+        got = graphed(x.clone())
+        torch.testing.assert_close(got, expected)
+        torch.testing.assert_close(graphed_holder.previous, eager.previous)
+        if previous is not None:
+            assert not torch.equal(got - previous, torch.zeros_like(got)), "each replay draws new noise"
+        previous = got.clone()
+        if graphed.captured:
+            buffers = buffers or (graphed_holder.total, graphed_holder.previous)
+            assert graphed_holder.total is buffers[0] and graphed_holder.previous is buffers[1], "same buffers"
+    assert graphed.captured and len(graphed.segments) == 3   # torch graph, launch, torch graph
+
+
+def test_a_step_adding_tensor_attributes_is_refused_and_rolled_back():
+    holder = Accumulator(0)
+
+    def step(x):
+        holder.total = holder.total + x
+        holder.extra = x * 2
+        return holder.total
+
+    graphed = SegmentedGraph(step, [holder], warmup_calls=0)
+    total = holder.total
+    with pytest.raises(RuntimeError, match="extra"):
+        graphed(torch.ones(4, device="cuda"))
+    assert holder.total is total and not hasattr(holder, "extra") and not graphed.captured
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed")
+def test_graphed_env_steps_match_eager_steps_on_mujoco_warp():
+    """DucklingCommand on MuJoCo Warp with 0.2-s episodes (resets from reference motion every few steps):
+    the same actions give the same observations, rewards and resets eagerly and replayed."""
+    import yaml
+
+    from awd import DATA_DIR
+    from awd.engine import make_engine
+    from awd.tasks.factory import build_env
+
+    raw = yaml.safe_load((DATA_DIR / "cfg/mini_bdx/duckling_command.yaml").read_text())["env"]
+    raw.update(episode_length_s=0.2, seed=3)
+
+    def engine_factory(spec, num_envs, device, tracked_bodies):
+        return make_engine("mujoco_warp", spec, num_envs, device, tracked_bodies)
+
+    envs = [build_env(dict(raw), 64, "cuda", engine_factory=engine_factory) for _ in range(2)]
+    eager, replayed = envs
+    assert replayed.step_capturable
+    graphed = SegmentedGraph(replayed.step, replayed.graph_holders)
+    for env in envs:
+        env.reset()
+    generator, resets = torch.Generator("cuda").manual_seed(0), 0
+    for _ in range(25):
+        actions = torch.rand(64, eager.num_actions, device="cuda", generator=generator) * 2 - 1
+        expected = eager.step(actions)
+        got = graphed(actions)
+        assert torch.equal(got[2], expected[2]), "the same envs end their episodes"
+        torch.testing.assert_close(got[0], expected[0], rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(got[1], expected[1], rtol=1e-3, atol=1e-3)
+        torch.testing.assert_close(got[3]["amp_obs"], expected[3]["amp_obs"], rtol=1e-3, atol=1e-3)
+        resets += int(expected[2].sum())
+    assert graphed.captured and len(graphed.segments) == 5   # torch, physics, torch, position stage, torch
+    assert resets >= 64 * 2, "every env ended at least two episodes"

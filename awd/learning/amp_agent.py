@@ -23,7 +23,7 @@ from rl_games.common import a2c_common, common_losses, datasets, schedulers
 from torch.nn.utils import clip_grad_norm_
 
 from awd.errors import AwdError
-from awd.learning.cuda_graph import GraphedStep
+from awd.utils.cuda_graphs import GraphedStep
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
@@ -58,7 +58,7 @@ class AMPSettings:
     save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
     disc_saturation_acc: float = 0.95
     disc_saturation_epochs: int = 50
-    cuda_graphs: bool = False            # on CUDA: replay each minibatch step as a captured graph (constant lr only)
+    cuda_graphs: bool = False            # on CUDA: replay env steps, policy inference and minibatch steps (constant lr only) as CUDA graphs
     tf32: bool = False                   # float32 matmuls on CUDA run on TF32 tensor cores (10-bit mantissa)
 
     @classmethod
@@ -152,6 +152,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty, self.amp.disc_weight_decay)
         self._saturated_epochs = 0
         self._graphed_steps: dict[bool, GraphedStep] = {}
+        self._graphed_policy: GraphedStep | None = None
         self.algo_observer.after_init(self)
         log(f"amp agent: {self.num_actors} envs x {self.horizon_length} steps = batch {self.batch_size}, "
             f"{self.batch_size // self.minibatch_size} minibatches of {self.minibatch_size}, "
@@ -293,13 +294,28 @@ class AMPAgent(a2c_continuous.A2CAgent):
                     means[f"episode/{name}"] = value / total
         return means
 
+    def _graph_rollout(self) -> None:
+        """With `cuda_graphs` on CUDA: policy inference, and the env step where the env allows it, replayed as
+        CUDA graphs during rollouts."""
+        if not (self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda"):
+            return
+        self._graphed_policy = GraphedStep(lambda inputs: self.get_action_values({"obs": inputs["obs"]}))
+        use = getattr(self.vec_env, "use_cuda_graphs", None)
+        log("env steps replayed as CUDA graphs" if use is not None and use()
+            else "env steps run eagerly (the env's step is not capturable)")
+
+    def _policy_step(self, obs: dict) -> dict:
+        if self._graphed_policy is None:
+            return self.get_action_values(obs)
+        return self._graphed_policy({"obs": obs["obs"]})
+
     def play_steps(self) -> dict:
         buffers, step_time = self.experience_buffer.tensor_dict, 0.0
         stats = {}
         done_count = torch.zeros((), device=self.ppo_device)
         fall_count = torch.zeros((), device=self.ppo_device)
         for n in range(self.horizon_length):
-            res_dict = self.get_action_values(self.obs)
+            res_dict = self._policy_step(self.obs)
             self.experience_buffer.update_data("obses", n, self.obs["obs"])
             self.experience_buffer.update_data("dones", n, self.dones)
             for k in self.update_list:
@@ -501,6 +517,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.init_tensors()
         self._prefill_demo_buffer()
         self.obs = self.env_reset()
+        self._graph_rollout()
         self.last_mean_rewards = float(self.last_mean_rewards)
         start = time.perf_counter()
         while True:

@@ -2,6 +2,8 @@
 
 It checks the env once (spaces, num_envs), passes tensors through on the env's device, turns `dones` into
 uint8, and forwards the AMP extras (`fetch_amp_obs_demo`, `get_layout`, env state) that the AMP agent uses.
+On request (`use_cuda_graphs`) an env whose step is capturable (`step_capturable`) is stepped through an
+awd.utils.cuda_graphs.SegmentedGraph.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from rl_games.common.ivecenv import IVecEnv
 
 from awd.errors import AwdError
 from awd.learning.checkpoint import env_layout
+from awd.utils.cuda_graphs import SegmentedGraph
 
 REQUIRED = ("num_envs", "observation_space", "action_space", "amp_observation_space", "reset", "step",
             "fetch_amp_obs_demo")
@@ -37,6 +40,13 @@ class AwdVecEnv(IVecEnv):
         if int(self.env.num_envs) != int(num_actors):
             raise AwdError(config_name, "num_actors",
                            f"the train config asks for {num_actors} actors but the env has {self.env.num_envs} envs")
+        self._step = self.env.step
+
+    def use_cuda_graphs(self) -> bool:
+        """Replay the env step as CUDA graphs from now on if the env allows it; returns whether it does."""
+        if getattr(self.env, "step_capturable", False):
+            self._step = SegmentedGraph(self.env.step, self.env.graph_holders)
+        return self._step is not self.env.step
 
     @property
     def num_envs(self) -> int:
@@ -46,7 +56,7 @@ class AwdVecEnv(IVecEnv):
         return self.env.reset()
 
     def step(self, actions):
-        obs, rewards, dones, infos = self.env.step(actions)
+        obs, rewards, dones, infos = self._step(actions)
         dones = torch.as_tensor(dones)
         return obs, torch.as_tensor(rewards, dtype=torch.float32), dones.to(torch.uint8), infos
 
