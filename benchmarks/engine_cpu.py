@@ -1,27 +1,26 @@
 """Throughput of the CPU MuJoCo engine against raw MuJoCo physics on the same threads.
 
-Engine: `engine.step(targets)` (decimation physics steps, the refreshing mj_forward, state gathering and
-the torch/float32 conversion). Raw: the same MjDatas stepped with `mj_step(m, d, decimation)` from the same
+Engine: `engine.step(targets)` (decimation physics steps, the position stage of the new state, state
+gathering and the torch/float32 conversion). Raw: the same MjDatas stepped with `mj_step(m, d, decimation)` from the same
 thread pool, nothing read back. Both start from the default standing pose and replay the same random PD
 targets (default pose + U(-0.3, 0.3) rad); no resets during timing (fallen robots keep simulating in both).
 Best of `--repeats` timed blocks.
 
     python benchmarks/engine_cpu.py [--envs 16 64 256] [--steps 200] [--threads N]
 
-Measured (mini_bdx, decimation 4, 2 threads, mujoco 4.0.0) on 2 cores shared with other engineers' jobs
-(load average 1.4 to 3.9): wall-clock rates swung 2x between runs, so the table gives the best rate of each
-column over 4 invocations, and the overhead as the ratio of process CPU time (engine / raw), which
-contention distorts far less (its range over the runs; one-thread runs gave 1.32 to 1.35x at 64 envs):
+Measured (mini_bdx, decimation 4, 2 threads, mujoco 4.0.0) on 2 shared cores, two invocations (wall-clock
+rates swing up to 2x between runs on shared cores; the overhead as the ratio of process CPU time, engine /
+raw, is steadier):
 
-| envs | engine env-steps/s (best) | raw env-steps/s (best) | overhead, CPU time |
+| envs | engine env-steps/s | raw env-steps/s | overhead, CPU time |
 | ---: | ---: | ---: | ---: |
-| 16 | 10,800 | 12,200 | 1.35 to 1.41x |
-| 64 | 11,000 | 19,900 | 1.25 to 1.31x |
-| 256 | 13,100 | 19,500 | 1.14 to 1.22x |
+| 16 | 13,600 | 20,200 | 1.34 to 1.35x |
+| 64 | 17,500 | 22,600 | 1.22 to 1.23x |
+| 256 | 16,700 | 20,600 | 1.20 to 1.21x |
 
-Nearly all of the overhead is the one mj_forward per policy step that makes contacts and body positions those
-of the new state (about one physics step net, see awd/engine/mujoco_cpu.py); gathering and converting the
-state of 64 envs costs about 0.07 ms per policy step.
+Nearly all of the overhead is the position stage per policy step (mj_fwdPosition and mj_sensorPos) that makes
+contacts and body positions those of the new state (see awd/engine/mujoco_cpu.py); gathering and converting
+the state of 64 envs costs about 0.07 ms per policy step.
 """
 
 from __future__ import annotations

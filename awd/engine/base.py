@@ -7,8 +7,9 @@ those tensors in torch without touching the simulator. Conventions (docs/design.
 
 State tensors are allocated once and refreshed in place by `reset` and `step` (the same tensor objects for
 the engine's lifetime, so a GPU backend can hand out zero-copy views); `.clone()` what you keep across steps.
-All state is valid (forward kinematics, contacts and contact forces of the current state) right after
-`reset` and after `step`.
+Right after `reset` and after `step`, positions, velocities, body positions and contact flags are those of the
+current state; joint torques and contact forces are those applied during the last physics substep (zero right
+after a reset: the reset state has not been simulated yet), as a simulator's step reports them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ class Engine(ABC):
       root_pos (N,3) world; root_quat (N,4) xyzw; root_lin_vel (N,3) world; root_ang_vel (N,3) world;
       joint_pos (N,n), joint_vel (N,n) spec order; body_pos (N,B,3) world positions of the tracked bodies'
       frames; foot_contacts (N,2) bool [left, right] (foot touching the floor); foot_contact_forces (N,2)
-      normal force of the floor on each foot (N, >= 0); non_foot_ground_contact (N,) bool (any other geom
+      normal force of the floor on each foot in the last substep (N, >= 0); non_foot_ground_contact (N,) bool (any other geom
       touching the floor: a fall); joint_torques (N,n) actuator torques applied in the last physics substep;
       invalid (N,) bool: the state is not finite or the simulator warned (e.g. it auto-reset a diverging
       env); the task must reset those envs.

@@ -1,6 +1,9 @@
 """The MuJoCo model both MuJoCo engines (CPU and Warp) simulate: the robot model of awd.robot.model plus the
-sensors an engine reads (per-foot contact with the floor, any robot contact with the floor, tracked body
-positions; sensors of the MJCF itself are dropped), and checks of the layout the engines rely on."""
+sensors an engine reads (sensors of the MJCF itself are dropped), and checks of the layout the engines rely on.
+
+Position-stage sensors (computed from kinematics and collision alone, no constraint solve): per-foot and
+robot contact counts with the floor, tracked body positions. Acceleration-stage sensors: the net contact
+force of the floor on each foot."""
 
 from __future__ import annotations
 
@@ -12,34 +15,32 @@ from awd.errors import AwdError
 from awd.robot.model import build_model_spec
 from awd.robot.spec import RobotSpec
 
-_FOUND, _FORCE = 1, 2                      # contact sensor data bits: found count, force
-_REDUCE_MINDIST, _REDUCE_NETFORCE = 1, 3   # contact sensor reductions
+_FOUND, _FORCE = 1, 2          # contact sensor data bits: found count, force
+_REDUCE_NONE, _REDUCE_NETFORCE = 0, 3   # contact sensor reductions (found counts every match either way)
 
 
 def build_engine_model(spec: RobotSpec, tracked_bodies: Sequence[str]) -> tuple[mujoco.MjModel, dict]:
     """The simulation model of awd.robot.model plus the sensors the engine reads; returns the model and
-    the sensordata slices: left/right foot [found, fx, fy, fz], robot-vs-floor found, tracked positions."""
+    the sensordata layout: foot_found (left, right contact counts), robot_found, foot_force (left xyz,
+    right xyz, world frame, force of the robot on the floor), body_pos (tracked positions, xyz each)."""
     model_spec = build_model_spec(spec)
     for sensor in list(model_spec.sensors):
         model_spec.delete(sensor)
     floor = _floor_geom(model_spec)
-    root = _root_body(spec)
-    layout, offset = {}, 0
-    for key, body in (("left_foot", spec.foot_bodies[0]), ("right_foot", spec.foot_bodies[1])):
-        _add_contact_sensor(model_spec, body, floor, _FOUND | _FORCE, _REDUCE_NETFORCE)
-        layout[key] = slice(offset, offset + 4)
-        offset += 4
-    _add_contact_sensor(model_spec, root, floor, _FOUND, _REDUCE_MINDIST)
-    layout["robot_found"] = offset
-    offset += 1
+    feet = spec.foot_bodies[:2]
+    for body in (*feet, _root_body(spec)):
+        _add_contact_sensor(model_spec, body, floor, _FOUND, _REDUCE_NONE)
+    for body in feet:
+        _add_contact_sensor(model_spec, body, floor, _FORCE, _REDUCE_NETFORCE)
     for body in tracked_bodies:
         sensor = model_spec.add_sensor()
         sensor.type = mujoco.mjtSensor.mjSENS_FRAMEPOS
         sensor.objtype = mujoco.mjtObj.mjOBJ_XBODY
         sensor.objname = body
-    layout["body_pos"] = slice(offset, offset + 3 * len(tracked_bodies))
+    layout = {"foot_found": slice(0, 2), "robot_found": 2, "foot_force": slice(3, 9),
+              "body_pos": slice(9, 9 + 3 * len(tracked_bodies))}
     model = model_spec.compile()
-    if model.nsensordata != offset + 3 * len(tracked_bodies):
+    if model.nsensordata != layout["body_pos"].stop:
         raise RuntimeError(f"unexpected sensor layout: nsensordata {model.nsensordata}")
     return model, layout
 

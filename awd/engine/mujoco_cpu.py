@@ -8,16 +8,15 @@ new state; mini_bdx, 64 envs, 2 threads): as fast as the thread pool within the 
 does not reproduce a hand-stepped MjData), reports simulator warnings per thread instead of per env, and
 needs the extra full step; the thread pool was kept.
 
-Derived state. After the `decimation` steps one `mj_forward` makes kinematics, contacts and contact forces
-those of the new state (mj_step leaves them one substep stale). That forward computes exactly what the next
-substep's position and velocity stages would, so the first substep of the next policy step only runs
-`mj_step2` (actuation, constraint solve, integration): bitwise identical to plain `mj_step`, and a few
-per cent cheaper than a forward on top of plain steps; the net cost is still about one physics step per
-policy step (the 1.2-1.4x overhead below). Contacts come from MuJoCo contact sensors added to
-the model (per foot subtree vs floor: count and net force; robot subtree vs floor: count) and tracked body
-positions from frame-position sensors, so that per env only `mj_getState` (time, qpos, qvel), one copy of
-`sensordata` and one of `actuator_force` leave C; all conversion (quaternion order, body-frame angular
-velocity to world, joint gathers, float32) is vectorised numpy over all envs.
+Derived state. The `decimation` substeps are one `mj_step(m, d, decimation)`; the last substep's forward
+leaves the applied actuator torques and the floor's contact forces (acceleration-stage sensors) of that
+substep. Then `mj_fwdPosition` and `mj_sensorPos` make kinematics, contacts, contact counts and tracked body
+positions those of the new state, without a constraint solve (the next substep's forward recomputes
+everything anyway). Contacts come from MuJoCo contact sensors added to the model (awd.engine.mjmodel) and
+tracked body positions from frame-position sensors, so that per env only `mj_getState` (time, qpos, qvel),
+one copy of `sensordata` and one of `actuator_force` leave C; all conversion (quaternion order, body-frame
+angular velocity to world, joint gathers, float32) is vectorised numpy over all envs. A reset runs the same
+position stage; its torques and contact forces are zero until the first substep.
 
 Invalid envs. MuJoCo resets a diverging MjData itself and records a warning (bad qpos/qvel/qacc, contact or
 constraint buffer full, bad ctrl): an env whose warning counters moved during the step, or whose state or
@@ -28,9 +27,9 @@ env its own MjModel copy (a few hundred kB each for mini_bdx), after which they 
 scale multiplies kp, kd and the force limit of the env's actuators (equal to scaling the applied torque).
 The nominal `model` is never edited.
 
-Measured (benchmarks/engine_cpu.py, mini_bdx, 2 threads on 2 shared cores, best of 4 noisy runs): 10.8k /
-11.0k / 13.1k env-steps/s (policy steps/s summed over envs) at 16 / 64 / 256 envs; CPU-time overhead over raw
-mj_step of the same physics 1.35-1.41x / 1.25-1.31x / 1.14-1.22x.
+Measured (benchmarks/engine_cpu.py, mini_bdx, 2 threads on 2 shared cores): 13.6k / 17.5k / 16.7k
+env-steps/s (policy steps/s summed over envs) at 16 / 64 / 256 envs; CPU-time overhead over raw mj_step of
+the same physics 1.34x / 1.22x / 1.20x.
 """
 
 from __future__ import annotations
@@ -153,8 +152,10 @@ class MujocoCpuEngine(Engine):
             d.qacc_warmstart[:] = 0.0
             d.act[:] = 0.0
             d.ctrl[:] = qj[k]        # hold the reset pose until the first step sets targets
+            d.sensordata[:] = 0.0    # no contact force before the first substep
             self._ctrl[i] = qj[k]
-            self._refresh_env(m, d, i, torques_from_forward=True)
+            self._torques[i] = 0.0
+            self._refresh_env(m, d, i)
         self._warned[ids] = False
         self._publish()
 
@@ -174,11 +175,7 @@ class MujocoCpuEngine(Engine):
         for i in range(lo, hi):
             m, d = models[i], datas[i]
             d.ctrl[:] = ctrl[i]
-            # Position/velocity stages are current (mj_forward ended the last reset/step): mj_step2 finishes
-            # the first substep exactly as mj_step would.
-            mujoco.mj_step2(m, d)
-            if decimation > 1:
-                mujoco.mj_step(m, d, decimation - 1)
+            mujoco.mj_step(m, d, decimation)
             torques[i] = d.actuator_force
             warnings = d.warning.number
             if warnings.any():
@@ -186,10 +183,9 @@ class MujocoCpuEngine(Engine):
                 warnings[:] = 0
             self._refresh_env(m, d, i)
 
-    def _refresh_env(self, m, d, i: int, torques_from_forward: bool = False) -> None:
-        mujoco.mj_forward(m, d)
-        if torques_from_forward:
-            self._torques[i] = d.actuator_force
+    def _refresh_env(self, m, d, i: int) -> None:
+        mujoco.mj_fwdPosition(m, d)
+        mujoco.mj_sensorPos(m, d)
         mujoco.mj_getState(m, d, self._state[i], STATE_SPEC)
         self._sensors[i] = d.sensordata
 
@@ -208,13 +204,11 @@ class MujocoCpuEngine(Engine):
         out["joint_torques"][:] = self._torques
         sensors = self._sensors
         out["body_pos"][:] = sensors[:, layout["body_pos"]].reshape(self.num_envs, -1, 3)
-        left, right = sensors[:, layout["left_foot"]], sensors[:, layout["right_foot"]]
-        out["foot_contacts"][:, 0] = left[:, 0] > 0
-        out["foot_contacts"][:, 1] = right[:, 0] > 0
+        found = sensors[:, layout["foot_found"]]
+        out["foot_contacts"][:] = found > 0
         # the sensor's net force is the one the robot exerts on the floor: the floor pushes back with -f
-        out["foot_contact_forces"][:, 0] = -left[:, 3]
-        out["foot_contact_forces"][:, 1] = -right[:, 3]
-        out["non_foot_ground_contact"][:] = sensors[:, layout["robot_found"]] > left[:, 0] + right[:, 0]
+        out["foot_contact_forces"][:] = -sensors[:, layout["foot_force"]].reshape(self.num_envs, 2, 3)[:, :, 2]
+        out["non_foot_ground_contact"][:] = sensors[:, layout["robot_found"]] > found.sum(axis=1)
         finite = np.isfinite(self._state).all(axis=1) & np.isfinite(sensors).all(axis=1)
         out["invalid"][:] = ~finite | self._warned
         if self.device.type != "cpu":

@@ -5,19 +5,23 @@ It simulates the same model as the CPU engine (awd.engine.mjmodel: the robot spe
 actuators, contact and frame-position sensors), so one policy step from the same state agrees with it to
 float32 precision (tools/check_warp_engine.py).
 
-Stepping (measured facts in the GPU stack's notes.md). The policy step `ctrl <- targets; step2;
-(decimation - 1) x step; keep actuator forces; forward` is captured once as a CUDA graph and replayed: launching
-the kernels from Python would cost more than the physics. The final `forward` makes kinematics, contacts,
-sensors and forces those of the new state; the next step's first substep then only needs `step2`, as in
-the CPU engine. Sensors are switched off for the substeps (the model option is read when the kernels are
-launched, so the captured graph simply has no sensor kernels there): only the final forward's are read. Torch
-runs on Warp's stream (set when the engine is built on a CUDA device: this changes the
-process's current torch stream on that device), so torch reads and writes of the zero-copy views (qpos, qvel,
-ctrl, sensordata, actuator forces, overflow flags) are ordered with the graph without any synchronisation.
-Nothing in `step` or `reset_where` waits for the GPU.
+Stepping (measured facts in the GPU stack's notes.md). The policy step `ctrl <- targets; decimation x step;
+keep actuator forces; position stage` is captured once as a CUDA graph and replayed: launching the kernels from
+Python would cost more than the physics. Sensors are switched off for all substeps but the last (the model
+option is read when the kernels are launched, so the captured graph simply has no sensor kernels there),
+whose forward leaves the floor's contact forces of that substep. The position stage (kinematics, collision,
+position sensors: contact counts and tracked body positions) then makes the derived state that of the new
+state without a constraint solve, as in the CPU engine. Torch runs on Warp's stream (set when the engine is
+built on a CUDA device: this changes the process's current torch stream on that device), so torch reads and
+writes of the zero-copy views (qpos, qvel, ctrl, sensordata, actuator forces, overflow flags) are ordered with
+the graph without any synchronisation. Nothing in `step` or `reset_where` waits for the GPU.
 
-Resets write the new states into the views with masked torch writes and replay a captured `forward`
-(of all worlds: MuJoCo Warp has no per-world forward; recomputing an unchanged world gives the same values).
+Resets write the new states into the views with masked torch writes and replay the captured position stage
+(of all worlds: MuJoCo Warp has no per-world kernels; recomputing an unchanged world gives the same values).
+The next substep's forward recomputes everything from qpos and qvel, so a reset needs no forward: a full
+forward of all worlds at every step with a reset cost as much as a fifth of the physics at 8192 envs. Both
+graphs are launched through awd.utils.cuda_graphs.launch, so a caller can capture a whole env step (the torch
+ops around the launches) as CUDA graphs too.
 
 Buffers. Contacts and constraint rows are allocated from the model (`contact_capacity`): every collidable
 robot geom on the floor at once, plus self-contacts of the geoms that can touch; constraint rows from the
@@ -44,6 +48,7 @@ from awd.engine.mjmodel import build_engine_model, check_actuator_order, check_t
 from awd.errors import AwdError
 from awd.robot.model import default_qpos, joint_dof_addresses, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
+from awd.utils.cuda_graphs import launch
 
 _PLANE, _SPHERE, _CAPSULE, _ELLIPSOID, _CYLINDER, _BOX = (int(t) for t in (
     mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE,
@@ -120,6 +125,12 @@ class MujocoWarpEngine(Engine):
 
     name = "mujoco_warp"
 
+    @property
+    def capturable(self) -> bool:
+        """Steps and resets can be captured into a caller's CUDA graph (awd.utils.cuda_graphs.SegmentedGraph):
+        on CUDA, until a domain-randomisation hook rebuilds the device model."""
+        return self._use_graphs and not self._batched
+
     def __init__(self, spec: RobotSpec, num_envs: int, device: str = "cuda:0",
                  tracked_bodies: Sequence[str] | None = None, *, nconmax: int | None = None,
                  njmax: int | None = None):
@@ -162,7 +173,7 @@ class MujocoWarpEngine(Engine):
             self._torque_buffer = self._wp.zeros_like(self._d.actuator_force)
             for _ in range(2):   # compile every kernel before any capture (state is reset afterwards)
                 self._step_kernels()
-                self._forward_kernels()
+                self._position_kernels()
 
     def _make_views(self) -> None:
         to_torch, d = self._wp.to_torch, self._d
@@ -195,18 +206,21 @@ class MujocoWarpEngine(Engine):
         m, d, mjw = self._m, self._d, self._mjw
         d.overflow.zero_()
         flags = m.opt.disableflags
-        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)   # substeps: only the final forward's sensors are read
+        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)   # only the last substep's contact forces are read
         try:
-            mjw.step2(m, d)
             for _ in range(self.spec.decimation - 1):
                 mjw.step(m, d)
         finally:
             m.opt.disableflags = flags
+        mjw.step(m, d)
         self._wp.copy(self._torque_buffer, d.actuator_force)
-        mjw.forward(m, d)
+        self._position_kernels()
 
-    def _forward_kernels(self) -> None:
-        self._mjw.forward(self._m, self._d)
+    def _position_kernels(self) -> None:
+        m, d, mjw = self._m, self._d, self._mjw
+        mjw.fwd_kinematics(m, d)
+        mjw.collision(m, d)
+        mjw.sensor_pos(m, d)
 
     def _launch(self, name: str, kernels) -> None:
         wp = self._wp
@@ -219,7 +233,7 @@ class MujocoWarpEngine(Engine):
             with wp.ScopedCapture(device=self._wp_device) as capture:
                 kernels()
             graph = self._graphs[name] = capture.graph
-        wp.capture_launch(graph)
+        launch(lambda: wp.capture_launch(graph))
 
     # --- simulation -------------------------------------------------------------------------------------------
     def reset(self, env_ids, root_pos, root_quat, root_lin_vel, root_ang_vel, joint_pos, joint_vel) -> None:
@@ -252,9 +266,10 @@ class MujocoWarpEngine(Engine):
         self._write_joints(self._qvel, self.joint_vel, self._qvel_index, mask, f32(joint_vel))
         self._ctrl.copy_(torch.where(mask, f32(joint_pos), self._ctrl))   # hold the pose until the first step
         self._qacc_warmstart.masked_fill_(mask, 0.0)
+        self._torques.masked_fill_(mask, 0.0)
+        self._sensors.masked_fill_(mask, 0.0)   # no contact force before the first substep
         self._flagged.masked_fill_(mask.view(-1), False)
-        self._launch("forward", self._forward_kernels)
-        self._write(self._torques, mask, self._actuator_force)   # the reset pose's holding torques
+        self._launch("position", self._position_kernels)
         self._publish()
 
     @staticmethod
@@ -290,10 +305,10 @@ class MujocoWarpEngine(Engine):
         if self._qvel_index is not None:
             self.joint_vel.copy_(self._qvel[:, self._qvel_index])
         self.body_pos.copy_(sensors[:, layout["body_pos"]].view(N, -1, 3))
-        left, right = sensors[:, layout["left_foot"]], sensors[:, layout["right_foot"]]
-        self.foot_contacts.copy_(torch.stack([left[:, 0] > 0, right[:, 0] > 0], dim=-1))
-        self.foot_contact_forces.copy_(torch.stack([-left[:, 3], -right[:, 3]], dim=-1))
-        self.non_foot_ground_contact.copy_(sensors[:, layout["robot_found"]] > left[:, 0] + right[:, 0])
+        found = sensors[:, layout["foot_found"]]
+        self.foot_contacts.copy_(found > 0)
+        self.foot_contact_forces.copy_(-sensors[:, layout["foot_force"]].view(N, 2, 3)[:, :, 2])
+        self.non_foot_ground_contact.copy_(sensors[:, layout["robot_found"]] > found.sum(dim=1))
         finite = (torch.isfinite(self._qpos).all(dim=-1) & torch.isfinite(self._qvel).all(dim=-1)
                   & torch.isfinite(sensors).all(dim=-1))
         self.invalid.copy_(~finite | self._flagged)
@@ -302,8 +317,7 @@ class MujocoWarpEngine(Engine):
     def apply_root_velocity(self, env_ids, lin_vel_xy) -> None:
         ids = self._ids(env_ids)
         push = self._rows(lin_vel_xy, (len(ids), 2), "apply_root_velocity.lin_vel_xy")
-        self._qvel[ids, 0:2] += push
-        self._launch("forward", self._forward_kernels)
+        self._qvel[ids, 0:2] += push   # velocities only: the position stage is unchanged
         self._publish()
 
     def set_friction_scale(self, env_ids, scale) -> None:
@@ -311,8 +325,6 @@ class MujocoWarpEngine(Engine):
         scale = self._positive(self._rows(scale, (len(ids),), "set_friction_scale.scale"), "set_friction_scale.scale")
         friction = self._batched_field("geom_friction")
         friction[ids, :, 0] = self._nominal(self.model.geom_friction[:, 0]) * scale[:, None]
-        self._launch("forward", self._forward_kernels)
-        self._publish()
 
     def set_mass_offset(self, env_ids, trunk_mass_delta, trunk_com_offset) -> None:
         ids = self._ids(env_ids)
@@ -325,8 +337,6 @@ class MujocoWarpEngine(Engine):
         ipos[ids, trunk] = self._nominal(self.model.body_ipos[trunk]) + offset
         with self._wp.ScopedDevice(self._wp_device):
             self._mjw.set_const(self._m, self._d)
-        self._launch("forward", self._forward_kernels)
-        self._publish()
 
     def set_torque_scale(self, env_ids, scale) -> None:
         ids = self._ids(env_ids)
