@@ -5,7 +5,8 @@ step of one env) in three modes, per env count.
              bodies), from the standing pose, cycling 16 fixed random PD target sets (default pose +
              U(-0.3, 0.3) rad); no resets (fallen robots keep simulating)
     task     env.step(actions) of the full env from awd.tasks.build_env with the default env config
-             (observations, rewards, AMP features, terminations and resets), cycling 16 random action sets
+             (observations, rewards, AMP features, terminations and resets), cycling 16 random action sets;
+             on CUDA replayed as CUDA graphs where the env allows it, as training runs it
     train    the real AMP agent through rl_games' Runner (as awd/run.py drives it) with the default train
              config at that env count: frames/s over the epochs after the first, and the rollout (play) vs
              PPO + discriminator update (update) seconds per epoch as the agent measures them
@@ -67,6 +68,7 @@ from awd.config import load_run_config  # noqa: E402
 from awd.errors import exit_on_error  # noqa: E402
 from awd.learning.amp_agent import AMPAgent  # noqa: E402
 from awd.learning.register import make_runner, register_env  # noqa: E402
+from awd.utils.cuda_graphs import SegmentedGraph  # noqa: E402
 from awd.utils.io import write_json_atomic  # noqa: E402
 
 TASK = "DucklingCommand"  # the default task
@@ -228,9 +230,10 @@ def bench_task(setup: Setup, num_envs: int, steps: int, warmup: int, profile: Pr
                    seed=setup.seed)
     actions = uniform_bank((num_envs, env.num_actions), env.device, setup.seed)
     env.reset()
-    timed_steps(env.step, actions, warmup, devices)
+    step = SegmentedGraph(env.step, env.graph_holders) if devices and env.step_capturable else env.step
+    timed_steps(step, actions, warmup, devices)
     warmup_s = now(devices) - start
-    seconds = timed_steps(env.step, actions, steps, devices)
+    seconds = timed_steps(step, actions, steps, devices)
     row = fill_memory(step_row(num_envs, "task", warmup_s, steps, seconds), devices)
     if profile is not None:
         with profiler(devices) as prof:

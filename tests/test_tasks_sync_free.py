@@ -252,3 +252,17 @@ def test_agent_weights_episode_means_by_episodes_finished():
     for value in (1.0, 3.0):
         AMPAgent._record_episode_infos(agent, {"episode": {"rew_alive": torch.tensor(value)}}, plain)
     assert AMPAgent._episode_means(plain) == {"episode/rew_alive": 2.0}
+
+
+@pytest.mark.parametrize("randomisation", ["push", "friction", "torque_scale", "trunk_mass"])
+def test_step_is_capturable_only_on_a_capturable_engine_without_host_reads(spec, motion_lib, randomisation):
+    env, engine = make_env(spec, motion_lib, 4)
+    env.compact_resets = False
+    assert not env.step_capturable, "the fake engine does not say it can be captured"
+    engine.capturable = True
+    assert env.step_capturable and env.graph_holders == (env, engine)
+    env.compact_resets = True
+    assert not env.step_capturable
+    randomised, engine = make_env(spec, motion_lib, 4, domain_rand={randomisation: {"enabled": True}})
+    randomised.compact_resets, engine.capturable = False, True
+    assert not randomised.step_capturable

@@ -69,6 +69,12 @@ def _finite(values: torch.Tensor) -> torch.Tensor:
     return values.abs() < float("inf")
 
 
+def _same_device(a: torch.device, b: torch.device) -> bool:
+    def index(device):
+        return torch.cuda.current_device() if device.type == "cuda" and device.index is None else device.index
+    return a.type == b.type and index(a) == index(b)
+
+
 def tracked_bodies(spec) -> tuple[str, ...]:
     """Bodies whose positions a Duckling task reads from `engine.body_pos` (pass to the Engine)."""
     names = [spec.trunk_body, *spec.foot_bodies, *spec.key_bodies]
@@ -284,7 +290,9 @@ class DucklingTask:
         return flatten_window(window).to(self.device, self.dtype)
 
     def _motion_generator(self):
-        return self.generator if self.motion_lib.device == self.device else None
+        """The env's generator where the motion library is on the env's device ("cuda" and "cuda:0" alike), so
+        that the env's seed decides the reference resets."""
+        return self.generator if _same_device(self.motion_lib.device, self.device) else None
 
     # ------------------------------------------------------------------------------------------ resets
 
@@ -467,6 +475,21 @@ class DucklingTask:
         env_ids = due.nonzero().flatten()
         if env_ids.numel():
             self.engine.apply_root_velocity(env_ids, self._uniform(-push.max_vel_xy, push.max_vel_xy, env_ids.numel(), 2))
+
+    @property
+    def step_capturable(self) -> bool:
+        """`step` can be replayed as CUDA graphs (awd.utils.cuda_graphs.SegmentedGraph, holders
+        `graph_holders`): the engine allows it and nothing in the step reads the host (compact resets, pushes and
+        the engine-side domain randomisation do)."""
+        rand = self.cfg.domain_rand
+        host_reads = self.compact_resets or any(getattr(rand, name).enabled
+                                                for name in ("push", "friction", "torque_scale", "trunk_mass"))
+        return bool(getattr(self.engine, "capturable", False)) and not host_reads
+
+    @property
+    def graph_holders(self) -> tuple:
+        """The objects whose tensor attributes `step` advances."""
+        return (self, self.engine)
 
     def invalid_state(self) -> torch.Tensor:
         engine = self.engine
