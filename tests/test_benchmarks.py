@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 SMALL = [
     "train.params.network.actor.units=[16]",
@@ -65,3 +66,13 @@ def test_bad_modes_are_refused(throughput):
     with pytest.raises(SystemExit):
         throughput.parse_args(["--modes", "physics,walk"])
     assert throughput.parse_args(["--modes", "train,physics"]).modes == ["physics", "train"]
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message a machine without CUDA gets")
+def test_engine_stages_says_it_needs_a_gpu(capsys):
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "engine_stages.py"
+    spec = importlib.util.spec_from_file_location("benchmark_engine_stages", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main([]) == 2
+    assert "needs a CUDA GPU" in capsys.readouterr().err
