@@ -231,3 +231,16 @@ def test_user_errors_raise_awd_error(spec):
         engine.body_index("left_knee_link")
     custom = MujocoCpuEngine(spec, 1, tracked_bodies=["left_knee_link", "trunk", "left_knee_link"])
     assert custom.tracked_bodies == ("left_knee_link", "trunk") and custom.body_pos.shape == (1, 2, 3)
+
+
+def test_forces_and_torques_are_the_last_substeps_and_zero_right_after_a_reset(spec):
+    engine = MujocoCpuEngine(spec, 2)
+    engine.step(default_targets(spec, 2))
+    assert (engine.foot_contact_forces > 0).all() and engine.joint_torques.abs().sum() > 0
+    state = random_state(spec, 1, height=spec.init_root_height)
+    state["joint_pos"] = torch.as_tensor(spec.default_joint_pos)[None]
+    engine.reset(torch.tensor([1]), **state)
+    assert engine.foot_contact_forces[1].abs().max() == 0 and engine.joint_torques[1].abs().max() == 0
+    assert (engine.foot_contact_forces[0] > 0).all(), "envs not reset keep their last substep's forces"
+    engine.step(default_targets(spec, 2))
+    assert engine.joint_torques[1].abs().sum() > 0
