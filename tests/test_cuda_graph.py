@@ -130,3 +130,12 @@ def test_graphed_env_steps_match_eager_steps_on_mujoco_warp():
         resets += int(expected[2].sum())
     assert graphed.captured and len(graphed.segments) == 5   # torch, physics, torch, position stage, torch
     assert resets >= 64 * 2, "every env ended at least two episodes"
+
+
+def test_rebinding_a_carried_attribute_outside_the_step_is_refused():
+    holder = Accumulator(0)
+    graphed = SegmentedGraph(holder.step, [holder], warmup_calls=0)
+    graphed(torch.ones(4, device="cuda"))
+    holder.previous = torch.zeros(4, device="cuda")   # e.g. a reset that rebinds instead of copying
+    with pytest.raises(RuntimeError, match="previous"):
+        graphed(torch.ones(4, device="cuda"))

@@ -95,6 +95,9 @@ class SegmentedGraph:
         self.outputs: Any = None
         self._graph: torch.cuda.CUDAGraph | None = None
         self._stream: torch.cuda.Stream | None = None
+        self._generators: list[torch.Generator] = []
+        self._pool = None
+        self._bound: dict = {}
 
     @property
     def captured(self) -> bool:
@@ -111,6 +114,7 @@ class SegmentedGraph:
         with torch.cuda.stream(stream):
             if not self.segments:
                 self._capture(inputs)
+            self._check_bound()
             with torch.no_grad():
                 for static, value in zip(self.inputs, inputs):
                     static.copy_(value)
@@ -149,6 +153,7 @@ class SegmentedGraph:
             self.outputs = self.step(*self.inputs)
             self._carry(bound)
             self._end_segment()
+            self._bound = bound
         except BaseException:
             self._abandon(bound)
             raise
@@ -171,6 +176,14 @@ class SegmentedGraph:
                 raise RuntimeError(f"{type(holder).__name__}.{name} changed type, shape or dtype in a captured step")
             before.copy_(value)
             setattr(holder, name, before)
+
+    def _check_bound(self) -> None:
+        """The graphs read and write the buffers the attributes held at capture: refuse to replay once code
+        outside the step (a reset, a restore) has rebound one of them."""
+        moved = [name for (_, name), (holder, tensor) in self._bound.items() if getattr(holder, name) is not tensor]
+        if moved:
+            raise RuntimeError(f"tensor attributes {moved} were rebound outside the captured step; "
+                               "update them in place (copy_) instead")
 
     def _abandon(self, bound: dict) -> None:
         """After a failed capture: end it, drop the segments and restore every attribute (nothing captured ran)."""
