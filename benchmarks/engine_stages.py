@@ -36,22 +36,13 @@ from awd.tasks.duckling import tracked_bodies  # noqa: E402
 def stage_kernels(engine) -> dict:
     m, d, mjw, decimation = engine._m, engine._d, engine._mjw, engine.spec.decimation
 
-    def step_without_sensors():
-        flags = m.opt.disableflags
-        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)
-        try:
-            mjw.step(m, d)
-        finally:
-            m.opt.disableflags = flags
-
     def step2_layout():
         mjw.step2(m, d)
-        for _ in range(decimation - 1):
-            step_without_sensors()
+        engine._substeps_without_sensors(decimation - 1)
         mjw.forward(m, d)
 
     return {"policy step": engine._step_kernels, "position stage": engine._position_kernels,
-            "forward": lambda: mjw.forward(m, d), "step": step_without_sensors,
+            "forward": lambda: mjw.forward(m, d), "step": lambda: engine._substeps_without_sensors(1),
             "collision": lambda: mjw.collision(m, d), "step2 layout": step2_layout}
 
 

@@ -203,18 +203,21 @@ class MujocoWarpEngine(Engine):
 
     # --- kernels and graphs -----------------------------------------------------------------------------------
     def _step_kernels(self) -> None:
+        self._d.overflow.zero_()
+        self._substeps_without_sensors(self.spec.decimation - 1)   # only the last substep's contact forces are read
+        self._mjw.step(self._m, self._d)
+        self._wp.copy(self._torque_buffer, self._d.actuator_force)
+        self._position_kernels()
+
+    def _substeps_without_sensors(self, count: int) -> None:
         m, d, mjw = self._m, self._d, self._mjw
-        d.overflow.zero_()
         flags = m.opt.disableflags
-        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)   # only the last substep's contact forces are read
+        m.opt.disableflags = flags | int(mjw.DisableBit.SENSOR)
         try:
-            for _ in range(self.spec.decimation - 1):
+            for _ in range(count):
                 mjw.step(m, d)
         finally:
             m.opt.disableflags = flags
-        mjw.step(m, d)
-        self._wp.copy(self._torque_buffer, d.actuator_force)
-        self._position_kernels()
 
     def _position_kernels(self) -> None:
         m, d, mjw = self._m, self._d, self._mjw
