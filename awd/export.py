@@ -173,10 +173,24 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                         "head_height": cfg.termination.head_height if cfg.termination.enabled else 0.0,
                         "non_foot_contact": cfg.termination.enabled and cfg.termination.non_foot_contact,
                         "grace_steps": int(cfg.termination.grace_steps)},
+        "env_config": checkpoint_env_config(checkpoint, state),
+        "dataset": _dataset(checkpoint_env_config(checkpoint, state), spec.name),
         "training_randomization": sorted(name for name in ("push", "trunk_mass", "friction", "torque_scale",
                                                            "action_delay", "obs_delay", "obs_noise")
                                          if getattr(rand, name).enabled),
     }
+
+
+def _dataset(env_config: dict, robot: str) -> dict | None:
+    """The clips the policy was trained on: path and one sha256 of their files (None: no clips)."""
+    from awd.motion.dataset import dataset_sha256
+    from awd.tasks.factory import resolve_motion_path
+
+    name = env_config["env"].get("motion_file")
+    if not name:
+        return None
+    path = resolve_motion_path(str(name).replace("{robot}", robot), env_config.get("source"))
+    return {"path": str(path), "sha256": dataset_sha256(path)}
 
 
 def _normalizer(model) -> dict | None:

@@ -21,7 +21,8 @@ from awd.run import main as run_main
 
 TOLERANCE = 1e-5
 FIELDS = {"format", "format_version", "task", "source", "versions", "io", "robot", "joints", "action", "control",
-          "observation", "commands", "normalizer", "termination", "training_randomization", "files", "export_check"}
+          "observation", "commands", "normalizer", "termination", "training_randomization", "files", "export_check",
+          "env_config", "dataset"}
 
 
 @pytest.fixture(scope="module")

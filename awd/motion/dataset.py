@@ -6,6 +6,7 @@ independent clip with its own weight (listing a clip twice doubles its share).""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import math
 from pathlib import Path
 
@@ -32,8 +33,28 @@ def load_dataset(path, joint_names=None) -> list[Clip]:
                    f"found suffix {path.suffix!r}")
 
 
+def dataset_files(path) -> list[Path]:
+    """The clip files of a dataset in load order (a YAML's entries as listed, duplicates kept)."""
+    path = Path(path)
+    if path.is_dir():
+        return sorted(p for p in path.glob("*.json") if p.is_file())
+    if path.suffix.lower() in YAML_SUFFIXES:
+        entries = read_yaml(path).get("motions", [])
+        return [Path(e["file"]) if Path(e["file"]).is_absolute() else path.parent / e["file"] for e in entries]
+    return [path]
+
+
+def dataset_sha256(path) -> str:
+    """One hash of a dataset's clip files (names and bytes, in load order)."""
+    digest = hashlib.sha256()
+    for file in dataset_files(path):
+        digest.update(file.name.encode())
+        digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
 def _load_folder(folder: Path, joint_names) -> list[Clip]:
-    files = sorted(p for p in folder.glob("*.json") if p.is_file())
+    files = dataset_files(folder)
     if not files:
         raise AwdError(folder, None, "expected a folder holding clip files (*.json), found none")
     return [load_clip(file, joint_names) for file in files]

@@ -119,6 +119,21 @@ class DomainRandConfig:
 
 
 @dataclass(frozen=True)
+class VerdictConfig:
+    """What "walks with style" means for this task (awd.style.verdict); each robot's task config sets its own."""
+    survival: float = 0.95  # evaluator: share of 20-s episodes without a fall, at least
+    planar_error: float = 0.05  # evaluator: mean planar velocity error (m/s), at most
+    yaw_error: float = 0.15  # evaluator: mean yaw-rate error (rad/s), at most
+    extreme_tolerance: float = 0.10  # command extremes: commanded axis within this share of the command
+    stride_period_tolerance: float = 0.15  # per clip: stride period within this share of the clip's
+    min_clearance_ratio: float = 0.7  # per clip: each foot's swing clearance at least this share of the clip's
+    double_support_tolerance: float = 0.10  # per clip: double-support share within this of the clip's
+    max_joint_error_ratio: float = 0.5  # per clip: moved joints' stride error at most this share of the baseline
+    held_joint_rms: float = 0.05  # per clip: joints the clip holds, RMS from the clip's value (rad), at most
+    max_classifier_accuracy: float = 0.75  # style classifier's held-out accuracy, at most
+
+
+@dataclass(frozen=True)
 class RewardTermConfig:
     weight: float
     params: dict[str, float]
@@ -140,6 +155,7 @@ class EnvConfig:
     stand: StandConfig = field(default_factory=StandConfig)
     domain_rand: DomainRandConfig = field(default_factory=DomainRandConfig)
     rewards: dict[str, RewardTermConfig] = field(default_factory=dict)
+    verdict: VerdictConfig = field(default_factory=VerdictConfig)
     source: str = "env config"  # where the mapping came from (for error messages)
 
 
@@ -290,6 +306,9 @@ def _validate(cfg: EnvConfig) -> None:
     low, high = cfg.stand.height_offset_range
     if low > high:
         fail("stand.height_offset_range", f"expected [low, high] with low <= high, got [{low}, {high}]")
+    for name, value in dataclasses.asdict(cfg.verdict).items():
+        if value < 0:
+            fail(f"verdict.{name}", f"expected a non-negative number, got {value}")
     rand = cfg.domain_rand
     if rand.push.interval_s <= 0:
         fail("domain_rand.push.interval_s", f"expected a positive number, got {rand.push.interval_s}")

@@ -1,0 +1,408 @@
+"""The style benchmark: does a command policy walk like its clips, at each commanded velocity?
+
+For a checkpoint, or an export folder (its policy.json names the env config and the dataset, hashed), the
+policy runs on CPU MuJoCo (or another engine) with fixed commands, one env per command, from the default pose:
+- one env per judged clip, commanded at the clip's own mean velocity (yaw frame). Judged are the clips whose
+  velocity, with parts below the task's `small_*` thresholds zeroed like the command sampler does, is non-zero and
+  inside the command ranges; the zero command is judged against the standing clip (one that never steps) only;
+  the report lists the others and why they were skipped;
+- one env per command extreme: each axis at its minimum and maximum, the other axes zero.
+After `settle_s` the next `measure_s` are recorded and compared with the clip (awd.style.gait): velocity and
+drift, stride period, swing clearance per foot, double-support and flight shares, trunk height, pitch and roll,
+symmetry, the moved joints' stride error next to the default pose held still (the baseline), and the RMS of the
+joints the clip holds (std below `HELD_STD`) from the clip's value. An env that falls fails its clip. A style
+classifier (awd.style.classifier) scores all judged motions against their clips.
+
+`clip_passes`, `extreme_passes` and `style_verdict` apply the task config's `verdict` thresholds
+(awd.tasks.config.VerdictConfig). CLI: benchmarks/style.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from awd.errors import AwdError, exit_on_error
+from awd.style.classifier import held_out_accuracy
+from awd.style.gait import Gait, gait_stats, joint_cycle_error
+
+HELD_STD = 0.01  # rad: a clip joint that moves less than this is held
+
+
+@dataclass(frozen=True)
+class StyleSettings:
+    engine: str = "mujoco"
+    device: str | None = None  # None: cpu for mujoco, cuda:0 otherwise
+    threads: int | None = None
+    settle_s: float = 2.0
+    measure_s: float = 4.0
+    seed: int = 0
+    classifier: bool = True
+
+
+@dataclass
+class PolicyUnderTest:
+    """What the benchmark needs of a policy: its env config (task, env mapping, source), the dataset path and an
+    `act(obs) -> actions` of deterministic actions clipped to [-1, 1]."""
+
+    name: str
+    env_config: dict
+    motion_file: Path
+    act: object
+    epoch: int = 0
+
+
+# ------------------------------------------------------------------------------------------------ policies
+
+
+def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+    from awd.evaluate import build_actor, deterministic_actions
+    from awd.export import build_contract_env, checkpoint_env_config
+    from awd.learning.checkpoint import load_checkpoint
+
+    state = load_checkpoint(path, "cpu")
+    env_config = checkpoint_env_config(path, state)
+    env = build_contract_env(env_config["task"], env_config["env"], env_config.get("source"))
+    model = build_actor(state, env, "cpu")
+    return PolicyUnderTest(str(path), env_config, _motion_path(path, env_config, motion_file),
+                           partial(deterministic_actions, model), int(state.get("epoch", 0)))
+
+
+def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+    from awd.export import onnx_session
+    from awd.motion.dataset import dataset_sha256
+    from awd.utils.io import read_json
+
+    folder = Path(folder)
+    metadata = read_json(folder / "policy.json")
+    env_config = metadata.get("env_config")
+    if not isinstance(env_config, dict):
+        raise AwdError(folder / "policy.json", "env_config", "missing (exported before the style benchmark "
+                       "existed: export the checkpoint again, or benchmark the checkpoint)")
+    dataset = metadata.get("dataset") or {}
+    path = _motion_path(folder / "policy.json", env_config, motion_file or dataset.get("path"))
+    if motion_file is None and dataset.get("sha256") not in (None, dataset_sha256(path)):
+        raise AwdError(path, "dataset.sha256", "the dataset differs from the one the policy was trained on "
+                       "(pass --motion_file to judge against it anyway)")
+    session = onnx_session(folder / "policy.onnx")
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        actions = session.run(None, {"obs": obs.detach().cpu().numpy().astype(np.float32)})[0]
+        return torch.as_tensor(actions).clamp(-1.0, 1.0)
+
+    return PolicyUnderTest(str(folder), env_config, path, act, int(metadata.get("source", {}).get("epoch", 0)))
+
+
+def load_policy_under_test(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+    path = Path(path)
+    if path.is_dir():
+        return export_policy(path, motion_file)
+    if not path.is_file():
+        raise AwdError(path, None, "expected a checkpoint (.pth) or an export folder, found nothing")
+    return checkpoint_policy(path, motion_file)
+
+
+def _motion_path(source, env_config: dict, motion_file: str | None) -> Path:
+    from awd.robot import load_robot_spec
+    from awd.tasks.factory import resolve_motion_path
+
+    name = motion_file or env_config["env"].get("motion_file")
+    if not name:
+        raise AwdError(source, "env.motion_file", "no dataset to judge against (pass --motion_file)")
+    robot = load_robot_spec(env_config["env"].get("robot", "mini_bdx")).name
+    return resolve_motion_path(str(name).replace("{robot}", robot), env_config.get("source"))
+
+
+# ------------------------------------------------------------------------------------------------ clips
+
+
+def clip_gaits(spec, motion_file: Path) -> tuple[list[str], list[Gait]]:
+    """Names and gaits of a dataset's clips (feet by forward kinematics of the robot's model)."""
+    from awd.motion.dataset import dataset_files, load_dataset
+    from awd.robot.kinematics import BodyPositions
+
+    clips = load_dataset(motion_file, spec.joint_names)
+    feet = BodyPositions(spec, spec.foot_bodies)
+    names = [file.stem for file in dataset_files(motion_file)]
+    gaits = [Gait(1.0 / clip.fps, clip.root_pos, clip.root_quat, clip.root_lin_vel, clip.root_ang_vel,
+                  clip.joint_pos, feet(clip.root_pos, clip.root_quat, clip.joint_pos), clip.foot_contacts > 0.5)
+             for clip in clips]
+    return names, gaits
+
+
+def clip_command(velocity, commands) -> np.ndarray:
+    """The clip's velocity as the command sampler would give it (small parts zeroed)."""
+    command = np.array(velocity, dtype=np.float64)
+    if np.linalg.norm(command[:2]) < commands.small_lin_vel:
+        command[:2] = 0.0
+    if abs(command[2]) < commands.small_ang_vel:
+        command[2] = 0.0
+    return command
+
+
+def select_clips(names: list[str], gaits: list[Gait], commands) -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
+    """(judged [(name, command)], skipped [{clip, reason}])."""
+    judged, skipped, standing = [], [], None
+    ranges = (commands.lin_vel_x, commands.lin_vel_y, commands.ang_vel_z)
+    for name, gait in zip(names, gaits):
+        stats = gait_stats(gait)
+        command = clip_command(stats.velocity, commands)
+        outside = [axis for axis, value, (low, high) in zip(("vx", "vy", "wz"), command, ranges)
+                   if not low - 1e-9 <= value <= high + 1e-9]
+        if outside:
+            skipped.append({"clip": name, "reason": "velocity outside the command range on " + ", ".join(outside)})
+        elif command.any():
+            judged.append((name, command))
+        elif stats.double_support > 0.99 and standing is None:
+            standing = (name, command)
+        else:
+            skipped.append({"clip": name, "reason": "zero command (judged against the standing clip only)"})
+    if standing is not None:
+        judged.append(standing)
+    return judged, skipped
+
+
+def extreme_commands(commands) -> list[tuple[str, np.ndarray]]:
+    extremes = []
+    for axis, name in enumerate(("lin_vel_x", "lin_vel_y", "ang_vel_z")):
+        for bound, label in zip(getattr(commands, name), ("min", "max")):
+            if bound != 0:
+                command = np.zeros(3)
+                command[axis] = bound
+                extremes.append((f"{name} {label}", command))
+    return extremes
+
+
+# ------------------------------------------------------------------------------------------------ rollout
+
+
+def build_style_env(env_config: dict, num_envs: int, settings: StyleSettings, duration_s: float):
+    from awd.engine import make_engine
+    from awd.tasks import build_env
+
+    env = copy.deepcopy(env_config["env"])
+    env["episode_length_s"] = duration_s + 1.0
+    env.setdefault("commands", {})["resample_s"] = 0.0
+    env.setdefault("init", {})["mode"] = "Default"
+    env["motion_file"] = None
+    device = settings.device or ("cpu" if settings.engine == "mujoco" else "cuda:0")
+    options = {"num_threads": settings.threads} if settings.threads and settings.engine == "mujoco" else {}
+    return build_env(env, num_envs, device=device, task=env_config["task"], source=env_config.get("source"),
+                     seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
+
+
+@torch.no_grad()
+def rollout(env, act, commands: np.ndarray, settings: StyleSettings) -> tuple[list[Gait], np.ndarray]:
+    """Gaits recorded over `measure_s` after `settle_s` under fixed per-env commands, and which envs fell."""
+    engine, dt = env.engine, env.dt
+    feet = [engine.body_index(name) for name in env.spec.foot_bodies]
+    settle, measure = int(round(settings.settle_s / dt)), int(round(settings.measure_s / dt))
+    env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
+    obs = env.reset()
+    fell = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
+    records = []
+    for step in range(settle + measure):
+        obs, _, _, infos = env.step(act(obs).to(env.device))
+        fell |= infos["terminate"].to(torch.bool)
+        if step >= settle:
+            records.append([engine.root_pos, engine.root_quat, engine.root_lin_vel, engine.root_ang_vel,
+                            engine.joint_pos, engine.body_pos[:, feet], engine.foot_contacts])
+    arrays = [torch.stack([r[i] for r in records], dim=1).double().cpu().numpy() for i in range(7)]
+    gaits = [Gait(dt, *(a[e] for a in arrays[:6]), arrays[6][e] > 0.5) for e in range(env.num_envs)]
+    return gaits, fell.cpu().numpy()
+
+
+# ------------------------------------------------------------------------------------------------ judging
+
+
+def compare(policy: Gait, clip: Gait, default_pose: np.ndarray) -> dict:
+    """The policy's gait next to its clip's (see the module docstring)."""
+    mine, theirs = gait_stats(policy), gait_stats(clip)
+    moving = clip.joint_pos.std(axis=0) >= HELD_STD
+    result = {"policy": asdict(mine), "clip": asdict(theirs), "moved_joints": int(moving.sum()),
+              "joint_error": None, "baseline_error": None, "held_rms": None}
+    if moving.any() and theirs.stride_period:
+        reference = clip.joint_pos[:, moving]
+        cycle = (reference, theirs.stride_period, clip.dt)
+        result["joint_error"] = joint_cycle_error(policy.joint_pos[:, moving], mine.stride_period, policy.dt, *cycle)
+        still = np.broadcast_to(default_pose[moving], reference.shape)
+        result["baseline_error"] = joint_cycle_error(still, None, clip.dt, *cycle)
+    if (~moving).any():
+        held = policy.joint_pos[:, ~moving] - clip.joint_pos[:, ~moving].mean(axis=0)
+        result["held_rms"] = float(np.sqrt((held ** 2).mean()))
+    return result
+
+
+def clip_passes(result: dict, verdict) -> dict[str, bool]:
+    """Per-clip criteria; a clip that never steps (standing) is judged on support and held joints only."""
+    mine, theirs = result["policy"], result["clip"]
+    checks = {"survived": not result["fell"],
+              "double_support": abs(mine["double_support"] - theirs["double_support"]) <= verdict.double_support_tolerance}
+    if theirs["stride_period"]:
+        period = mine["stride_period"]
+        checks["stride_period"] = period is not None and (
+            abs(period - theirs["stride_period"]) <= verdict.stride_period_tolerance * theirs["stride_period"])
+        checks["clearance"] = all(p >= verdict.min_clearance_ratio * c for p, c in zip(mine["clearance"],
+                                                                                       theirs["clearance"]))
+    if result["joint_error"] is not None:
+        checks["joint_error"] = result["joint_error"] <= verdict.max_joint_error_ratio * result["baseline_error"]
+    if result["held_rms"] is not None:
+        checks["held_joints"] = result["held_rms"] <= verdict.held_joint_rms
+    return checks
+
+
+def extreme_passes(command: np.ndarray, achieved, fell: bool, verdict) -> dict[str, bool]:
+    axis = int(np.flatnonzero(command)[0])
+    achieved = np.asarray(achieved)
+    others = np.delete(np.arange(3), axis)
+    planar = [i for i in others if i < 2]
+    checks = {"survived": not fell,
+              "commanded_axis": abs(achieved[axis] - command[axis]) <= verdict.extreme_tolerance * abs(command[axis])}
+    if planar:
+        checks["planar_drift"] = float(np.linalg.norm(achieved[planar])) <= verdict.planar_error
+    if 2 in others:
+        checks["yaw_drift"] = abs(achieved[2]) <= verdict.yaw_error
+    return checks
+
+
+def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()) -> dict:
+    """The style report of a policy (see the module docstring)."""
+    from awd.tasks.config import env_config_from_mapping
+
+    start = time.perf_counter()
+    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    extremes = extreme_commands(cfg.commands)
+    env_probe = build_style_env(policy.env_config, 1, settings, 1.0)
+    spec = env_probe.spec
+    names, gaits = clip_gaits(spec, policy.motion_file)
+    judged, skipped = select_clips(names, gaits, cfg.commands)
+    commands = np.array([c for _, c in judged] + [c for _, c in extremes]).reshape(-1, 3)
+    env = build_style_env(policy.env_config, len(commands), settings, settings.settle_s + settings.measure_s)
+    recorded, fell = rollout(env, policy.act, commands, settings)
+    by_name = dict(zip(names, gaits))
+    clips = []
+    for index, (name, command) in enumerate(judged):
+        result = {"name": name, "command": command.tolist(), "fell": bool(fell[index]),
+                  **compare(recorded[index], by_name[name], spec.default_joint_pos)}
+        result["pass"] = clip_passes(result, cfg.verdict)
+        clips.append(result)
+    extreme_rows = []
+    for offset, (label, command) in enumerate(extremes):
+        index = len(judged) + offset
+        achieved = gait_stats(recorded[index]).velocity
+        extreme_rows.append({"extreme": label, "command": command.tolist(), "achieved": list(achieved),
+                             "fell": bool(fell[index]),
+                             "pass": extreme_passes(command, achieved, bool(fell[index]), cfg.verdict)})
+    accuracy = None
+    if settings.classifier and judged:
+        accuracy = held_out_accuracy([recorded[i] for i in range(len(judged))], [by_name[n] for n, _ in judged],
+                                     seed=settings.seed)
+    report = {"policy": policy.name, "epoch": policy.epoch, "dataset": str(policy.motion_file),
+              "settings": asdict(settings), "verdict_thresholds": asdict(cfg.verdict), "clips": clips,
+              "skipped": skipped, "extremes": extreme_rows, "classifier_accuracy": accuracy}
+    report["pass"] = style_passes(report, cfg.verdict)
+    report["wall_s"] = time.perf_counter() - start
+    return report
+
+
+def style_passes(report: dict, verdict) -> dict[str, bool]:
+    passes = {"clips": bool(report["clips"]) and all(all(c["pass"].values()) for c in report["clips"]),
+              "extremes": all(all(e["pass"].values()) for e in report["extremes"])}
+    if report["classifier_accuracy"] is not None:
+        passes["classifier"] = report["classifier_accuracy"] <= verdict.max_classifier_accuracy
+    return passes
+
+
+def style_verdict(evaluation: dict | None, report: dict) -> dict:
+    """"Walks with style": the evaluator's tracking verdicts (when given) and the style report's, all true."""
+    parts = dict(report["pass"])
+    if evaluation is not None:
+        parts.update({f"tracking_{name}": ok for name, ok in evaluation["pass"].items()})
+    return {"parts": parts, "passed": all(parts.values())}
+
+
+# ------------------------------------------------------------------------------------------------ report
+
+
+def _f(value, digits=3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def _mark(checks: dict) -> str:
+    failed = [name for name, ok in checks.items() if not ok]
+    return "yes" if not failed else "no: " + ", ".join(failed)
+
+
+def format_report(report: dict) -> str:
+    lines = [f"style of {report['policy']} (epoch {report['epoch']}) against {report['dataset']}", "",
+             "| clip | command vx vy wz | achieved vx vy wz | stride s (clip) | clearance mm L/R (clip) "
+             "| double support (clip) | flight | pitch deg (clip) | joint err / baseline rad | held rms | pass |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for c in report["clips"]:
+        p, k = c["policy"], c["clip"]
+        lines.append(
+            f"| {c['name']} | {' '.join(_f(v, 2) for v in c['command'])} | {' '.join(_f(v, 2) for v in p['velocity'])} "
+            f"| {_f(p['stride_period'], 2)} ({_f(k['stride_period'], 2)}) "
+            f"| {p['clearance'][0] * 1e3:.0f}/{p['clearance'][1] * 1e3:.0f} "
+            f"({k['clearance'][0] * 1e3:.0f}/{k['clearance'][1] * 1e3:.0f}) "
+            f"| {p['double_support']:.2f} ({k['double_support']:.2f}) | {p['flight']:.2f} "
+            f"| {p['pitch_deg']:.1f} ({k['pitch_deg']:.1f}) | {_f(c['joint_error'])} / {_f(c['baseline_error'])} "
+            f"| {_f(c['held_rms'])} | {'fell' if c['fell'] else _mark(c['pass'])} |")
+    lines += ["", "| extreme | command | achieved vx vy wz | pass |", "| --- | ---: | --- | --- |"]
+    for e in report["extremes"]:
+        axis = int(np.flatnonzero(e["command"])[0])
+        lines.append(f"| {e['extreme']} | {e['command'][axis]:.2f} | {' '.join(_f(v, 3) for v in e['achieved'])} "
+                     f"| {_mark(e['pass'])} |")
+    if report["skipped"]:
+        lines += ["", "skipped: " + "; ".join(f"{s['clip']} ({s['reason']})" for s in report["skipped"])]
+    passed = sum(all(c["pass"].values()) for c in report["clips"])
+    lines += ["", f"clips passed {passed}/{len(report['clips'])}; extremes passed "
+              f"{sum(all(e['pass'].values()) for e in report['extremes'])}/{len(report['extremes'])}; "
+              f"classifier held-out accuracy {_f(report['classifier_accuracy'])} "
+              f"(<= {report['verdict_thresholds']['max_classifier_accuracy']}); {report['wall_s']:.1f} s",
+              f"style: {'PASS' if all(report['pass'].values()) else 'FAIL'} ({_mark(report['pass'])})"]
+    return "\n".join(lines)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    defaults = StyleSettings()
+    parser.add_argument("policy", help="a checkpoint (nn/<name>.pth) or an export folder (policy.json, policy.onnx)")
+    parser.add_argument("--motion_file", help="judge against this dataset (default: the policy's own)")
+    parser.add_argument("--engine", default=defaults.engine, help="physics engine (default: CPU MuJoCo)")
+    parser.add_argument("--device")
+    parser.add_argument("--threads", type=int)
+    parser.add_argument("--settle_s", type=float, default=defaults.settle_s)
+    parser.add_argument("--measure_s", type=float, default=defaults.measure_s)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--no_classifier", action="store_true", help="skip the style classifier")
+    parser.add_argument("--json", help="also write the report to this JSON file")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> dict:
+    from awd.utils.io import write_json_atomic
+
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    with exit_on_error():
+        if args.settle_s < 0 or args.measure_s <= 0:
+            raise AwdError("command line", "--settle_s/--measure_s", "expected settle >= 0 and measure > 0 seconds")
+        settings = StyleSettings(engine=args.engine, device=args.device, threads=args.threads,
+                                 settle_s=args.settle_s, measure_s=args.measure_s, seed=args.seed,
+                                 classifier=not args.no_classifier)
+        report = judge_style(load_policy_under_test(args.policy, args.motion_file), settings)
+        print(format_report(report), flush=True)
+        if args.json:
+            write_json_atomic(args.json, json.loads(json.dumps(report, default=float)), indent=2)
+        return report
+

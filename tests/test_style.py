@@ -1,0 +1,134 @@
+"""The style benchmark (awd/style): a clip replayed kinematically in the engine passes every per-clip criterion
+and fools the style classifier; a synthetic shuffle with the issue's numbers (small steps, feet barely lifted,
+both feet down half the time) fails them; the benchmark judges a checkpoint and an export folder end to end."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from awd import DATA_DIR
+from awd.errors import AwdError
+from awd.style.classifier import held_out_accuracy
+from awd.style.gait import Gait, gait_stats
+from awd.style.judge import (StyleSettings, clip_gaits, clip_passes, compare, export_policy, format_report,
+                             judge_style, load_policy_under_test, main, style_verdict)
+from awd.tasks import build_env
+from awd.tasks.config import VerdictConfig, env_config_from_mapping
+
+CLIP = DATA_DIR / "motions" / "mini_bdx" / "forward_medium.json"
+SHORT = StyleSettings(settle_s=0.5, measure_s=1.5, threads=1)
+
+
+@pytest.fixture(scope="module")
+def clip(spec) -> Gait:
+    (gait,) = clip_gaits(spec, CLIP)[1]
+    return gait
+
+
+@pytest.fixture(scope="module")
+def replayed(spec) -> Gait:
+    """forward_medium played kinematically through the CPU engine (DucklingViewMotion), as the engine sees it."""
+    env = build_env({"task": "DucklingViewMotion", "motion_file": str(CLIP)}, 1, task="DucklingViewMotion", seed=0)
+    engine, feet = env.engine, [env.engine.body_index(b) for b in spec.foot_bodies]
+    env.reset()
+    frames = []
+    for _ in range(140):
+        env.step()
+        frames.append([t[0].double().numpy().copy() for t in (engine.root_pos, engine.root_quat, engine.root_lin_vel,
+                       engine.root_ang_vel, engine.joint_pos, engine.body_pos[:, feet], engine.foot_contacts)])
+    arrays = [np.stack([f[i] for f in frames]) for i in range(7)]
+    return Gait(env.dt, *arrays[:6], arrays[6] > 0.5)
+
+
+def shuffle(clip: Gait, default_pose: np.ndarray) -> Gait:
+    """The issue's shuffle: joints at a third of the clip's excursion, feet lifted 2 mm, both down half the time."""
+    feet = clip.foot_pos.copy()
+    feet[..., 2] *= 0.07
+    down = clip.foot_contacts | (np.arange(clip.num_frames) % 4 < 2)[:, None]
+    return dataclasses.replace(clip, joint_pos=default_pose + 0.3 * (clip.joint_pos - default_pose), foot_pos=feet,
+                               foot_contacts=down, root_lin_vel=0.5 * clip.root_lin_vel)
+
+
+def judged(policy: Gait, clip: Gait, spec) -> dict:
+    result = {"fell": False, **compare(policy, clip, spec.default_joint_pos)}
+    return clip_passes(result, VerdictConfig())
+
+
+def test_the_clip_has_the_gait_its_generator_planned(clip):
+    stats = gait_stats(clip)
+    assert stats.stride_period == pytest.approx(0.432, abs=0.01)  # Placo period 0.432 s
+    assert stats.clearance == pytest.approx((0.03, 0.03), abs=0.002)  # walk_foot_height 0.03 m
+    assert 0.1 < stats.double_support < 0.25 and stats.flight == 0.0
+    assert stats.velocity[0] == pytest.approx(0.185, abs=0.01) and stats.pitch_deg == pytest.approx(-3.0, abs=0.01)
+    assert stats.step_phase == pytest.approx(0.5, abs=0.05) and stats.clearance_symmetry > 0.95
+
+
+def test_a_clip_replayed_kinematically_passes_every_criterion(replayed, clip, spec):
+    checks = judged(replayed, clip, spec)
+    assert set(checks) == {"survived", "double_support", "stride_period", "clearance", "joint_error", "held_joints"}
+    assert all(checks.values()), checks
+    result = compare(replayed, clip, spec.default_joint_pos)
+    assert result["joint_error"] < 0.01 < 0.05 < result["baseline_error"]
+
+
+def test_a_synthetic_shuffle_fails(clip, spec):
+    fake = shuffle(clip, spec.default_joint_pos)
+    stats = gait_stats(fake)
+    assert max(stats.clearance) < 0.003 and stats.double_support > 0.5
+    checks = judged(fake, clip, spec)
+    assert not checks["clearance"] and not checks["double_support"] and not checks["joint_error"]
+    assert checks["held_joints"]  # the head is held as the clip holds it: only the legs give it away
+
+
+def test_the_classifier_is_fooled_by_the_replay_and_not_by_the_shuffle(replayed, clip, spec):
+    assert held_out_accuracy([replayed], [clip]) <= 0.75
+    assert held_out_accuracy([shuffle(clip, spec.default_joint_pos)], [clip]) > 0.9
+
+
+def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp_path, capsys):
+    json_path = tmp_path / "style.json"
+    report = main([str(trained_checkpoint), "--settle_s", "0.5", "--measure_s", "1.5", "--threads", "1",
+                   "--no_classifier", "--json", str(json_path)])
+    names = [c["name"] for c in report["clips"]]
+    assert "standing" in names and "forward_medium" in names
+    skipped = {s["clip"]: s["reason"] for s in report["skipped"]}
+    assert "vx" in skipped["forward_fast"] and "standing" in skipped["in_place"]  # 0.28 m/s > 0.25; zero command
+    assert len(names) + len(skipped) == 46 and len(report["extremes"]) == 6
+    barely_trained = report["clips"][names.index("forward_medium")]
+    assert not all(barely_trained["pass"].values())  # one epoch does not walk
+    assert report["pass"]["clips"] is False and report["classifier_accuracy"] is None
+    assert json.loads(json_path.read_text())["extremes"][1]["extreme"] == "lin_vel_x max"
+    assert "style: FAIL" in capsys.readouterr().out
+    verdict = style_verdict({"pass": {"survival": True}}, report)
+    assert verdict["passed"] is False and verdict["parts"]["tracking_survival"] is True
+
+
+def test_an_export_folder_is_judged_against_its_hashed_dataset(trained_checkpoint, tmp_path):
+    from awd.export import export_checkpoint
+
+    folder = export_checkpoint(trained_checkpoint, tmp_path / "export")
+    metadata = json.loads((folder / "policy.json").read_text())
+    assert metadata["dataset"]["path"].endswith("motions/mini_bdx") and len(metadata["dataset"]["sha256"]) == 64
+    from_export = judge_style(load_policy_under_test(folder), dataclasses.replace(SHORT, classifier=False))
+    from_checkpoint = judge_style(load_policy_under_test(trained_checkpoint), dataclasses.replace(SHORT, classifier=False))
+    for a, b in zip(from_export["extremes"], from_checkpoint["extremes"]):
+        assert np.allclose(a["achieved"], b["achieved"], atol=1e-4)
+    assert "extreme" in format_report(from_export)
+    metadata["dataset"]["sha256"] = "0" * 64
+    (folder / "policy.json").write_text(json.dumps(metadata))
+    with pytest.raises(AwdError, match="dataset differs"):
+        export_policy(folder)
+
+
+def test_verdict_thresholds_live_in_the_task_config_and_are_checked():
+    cfg = env_config_from_mapping({"init": {"mode": "Default"}, "verdict": {"planar_error": 0.08}})
+    assert cfg.verdict.planar_error == 0.08 and cfg.verdict.max_classifier_accuracy == 0.75
+    with pytest.raises(AwdError, match="env.verdict.held_joint_rms"):
+        env_config_from_mapping({"init": {"mode": "Default"}, "verdict": {"held_joint_rms": -1}})
+    with pytest.raises(AwdError, match="env.verdict.typo"):
+        env_config_from_mapping({"init": {"mode": "Default"}, "verdict": {"typo": 1}})
