@@ -47,6 +47,7 @@ class AMPSettings:
     disc_logit_reg: float = 0.01
     disc_grad_penalty: float = 5.0
     disc_weight_decay: float = 1e-4
+    disc_input_noise: float = 0.0        # std of noise on D's normalised inputs in training (instance noise)
     normalize_amp_input: bool = True
     amp_replay_buffer_size: int = 200_000
     amp_replay_keep_prob: float = 0.01
@@ -149,7 +150,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.replay_buffer = ReplayBuffer(self.amp.amp_replay_buffer_size, self.amp.amp_replay_keep_prob, self.ppo_device)
         self.demo_buffer = ReplayBuffer(self.amp.amp_obs_demo_buffer_size, 1.0, self.ppo_device)
         self.layout = self._current_layout()
-        self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty, self.amp.disc_weight_decay)
+        self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
+                                            self.amp.disc_weight_decay, self.amp.disc_input_noise)
         self._saturated_epochs = 0
         self._graphed_steps: dict[bool, GraphedStep] = {}
         self._graphed_policy: GraphedStep | None = None

@@ -79,6 +79,7 @@ class DiscLossWeights:
     logit_reg: float = 0.01       # disc_logit_reg: ||w_logit||^2
     grad_penalty: float = 5.0     # disc_grad_penalty: E||grad_demo D||^2
     weight_decay: float = 1e-4    # disc_weight_decay: sum ||W||^2 over all disc layers
+    input_noise: float = 0.0      # disc_input_noise: std of Gaussian noise added to D's normalised inputs in training
 
 
 def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: torch.Tensor,
@@ -88,6 +89,9 @@ def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: t
     Returns (loss, info) where info holds detached scalars: disc_loss, agent/demo accuracy and mean logit,
     grad penalty, logit loss (the logit-weight regulariser) and weight decay term.
     """
+    if weights.input_noise > 0:  # instance noise: both sides, so that no feature separates them exactly
+        agent_obs = agent_obs + weights.input_noise * torch.randn_like(agent_obs)
+        demo_obs = demo_obs + weights.input_noise * torch.randn_like(demo_obs)
     demo_obs = demo_obs.detach().requires_grad_(True)
     agent_logits = disc(agent_obs)
     demo_logits = disc(demo_obs)
