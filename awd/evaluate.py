@@ -21,8 +21,11 @@ the start) are left out, so that the window holds only motion under the current 
 had time to change speed. An env that falls counts one fall and is left out for the rest of the run (the
 env resets it, but its new episode is not counted): episodes = num_envs, one each.
 
-`passes(result, thresholds)` applies the thresholds of issue 4 (survival >= 0.95, planar error <= 0.05 m/s,
-yaw error <= 0.15 rad/s); `format_table(result)` prints the markdown table. CLI: tools/evaluate.py, or
+`passes(result, thresholds)` applies the tracking thresholds (by default the task config's `verdict`: for the duck
+survival >= 0.95, planar error <= 0.05 m/s, yaw error <= 0.15 rad/s). Unless `style` is None, the style benchmark
+(awd.style.judge) runs too and `passed` is the "walks with style" verdict: tracking, every judged clip, every
+command extreme and the style classifier (`tracking_passed` keeps the tracking verdict alone).
+`format_table(result)` prints the markdown tables. CLI: tools/evaluate.py, or
 `python awd/run.py --test --eval --checkpoint X`.
 """
 
@@ -31,24 +34,26 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
+import dataclasses
 import io
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, astuple, dataclass, field
 from functools import partial
 from pathlib import Path
 
 import torch
 
 from awd.errors import AwdError, exit_on_error
+from awd.style.judge import StyleSettings
 
 DEFAULT_DEVICE = {"mujoco": "cpu"}  # any other engine: cuda:0
 
 
 @dataclass(frozen=True)
 class Thresholds:
-    survival: float = 0.95  # at least
-    planar_error: float = 0.05  # m/s, at most
-    yaw_error: float = 0.15  # rad/s, at most
+    survival: float | None = 0.95  # at least (None: the task config's)
+    planar_error: float | None = 0.05  # m/s, at most
+    yaw_error: float | None = 0.15  # rad/s, at most
 
 
 @dataclass(frozen=True)
@@ -61,7 +66,8 @@ class EvalSettings:
     resample_s: float = 5.0
     settle_s: float = 1.0
     seed: int = 0
-    thresholds: Thresholds = field(default_factory=Thresholds)
+    thresholds: Thresholds | None = None  # None: the task config's verdict thresholds
+    style: StyleSettings | None = field(default_factory=StyleSettings)  # None: tracking only
 
 
 def _check_settings(settings: EvalSettings) -> None:
@@ -189,10 +195,33 @@ def evaluate(checkpoint: str | Path, settings: EvalSettings = EvalSettings()) ->
     model = build_actor(state, env, device)
     result = {"checkpoint": str(checkpoint), "epoch": int(state.get("epoch", 0)), "frame": int(state.get("frame", 0)),
               **run_episodes(env, model, settings)}
-    verdicts = passes(result, settings.thresholds)
-    result.update({"pass": verdicts, "passed": all(verdicts.values()), "settings": asdict(settings),
-                   "device": device, "wall_s": time.perf_counter() - start})
+    thresholds = task_thresholds(env.cfg.verdict, settings.thresholds)
+    verdicts = passes(result, thresholds)
+    result.update({"pass": verdicts, "tracking_passed": all(verdicts.values()), "passed": all(verdicts.values()),
+                   "settings": {**asdict(settings), "thresholds": asdict(thresholds)}, "device": device})
+    if settings.style is not None:
+        result.update(judge_with_style(checkpoint, result, settings))
+    result["wall_s"] = time.perf_counter() - start
     return result
+
+
+def task_thresholds(verdict, given: Thresholds | None) -> Thresholds:
+    """The task config's tracking thresholds, with the fields of `given` that are not None instead."""
+    from_task = Thresholds(verdict.survival, verdict.planar_error, verdict.yaw_error)
+    if given is None:
+        return from_task
+    return Thresholds(*(mine if mine is not None else theirs for mine, theirs in zip(astuple(given), astuple(from_task))))
+
+
+def judge_with_style(checkpoint, result: dict, settings: EvalSettings) -> dict:
+    """The style report of the checkpoint and the "walks with style" verdict over it and `result`."""
+    from awd.style.judge import checkpoint_policy, judge_style, style_verdict
+
+    style = dataclasses.replace(settings.style, engine=settings.engine, device=settings.device,
+                                threads=settings.threads)
+    report = judge_style(checkpoint_policy(checkpoint), style)
+    verdict = style_verdict(result, report)
+    return {"style": report, "verdict": verdict["parts"], "passed": verdict["passed"]}
 
 
 def check_checkpoint_layout(checkpoint, state: dict, env) -> None:
@@ -227,8 +256,15 @@ def format_table(result: dict) -> str:
         f"{result['episodes']} episodes of {s['episode_s']:g} s on {s['engine']} ({result['device']}), commands "
         f"every {s['resample_s']:g} s, first {s['settle_s']:g} s after each left out; falls {result['falls']}, "
         f"env-steps {result['env_steps']:,} ({result['tracked_steps']:,} tracked), {result['wall_s']:.1f} s",
-        f"verdict: {'PASS' if result['passed'] else 'FAIL'}",
     ]
+    if "style" in result:
+        from awd.style.judge import format_report
+
+        failed = [name for name, ok in result["verdict"].items() if not ok]
+        lines += ["", format_report(result["style"]), "",
+                  f"walks with style: {'PASS' if result['passed'] else 'FAIL (' + ', '.join(failed) + ')'}"]
+    else:
+        lines.append(f"verdict: {'PASS' if result['passed'] else 'FAIL'} (tracking only)")
     return "\n".join(lines)
 
 
@@ -245,7 +281,7 @@ def evaluate_and_report(checkpoint: str | Path, settings: EvalSettings, json_pat
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    defaults, limits = EvalSettings(), Thresholds()
+    defaults = EvalSettings()
     parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth) of a DucklingCommand or G1Command run")
     parser.add_argument("--engine", default=defaults.engine, help="physics engine (default: mujoco)")
     parser.add_argument("--device", help="env and policy device (default: cpu for mujoco, cuda:0 otherwise)")
@@ -256,18 +292,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--settle_s", type=float, default=defaults.settle_s,
                         help="seconds left out of the tracking errors after each command change")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the commands")
-    parser.add_argument("--min_survival", type=float, default=limits.survival)
-    parser.add_argument("--max_planar_error", type=float, default=limits.planar_error, help="m/s")
-    parser.add_argument("--max_yaw_error", type=float, default=limits.yaw_error, help="rad/s")
+    parser.add_argument("--min_survival", type=float, help="default: the task config's verdict.survival")
+    parser.add_argument("--max_planar_error", type=float, help="m/s; default: the task config's verdict.planar_error")
+    parser.add_argument("--max_yaw_error", type=float, help="rad/s; default: the task config's verdict.yaw_error")
+    parser.add_argument("--no_style", action="store_true", help="tracking only: skip the style benchmark")
     parser.add_argument("--json", help="also write the result to this JSON file")
     return parser.parse_args(argv)
 
 
 def settings_from_args(args: argparse.Namespace) -> EvalSettings:
+    given = (args.min_survival, args.max_planar_error, args.max_yaw_error)
+    thresholds = Thresholds(*given) if any(value is not None for value in given) else None
     return EvalSettings(engine=args.engine, device=args.device, num_envs=args.num_envs, threads=args.threads,
                         episode_s=args.episode_s, resample_s=args.resample_s, settle_s=args.settle_s,
-                        seed=args.seed, thresholds=Thresholds(args.min_survival, args.max_planar_error,
-                                                              args.max_yaw_error))
+                        seed=args.seed, thresholds=thresholds, style=None if args.no_style else StyleSettings())
 
 
 def main(argv=None) -> dict:

@@ -1,6 +1,7 @@
-"""Time to walk: wall-clock minutes from launch until a DucklingCommand policy trained from scratch passes the
-evaluator (awd/evaluate.py: survival >= 0.95 over 20-s episodes with commands resampled every 5 s, planar
-velocity error <= 0.05 m/s, yaw-rate error <= 0.15 rad/s).
+"""Time to walk: wall-clock minutes from launch until a DucklingCommand policy trained from scratch walks with
+style: the evaluator's verdict (awd/evaluate.py: survival, planar and yaw tracking over 20-s episodes with commands
+resampled every 5 s, thresholds from the task config's `verdict`) and the style benchmark's (awd/style/judge.py:
+every judged clip, every command extreme, the style classifier). `--no_style` judges tracking alone.
 
 Training runs as `python awd/run.py --task DucklingCommand --headless ...` in a subprocess (its output goes to
 OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the override
@@ -33,11 +34,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from awd.errors import AwdError, exit_on_error  # noqa: E402
-from awd.evaluate import Thresholds  # noqa: E402
 from awd.utils.io import read_json, write_json_atomic  # noqa: E402
 
 EXPERIMENT = "time_to_walk"
-COLUMNS = ("minutes", "epoch", "frames", "survival", "planar err (m/s)", "yaw err (rad/s)", "pass")
+COLUMNS = ("minutes", "epoch", "frames", "survival", "planar err (m/s)", "yaw err (rad/s)", "clips", "extremes",
+           "classifier", "pass")
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
@@ -52,10 +53,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--eval_threads", type=int, default=4, help="CPU threads of the evaluator")
     parser.add_argument("--eval_cpus", help="pin the evaluator to these cores, e.g. 0-3 or 0,2 (Linux)")
     parser.add_argument("--output_path", default="output/time_to_walk", help="runs go to OUTPUT_PATH/<timestamp>/")
-    limits = Thresholds()
-    parser.add_argument("--min_survival", type=float, default=limits.survival)
-    parser.add_argument("--max_planar_error", type=float, default=limits.planar_error, help="m/s")
-    parser.add_argument("--max_yaw_error", type=float, default=limits.yaw_error, help="rad/s")
+    parser.add_argument("--min_survival", type=float, help="default: the task config's")
+    parser.add_argument("--max_planar_error", type=float, help="m/s; default: the task config's")
+    parser.add_argument("--max_yaw_error", type=float, help="rad/s; default: the task config's")
+    parser.add_argument("--no_style", action="store_true", help="judge tracking alone (no style benchmark)")
     args, rest = parser.parse_known_args(argv)
     unknown = [item for item in rest if "=" not in item or item.startswith("-")]
     if unknown:
@@ -89,10 +90,12 @@ def train_command(args, overrides: list[str], out: Path) -> list[str]:
 
 
 def eval_command(args, checkpoint: Path, json_path: Path) -> list[str]:
-    return [sys.executable, str(ROOT / "tools" / "evaluate.py"), str(checkpoint), "--engine", args.eval_engine,
-            "--num_envs", str(args.eval_envs), "--threads", str(args.eval_threads), "--json", str(json_path),
-            "--min_survival", str(args.min_survival), "--max_planar_error", str(args.max_planar_error),
-            "--max_yaw_error", str(args.max_yaw_error)]
+    command = [sys.executable, str(ROOT / "tools" / "evaluate.py"), str(checkpoint), "--engine", args.eval_engine,
+               "--num_envs", str(args.eval_envs), "--threads", str(args.eval_threads), "--json", str(json_path)]
+    for flag in ("min_survival", "max_planar_error", "max_yaw_error"):
+        if getattr(args, flag) is not None:
+            command += [f"--{flag}", str(getattr(args, flag))]
+    return command + (["--no_style"] if args.no_style else [])
 
 
 @dataclass
@@ -107,10 +110,21 @@ def latest_checkpoint(out: Path) -> Path | None:
     return found[-1] if found else None
 
 
+def style_summary(result: dict) -> dict:
+    """Clips and extremes passed (as 'k/n') and the classifier's accuracy of an evaluator result with style."""
+    style = result.get("style")
+    if style is None:
+        return {"clips": None, "extremes": None, "classifier": None}
+    count = lambda rows: f"{sum(all(r['pass'].values()) for r in rows)}/{len(rows)}"  # noqa: E731
+    return {"clips": count(style["clips"]), "extremes": count(style["extremes"]),
+            "classifier": style["classifier_accuracy"]}
+
+
 def format_row(row: dict) -> str:
     number = lambda v: "n/a" if v is None else f"{v:.4f}"  # noqa: E731
     values = (f"{row['minutes']:.2f}", str(row["epoch"]), f"{row['frame']:,}", f"{row['survival']:.3f}",
-              number(row["planar_error"]), number(row["yaw_error"]), "PASS" if row["passed"] else "no")
+              number(row["planar_error"]), number(row["yaw_error"]), row["clips"] or "n/a",
+              row["extremes"] or "n/a", number(row["classifier"]), "PASS" if row["passed"] else "no")
     return "| " + " | ".join(values) + " |"
 
 
@@ -190,7 +204,8 @@ class TimeToWalk:
         result = read_json(pending.snapshot.with_suffix(".json"))
         row = {"minutes": pending.saved_min, "evaluated_min": self.elapsed() / 60, "epoch": result["epoch"],
                "frame": result["frame"], "survival": result["survival"], "planar_error": result["planar_error"],
-               "yaw_error": result["yaw_error"], "passed": result["passed"], "checkpoint": str(pending.snapshot)}
+               "yaw_error": result["yaw_error"], **style_summary(result), "passed": result["passed"],
+               "checkpoint": str(pending.snapshot)}
         self.rows.append(row)
         print(format_row(row), flush=True)
         if not row["passed"]:
@@ -212,8 +227,7 @@ class TimeToWalk:
 
 
 def verdict(walked: dict | None, rows: list[dict], args) -> str:
-    target = (f"survival >= {args.min_survival}, planar error <= {args.max_planar_error} m/s, "
-              f"yaw error <= {args.max_yaw_error} rad/s")
+    target = "the tracking verdict" if args.no_style else "walks with style: tracking, every clip, extreme and the classifier"
     if walked is None:
         return f"time to walk: not reached within {args.minutes:g} min ({len(rows)} checkpoints evaluated; {target})"
     return (f"time to walk: {walked['minutes']:.2f} min (epoch {walked['epoch']}, {walked['frame']:,} frames; "

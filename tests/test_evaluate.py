@@ -4,6 +4,7 @@ by their size, the pass/fail logic, and one-line errors with exit code 2 for bad
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -18,9 +19,9 @@ from awd.utils.io import read_json
 
 from test_run import SMALL
 
-SHORT = ["--num_envs", "4", "--episode_s", "2", "--resample_s", "1", "--settle_s", "0.5"]  # no --threads (process-wide)
-SHORT_SETTINGS = EvalSettings(num_envs=4, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1)
-FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "env_steps", "tracked_steps",
+SHORT = ["--num_envs", "4", "--episode_s", "2", "--resample_s", "1", "--settle_s", "0.5", "--no_style"]  # no --threads
+SHORT_SETTINGS = EvalSettings(num_envs=4, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1, style=None)
+FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "env_steps", "tracked_steps", "tracking_passed",
           "planar_error", "yaw_error", "pass", "passed", "settings", "device", "wall_s"}
 
 
@@ -159,10 +160,26 @@ def test_pass_fail_respects_the_thresholds():
 def test_the_table_marks_failed_metrics(checkpoint, tmp_path):
     limits = Thresholds(survival=0.0, planar_error=0.0, yaw_error=10.0)
     result = evaluate(checkpoint, EvalSettings(num_envs=2, episode_s=1.0, resample_s=1.0, settle_s=0.5, threads=1,
-                                               thresholds=limits))
+                                               thresholds=limits, style=None))
     table = format_table(result)
     assert result["pass"] == {"survival": True, "planar_error": False, "yaw_error": True}
     assert "| <= 0.0 | **no** |" in table and "verdict: FAIL" in table
+
+
+def test_the_verdict_is_walks_with_style_with_thresholds_from_the_task_config(checkpoint, tmp_path):
+    from awd.style.judge import StyleSettings
+
+    def loose_tracking(run):
+        run["env_config"]["env"]["verdict"] = {"planar_error": 0.5, "yaw_error": 2.0}
+
+    loose = doctored(checkpoint, tmp_path / "loose.pth", loose_tracking)
+    result = evaluate(loose, dataclasses.replace(SHORT_SETTINGS, thresholds=Thresholds(None, None, 1.5),
+                                                 style=StyleSettings(settle_s=0.2, measure_s=1.0, classifier=False)))
+    assert result["settings"]["thresholds"] == {"survival": 0.95, "planar_error": 0.5, "yaw_error": 1.5}
+    assert result["tracking_passed"] and result["verdict"]["tracking_planar_error"]
+    assert result["verdict"]["clips"] is False and result["passed"] is False  # one epoch does not walk with style
+    assert len(result["style"]["extremes"]) == 6
+    assert "walks with style: FAIL (clips, extremes)" in format_table(result)
 
 
 def _no_env_config(run):

@@ -171,6 +171,24 @@ def test_training_the_discriminator_separates_classes():
     assert demo_reward > agent_reward
 
 
+def test_input_noise_hides_a_feature_that_separates_the_classes_exactly():
+    """A demo feature held at exactly 0 while the agent's jitters (a clip's rigid trunk; +-1 once normalised):
+    without noise the discriminator separates them; with instance noise of std 1 on both sides it cannot."""
+    accuracies = {}
+    for noise in (0.0, 1.0):
+        torch.manual_seed(3)
+        disc = Discriminator(1, [32, 16])
+        opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
+        for _ in range(200):
+            agent, demo = torch.randn(128, 1).sign(), torch.zeros(128, 1)
+            loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0, noise))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        accuracies[noise] = 0.5 * (info["disc_agent_acc"].item() + info["disc_demo_acc"].item())
+    assert accuracies[0.0] > 0.95 and accuracies[1.0] < 0.75
+
+
 def test_in_place_normaliser_matches_rl_games_and_keeps_its_tensors():
     from rl_games.algos_torch.running_mean_std import RunningMeanStd
 

@@ -99,7 +99,9 @@ def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp
     skipped = {s["clip"]: s["reason"] for s in report["skipped"]}
     assert "vx" in skipped["forward_fast"] and "standing" in skipped["in_place"]  # 0.28 m/s > 0.25; zero command
     assert len(names) + len(skipped) == 46 and len(report["extremes"]) == 6
-    barely_trained = report["clips"][names.index("forward_medium")]
+    forward = report["clips"][names.index("forward_medium")]
+    assert forward["policy"]["pitch_deg"] != forward["clip"]["pitch_deg"]
+    barely_trained = forward
     assert not all(barely_trained["pass"].values())  # one epoch does not walk
     assert report["pass"]["clips"] is False and report["classifier_accuracy"] is None
     assert json.loads(json_path.read_text())["extremes"][1]["extreme"] == "lin_vel_x max"
@@ -132,3 +134,13 @@ def test_verdict_thresholds_live_in_the_task_config_and_are_checked():
         env_config_from_mapping({"init": {"mode": "Default"}, "verdict": {"held_joint_rms": -1}})
     with pytest.raises(AwdError, match="env.verdict.typo"):
         env_config_from_mapping({"init": {"mode": "Default"}, "verdict": {"typo": 1}})
+
+
+def test_the_rollout_records_each_frame_and_not_the_last_one_again(trained_checkpoint):
+    from awd.style.judge import build_style_env, rollout
+
+    policy = load_policy_under_test(trained_checkpoint)
+    env = build_style_env(policy.env_config, 2, SHORT, 2.0)
+    (gait, _), fell = rollout(env, policy.act, np.array([[0.2, 0.0, 0.0], [0.0, 0.0, 0.0]]), SHORT)
+    assert gait.num_frames == 75 and fell.shape == (2,)
+    assert not np.allclose(gait.joint_pos[0], gait.joint_pos[-1]) and not np.allclose(gait.root_pos[0], gait.root_pos[-1])

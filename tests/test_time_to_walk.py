@@ -40,7 +40,12 @@ def test_the_eval_command_is_a_valid_evaluator_command(tmp_path):
     parsed = evaluator.parse_args(command[2:])
     assert (parsed.checkpoint, parsed.engine, parsed.num_envs, parsed.threads, parsed.json) == (
         str(tmp_path / "c.pth"), "mujoco", 32, 3, str(tmp_path / "c.json"))
-    assert evaluator.settings_from_args(parsed).thresholds == evaluator.Thresholds(yaw_error=0.2)
+    settings = evaluator.settings_from_args(parsed)
+    assert settings.thresholds == evaluator.Thresholds(None, None, 0.2)  # the others: the task config's
+    assert settings.style is not None  # the style verdict by default ...
+    args, _ = ttw.parse_args(["--no_style"])
+    assert evaluator.settings_from_args(evaluator.parse_args(ttw.eval_command(args, tmp_path / "c.pth",
+                                                                              tmp_path / "c.json")[2:])).style is None
 
 
 def test_cpu_lists_and_rows():
@@ -48,5 +53,8 @@ def test_cpu_lists_and_rows():
     with pytest.raises(AwdError, match="--eval_cpus"):
         ttw.parse_cpus("a-b")
     row = {"minutes": 3.456, "epoch": 120, "frame": 1966080, "survival": 0.96875, "planar_error": None,
-           "yaw_error": 0.1234567, "passed": False}
-    assert ttw.format_row(row) == "| 3.46 | 120 | 1,966,080 | 0.969 | n/a | 0.1235 | no |"
+           "yaw_error": 0.1234567, "passed": False, **ttw.style_summary({})}
+    assert ttw.format_row(row) == "| 3.46 | 120 | 1,966,080 | 0.969 | n/a | 0.1235 | n/a | n/a | n/a | no |"
+    style = {"clips": [{"pass": {"a": True}}, {"pass": {"a": False}}], "extremes": [{"pass": {"b": True}}],
+             "classifier_accuracy": 0.7}
+    assert ttw.style_summary({"style": style}) == {"clips": "1/2", "extremes": "1/1", "classifier": 0.7}

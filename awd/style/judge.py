@@ -1,6 +1,7 @@
 """The style benchmark: does a command policy walk like its clips, at each commanded velocity?
 
-For a checkpoint, or an export folder (its policy.json names the env config and the dataset, hashed), the
+For a checkpoint, or an export folder (its policy.json holds the env config, whose motion_file is resolved on
+this machine, and the dataset's hash, which must match), the
 policy runs on CPU MuJoCo (or another engine) with fixed commands, one env per command, from the default pose:
 - one env per judged clip, commanded at the clip's own mean velocity (yaw frame). Judged are the clips whose
   velocity, with parts below the task's `small_*` thresholds zeroed like the command sampler does, is non-zero and
@@ -88,7 +89,7 @@ def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyU
         raise AwdError(folder / "policy.json", "env_config", "missing (exported before the style benchmark "
                        "existed: export the checkpoint again, or benchmark the checkpoint)")
     dataset = metadata.get("dataset") or {}
-    path = _motion_path(folder / "policy.json", env_config, motion_file or dataset.get("path"))
+    path = _motion_path(folder / "policy.json", env_config, motion_file)
     if motion_file is None and dataset.get("sha256") not in (None, dataset_sha256(path)):
         raise AwdError(path, "dataset.sha256", "the dataset differs from the one the policy was trained on "
                        "(pass --motion_file to judge against it anyway)")
@@ -213,8 +214,8 @@ def rollout(env, act, commands: np.ndarray, settings: StyleSettings) -> tuple[li
         obs, _, _, infos = env.step(act(obs).to(env.device))
         fell |= infos["terminate"].to(torch.bool)
         if step >= settle:
-            records.append([engine.root_pos, engine.root_quat, engine.root_lin_vel, engine.root_ang_vel,
-                            engine.joint_pos, engine.body_pos[:, feet], engine.foot_contacts])
+            records.append([t.clone() for t in (engine.root_pos, engine.root_quat, engine.root_lin_vel,
+                            engine.root_ang_vel, engine.joint_pos, engine.body_pos[:, feet], engine.foot_contacts)])
     arrays = [torch.stack([r[i] for r in records], dim=1).double().cpu().numpy() for i in range(7)]
     gaits = [Gait(dt, *(a[e] for a in arrays[:6]), arrays[6][e] > 0.5) for e in range(env.num_envs)]
     return gaits, fell.cpu().numpy()
