@@ -144,3 +144,20 @@ def test_the_rollout_records_each_frame_and_not_the_last_one_again(trained_check
     (gait, _), fell = rollout(env, policy.act, np.array([[0.2, 0.0, 0.0], [0.0, 0.0, 0.0]]), SHORT)
     assert gait.num_frames == 75 and fell.shape == (2,)
     assert not np.allclose(gait.joint_pos[0], gait.joint_pos[-1]) and not np.allclose(gait.root_pos[0], gait.root_pos[-1])
+
+
+def test_the_physics_check_finds_what_separates_kinematic_clips_from_physics():
+    from awd.style.physics_check import format_replay, replay_clips
+
+    env_config = {"env": {"robot": "mini_bdx", "motion_file": "motions/mini_bdx"}, "source": "test"}
+    result = replay_clips(env_config, ["standing", "forward_medium"], [0.25, None])
+    rows = {(r["clip"], r["reach"]): r for r in result["rows"]}
+    assert not rows["standing", None]["fell"] and rows["standing", None]["replay"]["double_support"] == 1.0
+    shuffled = rows["forward_medium", 0.25]["replay"]  # PD lag at a quarter radian of reach: the issue's shuffle
+    assert max(shuffled["clearance"]) < 0.015 < 0.025 < min(rows["forward_medium", 0.25]["clip_stats"]["clearance"])
+    assert shuffled["double_support"] > 0.4 and abs(shuffled["velocity"][0]) < 0.1
+    top = result["feature_gaps"][0]  # the clips' rigid trunk: a constant the physics never holds
+    assert top["feature"].startswith("root_rot_tan_norm") and top["demo_spread"] < 1e-3 < top["engine_spread"]
+    assert "| forward_medium | 0.25 |" in format_replay(result)
+    with pytest.raises(AwdError, match="no clip named"):
+        replay_clips(env_config, ["moonwalk"], [None])

@@ -200,25 +200,38 @@ def build_style_env(env_config: dict, num_envs: int, settings: StyleSettings, du
                      seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
 
 
+class GaitRecorder:
+    """Collects an engine's state every step (copies: the engine refreshes its tensors in place) into one Gait
+    per env."""
+
+    def __init__(self, engine, foot_bodies, dt: float):
+        self.engine, self.dt, self.frames = engine, dt, []
+        self.feet = [engine.body_index(name) for name in foot_bodies]
+
+    def record(self) -> None:
+        e = self.engine
+        self.frames.append([t.clone() for t in (e.root_pos, e.root_quat, e.root_lin_vel, e.root_ang_vel, e.joint_pos,
+                                                e.body_pos[:, self.feet], e.foot_contacts)])
+
+    def gaits(self) -> list[Gait]:
+        arrays = [torch.stack([f[i] for f in self.frames], dim=1).double().cpu().numpy() for i in range(7)]
+        return [Gait(self.dt, *(a[e] for a in arrays[:6]), arrays[6][e] > 0.5) for e in range(len(arrays[0]))]
+
+
 @torch.no_grad()
 def rollout(env, act, commands: np.ndarray, settings: StyleSettings) -> tuple[list[Gait], np.ndarray]:
     """Gaits recorded over `measure_s` after `settle_s` under fixed per-env commands, and which envs fell."""
-    engine, dt = env.engine, env.dt
-    feet = [engine.body_index(name) for name in env.spec.foot_bodies]
-    settle, measure = int(round(settings.settle_s / dt)), int(round(settings.measure_s / dt))
+    recorder = GaitRecorder(env.engine, env.spec.foot_bodies, env.dt)
+    settle, measure = int(round(settings.settle_s / env.dt)), int(round(settings.measure_s / env.dt))
     env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
     obs = env.reset()
     fell = torch.zeros(env.num_envs, dtype=torch.bool, device=env.device)
-    records = []
     for step in range(settle + measure):
         obs, _, _, infos = env.step(act(obs).to(env.device))
         fell |= infos["terminate"].to(torch.bool)
         if step >= settle:
-            records.append([t.clone() for t in (engine.root_pos, engine.root_quat, engine.root_lin_vel,
-                            engine.root_ang_vel, engine.joint_pos, engine.body_pos[:, feet], engine.foot_contacts)])
-    arrays = [torch.stack([r[i] for r in records], dim=1).double().cpu().numpy() for i in range(7)]
-    gaits = [Gait(dt, *(a[e] for a in arrays[:6]), arrays[6][e] > 0.5) for e in range(env.num_envs)]
-    return gaits, fell.cpu().numpy()
+            recorder.record()
+    return recorder.gaits(), fell.cpu().numpy()
 
 
 # ------------------------------------------------------------------------------------------------ judging

@@ -1,0 +1,129 @@
+"""Can the physics reproduce the clips, and does any AMP feature separate demos from physics whatever the policy
+does? Two measurements behind the style issue's "find the cause before tuning" (CLI: benchmarks/clip_replay.py).
+
+`replay_clips`: every clip starts in the engine at its first frame and is driven open loop by PD targets equal to
+the clip's joint angles, clamped to default +- `reach` (a policy reaches default +- action_scale; None: unclamped);
+its gait is compared with the clip's (awd.style.gait): forward speed, swing clearance, double support, pitch, falls.
+
+`feature_gaps`: the AMP frames of those replays next to the demo frames at the same clip times. Per feature, the
+mean absolute difference in units of the feature's spread over all demo frames of the dataset. A feature that the
+clips hold constant (spread near 0: a kinematic clip's rigid trunk) while the physics cannot is one a
+discriminator separates exactly, whatever the policy does.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import asdict
+
+import numpy as np
+import torch
+
+from awd.style.gait import gait_stats
+from awd.style.judge import GaitRecorder
+from awd.tasks.amp_features import frame_from_engine, frame_from_motion
+
+
+def build_replay_env(env_config: dict, num_envs: int):
+    from awd.tasks import build_env
+
+    env = copy.deepcopy(env_config["env"])
+    env.setdefault("init", {})["mode"] = "Default"
+    return build_env(env, num_envs, task="DucklingAMP", source=env_config.get("source"), seed=0)
+
+
+@torch.no_grad()
+def replay_clips(env_config: dict, clip_names: list[str], reaches: list[float | None]) -> dict:
+    """Open-loop replays of the named clips of the env's dataset at each reach; rows and AMP feature gaps."""
+    from awd.motion.dataset import dataset_files
+    from awd.style.judge import _motion_path
+
+    path = _motion_path(env_config.get("source"), env_config, None)
+    names = [file.stem for file in dataset_files(path)]
+    missing = [name for name in clip_names if name not in names]
+    if missing:
+        from awd.errors import AwdError
+        raise AwdError(path, "clips", f"no clip named {missing}; the dataset has {names}")
+    pairs = [(names.index(name), reach) for name in clip_names for reach in reaches]
+    env = build_replay_env(env_config, len(pairs))
+    lib, engine, spec = env.motion_lib, env.engine, env.spec
+    ids = torch.tensor([clip for clip, _ in pairs])
+    default = torch.as_tensor(spec.default_joint_pos, dtype=torch.float32)
+    reach = torch.tensor([np.inf if r is None else r for _, r in pairs], dtype=torch.float32).unsqueeze(-1)
+    steps = int(float(lib.lengths[ids].min()) / env.dt)
+    start = lib.get_state(ids, torch.zeros(len(ids), dtype=torch.float64))
+    engine.reset(torch.arange(len(ids)), *(t.float() for t in (start.root_pos, start.root_quat, start.root_lin_vel,
+                                                               start.root_ang_vel, start.joint_pos, start.joint_vel)))
+    recorder, clip_recorder = GaitRecorder(engine, spec.foot_bodies, env.dt), []
+    engine_frames, demo_frames = [], []
+    fell = torch.zeros(len(ids), dtype=torch.bool)
+    for k in range(1, steps + 1):
+        state = lib.get_state(ids, torch.full((len(ids),), k * env.dt, dtype=torch.float64))
+        engine.step(torch.maximum(torch.minimum(state.joint_pos.float(), default + reach), default - reach))
+        fell |= env.fallen()
+        recorder.record()
+        engine_frames.append(frame_from_engine(env.amp_layout, engine, env.key_body_indices))
+        demo_frames.append(frame_from_motion(env.amp_layout, state).float())
+        clip_recorder.append(state)
+    gaits = recorder.gaits()
+    rows = []
+    for index, ((clip, reach_value), gait) in enumerate(zip(pairs, gaits)):
+        replay, reference = gait_stats(gait), _clip_stats(clip_recorder, index, env.dt, spec, lib)
+        rows.append({"clip": names[clip], "reach": reach_value, "fell": bool(fell[index]),
+                     "replay": asdict(replay), "clip_stats": asdict(reference)})
+    unclamped = [i for i, (_, r) in enumerate(pairs) if r is None]
+    gaps = feature_gaps(env, torch.stack(engine_frames, 1), torch.stack(demo_frames, 1), unclamped)
+    return {"dataset": str(path), "action_scale": float(spec.action_scale), "rows": rows, "feature_gaps": gaps}
+
+
+def _clip_stats(states, index: int, dt: float, spec, lib):
+    """Gait statistics of the clip itself over the replayed times (feet from the motion library's key bodies)."""
+    from awd.style.gait import Gait
+
+    def field(name):
+        return torch.stack([getattr(s, name)[index] for s in states]).double().numpy()
+
+    feet = [lib.key_bodies.index(name) for name in spec.foot_bodies]
+    foot_pos = field("key_body_pos")[:, feet]
+    return gait_stats(Gait(dt, field("root_pos"), field("root_quat"), field("root_lin_vel"), field("root_ang_vel"),
+                           field("joint_pos"), foot_pos, field("foot_contacts") > 0.5))
+
+
+def feature_names(layout) -> list[str]:
+    return [f"{name}[{i}]" for name, size in layout.parts for i in range(size)]
+
+
+def feature_gaps(env, engine_frames: torch.Tensor, demo_frames: torch.Tensor, rows: list[int], top: int = 12) -> list[dict]:
+    """The `top` features with the largest mean |engine - demo| in units of the dataset's demo spread."""
+    if not rows:
+        return []
+    lib = env.motion_lib
+    ids, times = lib.sample_windows(4096, 1, env.dt, generator=torch.Generator().manual_seed(0))
+    spread = frame_from_motion(env.amp_layout, lib.get_state(ids, times)).float().std(dim=0)
+    gap = (engine_frames[rows] - demo_frames[rows]).abs().flatten(0, 1).mean(dim=0)
+    engine_spread = engine_frames[rows].flatten(0, 1).std(dim=0)
+    ratio = gap / spread.clamp_min(1e-6)
+    order = ratio.argsort(descending=True)[:top]
+    names = feature_names(env.amp_layout)
+    return [{"feature": names[i], "gap_in_demo_spreads": float(ratio[i]), "mean_abs_gap": float(gap[i]),
+             "demo_spread": float(spread[i]), "engine_spread": float(engine_spread[i])} for i in order.tolist()]
+
+
+def format_replay(result: dict) -> str:
+    lines = [f"open-loop PD replay of {result['dataset']} (policy reach: default +- {result['action_scale']} rad)", "",
+             "| clip | target reach (rad) | fell | vx m/s (clip) | clearance mm L/R (clip) | double support (clip) "
+             "| pitch deg (clip) |", "| --- | ---: | --- | --- | --- | --- | --- |"]
+    for row in result["rows"]:
+        r, c = row["replay"], row["clip_stats"]
+        lines.append(f"| {row['clip']} | {'clip' if row['reach'] is None else row['reach']} | {row['fell']} "
+                     f"| {r['velocity'][0]:.3f} ({c['velocity'][0]:.3f}) "
+                     f"| {r['clearance'][0] * 1e3:.0f}/{r['clearance'][1] * 1e3:.0f} "
+                     f"({c['clearance'][0] * 1e3:.0f}/{c['clearance'][1] * 1e3:.0f}) "
+                     f"| {r['double_support']:.2f} ({c['double_support']:.2f}) | {r['pitch_deg']:.1f} ({c['pitch_deg']:.1f}) |")
+    if result["feature_gaps"]:
+        lines += ["", "AMP features furthest from the demos (unclamped replays):", "",
+                  "| feature | gap / demo spread | mean abs gap | demo spread | engine spread |",
+                  "| --- | ---: | ---: | ---: | ---: |"]
+        lines += [f"| {g['feature']} | {g['gap_in_demo_spreads']:.1f} | {g['mean_abs_gap']:.4f} | {g['demo_spread']:.4f} "
+                  f"| {g['engine_spread']:.4f} |" for g in result["feature_gaps"]]
+    return "\n".join(lines)
