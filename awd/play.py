@@ -93,6 +93,25 @@ def checkpoint_player(checkpoint: str | Path, cfg_env: str | None, overrides: li
     return env, model.export_actor()
 
 
+def export_player(folder: str | Path, overrides: list[str]):
+    """(env, actor) of an export folder: the env config its policy.json holds (with dotted `env.` overrides), one
+    robot on CPU MuJoCo from the default pose, and policy.onnx run by ONNX Runtime."""
+    from awd.config import apply_override
+    from awd.export import build_contract_env
+    from awd.style.judge import load_export
+
+    metadata, act = load_export(folder)
+    env_config = metadata["env_config"]
+    config = {"env": dict(env_config["env"])}
+    for override in overrides:
+        apply_override(config, override)
+    env = build_contract_env(env_config["task"], config["env"], env_config.get("source"))
+    if env.num_obs != metadata["io"]["obs_size"] or env.num_actions != metadata["io"]["action_size"]:
+        raise AwdError(folder, "io", f"the env's layout ({env.num_obs} obs, {env.num_actions} actions) differs from "
+                       f"the policy's ({metadata['io']['obs_size']}, {metadata['io']['action_size']})")
+    return env, act
+
+
 def clip_player(task: str, cfg_env: str | None, motion_file: str | None, overrides: list[str]):
     """(env, None) of a task played without a policy (DucklingViewMotion): one robot on CPU MuJoCo."""
     from awd.config import apply_override, load_run_config

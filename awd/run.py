@@ -35,7 +35,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--max_iterations", type=int, default=0, help="training epochs (0: the config's)")
     parser.add_argument("--output_path", default="output", help="runs go to OUTPUT_PATH/<experiment>_<timestamp>/")
     parser.add_argument("--experiment", help="run name prefix (default: the task name)")
-    parser.add_argument("--checkpoint", help="a .pth checkpoint to play (--test) or to resume (--resume 1)")
+    parser.add_argument("--checkpoint", help="a .pth checkpoint to play (--test; an export folder too) or to resume (--resume 1)")
     parser.add_argument("--resume", type=int, default=0, help="1: continue training from --checkpoint")
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
     parser.add_argument("--eval", action="store_true",
@@ -176,7 +176,9 @@ def play(args, overrides: list[str]) -> None:
         playback.prepare_offscreen_gl()
     settings = playback.PlaySettings(video=args.video, headless=args.headless, duration_s=args.duration,
                                      command=tuple(args.command) if args.command else None)
-    if args.checkpoint:
+    if args.checkpoint and Path(args.checkpoint).is_dir():
+        env, actor = playback.export_player(args.checkpoint, overrides)
+    elif args.checkpoint:
         env, actor = playback.checkpoint_player(args.checkpoint, args.cfg_env, overrides)
     elif args.task in TASK_DEFAULTS and TASK_DEFAULTS[args.task].train_cfg is None:
         env, actor = playback.clip_player(args.task, args.cfg_env, args.motion_file, overrides)

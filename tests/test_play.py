@@ -1,5 +1,5 @@
-"""Playback (awd/play.py, `run.py --test`): keyboard commands, headless play with a fixed command, clips played
-the same way, a video rendered offscreen with the overlay, and one-line errors for bad input."""
+"""Playback (awd/play.py, `run.py --test`): keyboard commands, headless play with a fixed command, an export folder
+and clips played the same way, a video rendered offscreen with the overlay, and one-line errors for bad input."""
 
 from __future__ import annotations
 
@@ -49,6 +49,17 @@ def test_headless_play_holds_a_fixed_command(trained_checkpoint, capsys):
     lines = _status_lines(capsys.readouterr().out)
     assert len(lines) == 2 and all("command vx +0.10 vy +0.00 m/s  wz -0.30 rad/s" in line for line in lines)
     assert all("measured vx" in line for line in lines)
+
+
+def test_an_export_folder_plays_like_its_checkpoint(trained_checkpoint, tmp_path, capsys):
+    from awd.export import export_checkpoint
+
+    folder = export_checkpoint(trained_checkpoint, tmp_path / "export")
+    argv = ["--test", "--headless", "--duration", "1", "--command", "0.1", "0", "-0.3"]
+    run_main([*argv, "--checkpoint", str(trained_checkpoint)])
+    from_checkpoint = _status_lines(capsys.readouterr().out)
+    run_main([*argv, "--checkpoint", str(folder)])
+    assert _status_lines(capsys.readouterr().out) == from_checkpoint and len(from_checkpoint) == 1
 
 
 def test_clips_play_the_same_way(capsys):

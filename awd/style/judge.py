@@ -77,28 +77,35 @@ def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> Polic
                            partial(deterministic_actions, model), int(state.get("epoch", 0)))
 
 
-def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+def load_export(folder: str | Path) -> tuple[dict, object]:
+    """(policy.json, `act`) of an export folder: deterministic actions of policy.onnx, clipped to [-1, 1]."""
     from awd.export import onnx_session
-    from awd.motion.dataset import dataset_sha256
     from awd.utils.io import read_json
 
     folder = Path(folder)
     metadata = read_json(folder / "policy.json")
-    env_config = metadata.get("env_config")
-    if not isinstance(env_config, dict):
+    if not isinstance(metadata.get("env_config"), dict):
         raise AwdError(folder / "policy.json", "env_config", "missing (exported before the style benchmark "
-                       "existed: export the checkpoint again, or benchmark the checkpoint)")
-    dataset = metadata.get("dataset") or {}
-    path = _motion_path(folder / "policy.json", env_config, motion_file)
-    if motion_file is None and dataset.get("sha256") not in (None, dataset_sha256(path)):
-        raise AwdError(path, "dataset.sha256", "the dataset differs from the one the policy was trained on "
-                       "(pass --motion_file to judge against it anyway)")
+                       "existed: export the checkpoint again, or use the checkpoint)")
     session = onnx_session(folder / "policy.onnx")
 
     def act(obs: torch.Tensor) -> torch.Tensor:
         actions = session.run(None, {"obs": obs.detach().cpu().numpy().astype(np.float32)})[0]
         return torch.as_tensor(actions).clamp(-1.0, 1.0)
 
+    return metadata, act
+
+
+def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+    from awd.motion.dataset import dataset_sha256
+
+    metadata, act = load_export(folder)
+    env_config = metadata["env_config"]
+    dataset = metadata.get("dataset") or {}
+    path = _motion_path(Path(folder) / "policy.json", env_config, motion_file)
+    if motion_file is None and dataset.get("sha256") not in (None, dataset_sha256(path)):
+        raise AwdError(path, "dataset.sha256", "the dataset differs from the one the policy was trained on "
+                       "(pass --motion_file to judge against it anyway)")
     return PolicyUnderTest(str(folder), env_config, path, act, int(metadata.get("source", {}).get("epoch", 0)))
 
 
