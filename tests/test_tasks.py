@@ -312,6 +312,17 @@ def test_amp_features_are_heading_invariant(spec, motion_lib):
     assert torch.allclose(frame[:, 0], state.root_pos[:, 2])
 
 
+def test_left_out_root_rotation_and_angular_velocity_keep_their_slots_zeroed(spec, motion_lib):
+    state = motion_lib.get_state(torch.tensor([0, 1]), torch.tensor([0.3, 0.7], dtype=torch.float64))
+    full = frame_from_motion(make_amp_layout(spec, AmpConfig(num_steps=1)), state)
+    cut = frame_from_motion(make_amp_layout(spec, AmpConfig(num_steps=1, root_rotation=False,
+                                                            root_angular_velocity=False)), state)
+    zeroed = torch.zeros(full.shape[1], dtype=torch.bool)
+    zeroed[1:7] = zeroed[10:13] = True  # after the height: tangent, normal | lin vel | ang vel
+    assert cut.shape == full.shape and (cut[:, zeroed] == 0).all() and (full[:, zeroed] != 0).any()
+    assert torch.equal(cut[:, ~zeroed], full[:, ~zeroed])
+
+
 HEAD = ("neck_pitch", "head_pitch", "head_yaw", "head_roll", "left_antenna", "right_antenna")
 
 

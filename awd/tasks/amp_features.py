@@ -6,7 +6,9 @@ Per frame, in order: root height (1), root rotation with the heading removed as 
 linear and angular velocity in the heading frame (3 + 3), joint positions and velocities of the style joints
 (all joints but `amp.exclude_joints`; joints the clips do not move, like a duck's head, would only let the
 discriminator win on noise), key-body positions (the spec's `key_bodies`: a duck's feet, a humanoid's feet and
-hands) relative to the root in the heading frame (3 per body), optional foot contacts (2). Demo key-body
+hands) relative to the root in the heading frame (3 per body), optional foot contacts (2). `amp.root_height`,
+`amp.root_rotation` and `amp.root_angular_velocity` false keep their slots and zero them (a kinematic clip holds
+its trunk's pitch and roll exactly, which no physical robot does: see benchmarks/clip_replay.py). Demo key-body
 positions come from forward kinematics of the same model (awd.robot.kinematics), not from the clips.
 A window holds K frames stacked newest first and flattened: (N, K * frame_size).
 
@@ -35,6 +37,8 @@ class AmpLayout:
     num_steps: int
     foot_contacts: bool = False
     root_height: bool = True
+    root_rotation: bool = True
+    root_angular_velocity: bool = True
 
     @property
     def parts(self) -> list[tuple[str, int]]:
@@ -76,7 +80,8 @@ def make_amp_layout(spec, amp_cfg, source: str | None = None) -> AmpLayout:
     kept = [i for i, name in enumerate(spec.joint_names) if not any(fnmatch.fnmatchcase(name, p) for p in patterns)]
     return AmpLayout(joint_indices=tuple(kept), joint_names=tuple(spec.joint_names[i] for i in kept),
                      key_bodies=tuple(spec.key_bodies), num_steps=amp_cfg.num_steps,
-                     foot_contacts=amp_cfg.foot_contacts, root_height=amp_cfg.root_height)
+                     foot_contacts=amp_cfg.foot_contacts, root_height=amp_cfg.root_height,
+                     root_rotation=amp_cfg.root_rotation, root_angular_velocity=amp_cfg.root_angular_velocity)
 
 
 def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel, joint_pos, joint_vel,
@@ -91,12 +96,24 @@ def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel
                          key_body_pos - root_pos.unsqueeze(-2)], dim=-2)
     local = rotate_about_z(-heading, vectors).flatten(-2)  # heading removed
     root, bodies = local[..., :12], local[..., 12:]  # tangent, normal, lin vel, ang vel | key bodies
+    if not (layout.root_rotation and layout.root_angular_velocity):
+        root = root * _root_mask(layout, root)
     height = root_pos[..., 2:3] if layout.root_height else torch.zeros_like(root_pos[..., 2:3])
     joints = layout.joint_runs
     parts = [height, root, *(joint_pos[..., run] for run in joints), *(joint_vel[..., run] for run in joints), bodies]
     if layout.foot_contacts:
         parts.append(foot_contacts.to(root_pos.dtype))
     return torch.cat(parts, dim=-1)
+
+
+def _root_mask(layout: AmpLayout, root: torch.Tensor) -> torch.Tensor:
+    """(12,) ones, zeros in the slots of the left-out root rotation (6) and angular velocity (3)."""
+    mask = torch.ones(12, dtype=root.dtype, device=root.device)
+    if not layout.root_rotation:
+        mask[:6] = 0.0
+    if not layout.root_angular_velocity:
+        mask[9:] = 0.0
+    return mask
 
 
 def frame_from_motion(layout: AmpLayout, state) -> torch.Tensor:

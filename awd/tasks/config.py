@@ -33,6 +33,8 @@ class AmpConfig:
     num_steps: int = 5  # K: frames in the discriminator window (newest first)
     foot_contacts: bool = False  # append the foot-contact flags to each AMP frame
     root_height: bool = True  # include the root height (else the slot is kept and zeroed)
+    root_rotation: bool = True  # include the trunk's pitch and roll (tangent/normal, 6; else zeroed)
+    root_angular_velocity: bool = True  # include the trunk's angular velocity (3; else zeroed)
     exclude_joints: tuple[str, ...] = ()  # joints left out of the AMP features (e.g. a head the clips never move);
     # names or shell-style patterns (`*_wrist_*`), each matching at least one joint
 
