@@ -254,3 +254,33 @@ def test_disc_saturation_warns_once_per_streak(capsys):
     out = capsys.readouterr().out
     assert out.count("discriminator saturated") == 2
     assert "at epoch 3" in out and "at epoch 9" in out
+
+
+def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_tensorboard(trained_checkpoint, tmp_path):
+    import shutil
+
+    from awd.learning.style_monitor import StyleMonitor
+
+    class Writer:
+        def __init__(self):
+            self.scalars = {}
+
+        def add_scalar(self, key, value, step):
+            self.scalars[key] = (value, step)
+
+        def flush(self):
+            pass
+
+    checkpoint = shutil.copy(trained_checkpoint, tmp_path / "latest.pth")
+    writer = Writer()
+    monitor = StyleMonitor(10, 1, tmp_path / "style", writer,
+                           judge_args=("--settle_s", "0.2", "--measure_s", "0.6", "--no_classifier"))
+    monitor.after_save(checkpoint, 5, 100)  # not due yet
+    assert monitor.pending is None
+    monitor.after_save(checkpoint, 10, 2000)
+    monitor.after_save(checkpoint, 20, 4000)  # one judge at a time
+    assert monitor.pending is not None and monitor.last_epoch == 10
+    monitor.poll(wait=True)
+    assert writer.scalars["style/extremes_passed"][1] == 2000 and 0.0 <= writer.scalars["style/clips_passed"][0] <= 1.0
+    assert "style/classifier_accuracy" not in writer.scalars and writer.scalars["style/judge_s"][0] > 0
+    assert sorted(p.name for p in (tmp_path / "style").iterdir()) == ["epoch000010.json", "epoch000010.log"]

@@ -27,6 +27,7 @@ from awd.utils.cuda_graphs import GraphedStep
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
+from awd.learning.style_monitor import StyleMonitor
 
 CONFIG_SOURCE = "train config"
 
@@ -61,6 +62,8 @@ class AMPSettings:
     disc_saturation_epochs: int = 50
     cuda_graphs: bool = False            # on CUDA: replay env steps, policy inference and minibatch steps (constant lr only) as CUDA graphs
     tf32: bool = False                   # float32 matmuls on CUDA run on TF32 tensor cores (10-bit mantissa)
+    style_eval_every: int = 0            # epochs between style judgements in the background (awd.learning.style_monitor)
+    style_eval_threads: int = 2
 
     @classmethod
     def from_config(cls, config: dict) -> "AMPSettings":
@@ -153,6 +156,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
                                             self.amp.disc_weight_decay, self.amp.disc_input_noise)
         self._saturated_epochs = 0
+        judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
+        self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,
+                                          Path(self.nn_dir).parent / "style", self.writer)
         self._graphed_steps: dict[bool, GraphedStep] = {}
         self._graphed_policy: GraphedStep | None = None
         self.algo_observer.after_init(self)
@@ -535,6 +541,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._save_checkpoints(epoch, final=done)
             if done:
                 log(f"training finished at epoch {epoch}, frame {self.frame}")
+                self.style_monitor.poll(wait=True)
                 if self.writer is not None:
                     self.writer.close()  # drains tensorboardX's queue: every scalar is on disk
                 return self.last_mean_rewards, epoch
@@ -590,6 +597,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         latest, numbered = self.checkpoint_paths(epoch)
         if final or (self.amp.save_latest_frequency > 0 and epoch % self.amp.save_latest_frequency == 0):
             self.save(latest)
+            self.style_monitor.after_save(latest, epoch, self.frame)
         if final or (self.save_freq > 0 and epoch % self.save_freq == 0):
             self.save(numbered)
 

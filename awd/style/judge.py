@@ -427,3 +427,7 @@ def main(argv=None) -> dict:
             write_json_atomic(args.json, json.loads(json.dumps(report, default=float)), indent=2)
         return report
 
+
+
+if __name__ == "__main__":
+    main()
