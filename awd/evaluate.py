@@ -32,10 +32,8 @@ command extreme and the style classifier (`tracking_passed` keeps the tracking v
 from __future__ import annotations
 
 import argparse
-import contextlib
 import copy
 import dataclasses
-import io
 import time
 from dataclasses import asdict, astuple, dataclass, field
 from functools import partial
@@ -44,6 +42,7 @@ from pathlib import Path
 import torch
 
 from awd.errors import AwdError, exit_on_error
+from awd.learning.policy import build_actor, check_checkpoint_layout, deterministic_actions
 from awd.style.judge import StyleSettings
 
 DEFAULT_DEVICE = {"mujoco": "cpu"}  # any other engine: cuda:0
@@ -114,33 +113,6 @@ def build_eval_env(env_config: dict, settings: EvalSettings, device: str):
     options = {"num_threads": settings.threads} if settings.threads and settings.engine == "mujoco" else {}
     return build_env(env, settings.num_envs, device=device, task=env_config["task"], source=env_config.get("source"),
                      seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
-
-
-def build_actor(state: dict, env, device: str):
-    """The AMP model of the checkpoint (weights and normalisers), in eval mode on `device`."""
-    from rl_games.algos_torch import model_builder
-
-    from awd.learning.register import register_rl_games_components
-
-    register_rl_games_components()
-    params = state["config"]
-    run = params["config"]
-    with contextlib.redirect_stdout(io.StringIO()):  # rl_games prints each normaliser's shape
-        model = model_builder.ModelBuilder().load(params).build({
-            "actions_num": env.action_space.shape[0], "input_shape": env.observation_space.shape,
-            "num_seqs": env.num_envs, "value_size": 1, "normalize_value": run.get("normalize_value", False),
-            "normalize_input": run.get("normalize_input", False),
-            "amp_input_shape": tuple(env.amp_observation_space.shape),
-            "normalize_amp_input": run.get("normalize_amp_input", True)})
-    model.load_state_dict(state["model"])
-    return model.to(device).eval()
-
-
-@torch.no_grad()
-def deterministic_actions(model, obs: torch.Tensor) -> torch.Tensor:
-    """The policy mean of normalised observations, clipped to the [-1, 1] action space."""
-    mu = model.a2c_network({"obs": model.norm_obs(obs)})[0]
-    return mu.clamp(-1.0, 1.0)
 
 
 def run_episodes(env, model, settings: EvalSettings) -> dict:
@@ -222,13 +194,6 @@ def judge_with_style(checkpoint, result: dict, settings: EvalSettings) -> dict:
     report = judge_style(checkpoint_policy(checkpoint), style)
     verdict = style_verdict(result, report)
     return {"style": report, "verdict": verdict["parts"], "passed": verdict["passed"]}
-
-
-def check_checkpoint_layout(checkpoint, state: dict, env) -> None:
-    from awd.learning.checkpoint import check_layout, env_layout
-
-    check_layout(checkpoint, state.get("layout"),
-                 env_layout(env, env.observation_space, env.action_space, env.amp_observation_space))
 
 
 def _number(value, digits: int) -> str:

@@ -97,7 +97,7 @@ def build_contract_env(task: str, env_mapping: dict, source: str | None):
 def load_policy(checkpoint: str | Path, env_mapping: dict | None = None):
     """(state, env, model) of a checkpoint: its env (or one from `env_mapping`), whose layout must equal the
     checkpoint's, and the AMP model with the checkpoint's weights."""
-    from awd.evaluate import build_actor, check_checkpoint_layout
+    from awd.learning.policy import build_actor, check_checkpoint_layout
     from awd.learning.checkpoint import load_checkpoint
     from awd.tasks import TASKS
 

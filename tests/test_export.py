@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 
-from awd.evaluate import deterministic_actions
+from awd.learning.policy import deterministic_actions
 from awd.export import export_checkpoint, load_policy, onnx_metadata, onnx_session, random_observations
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.run import main as run_main

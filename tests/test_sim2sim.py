@@ -61,7 +61,8 @@ def test_the_numbers_equal_the_evaluators_under_a_fixed_command(sim2sim, folder,
     state["config"]["config"]["env_config"]["env"]["commands"].update(
         lin_vel_x=[0.15, 0.15], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.4, 0.4], zero_prob=0.0)
     fixed = save_checkpoint(tmp_path / "fixed.pth", state)
-    expected = evaluate(fixed, EvalSettings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1))
+    expected = evaluate(fixed, EvalSettings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1,
+                                            style=None))
     result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5,
                                                        command=(0.15, 0.0, 0.4)))
     for key in ("survival", "falls", "env_steps", "tracked_steps"):

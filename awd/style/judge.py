@@ -65,7 +65,7 @@ class PolicyUnderTest:
 
 
 def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
-    from awd.evaluate import build_actor, deterministic_actions
+    from awd.learning.policy import build_actor, deterministic_actions
     from awd.export import build_contract_env, checkpoint_env_config
     from awd.learning.checkpoint import load_checkpoint
 
