@@ -76,3 +76,20 @@ def test_engine_stages_says_it_needs_a_gpu(capsys):
     spec.loader.exec_module(module)
     assert module.main([]) == 2
     assert "needs a CUDA GPU" in capsys.readouterr().err
+
+
+def test_style_ab_parses_variants_and_measures_saturation_from_the_epoch_lines():
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "style_ab.py"
+    spec = importlib.util.spec_from_file_location("benchmark_style_ab", path)
+    ab = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ab)
+    assert ab.parse_variant("base=") == ("base", [])
+    assert ab.parse_variant("n=a.b=1 c.d=2") == ("n", ["a.b=1", "c.d=2"])
+    with pytest.raises(SystemExit):
+        ab.parse_variant("bad name=x")
+    line = "[awd] epoch {}/100 | frames 1 | fps 1 | task_r 1 disc_r 1 | acc agent {} demo {} | fall 0.00"
+    log = "\n".join(line.format(e, a, d) for e, a, d in [(99, 1.0, 1.0), (101, 0.95, 0.97), (102, 0.95, 0.5),
+                                                         (103, 0.8, 0.99), (104, 1.0, 1.0)])
+    assert ab.saturation(log) == {"epochs": 104, "last_acc": [1.0, 1.0], "saturated_share": 0.5}
+    command = ab.train_command("x", ["env.a=1"], Path("/o"), 3)
+    assert command[-1] == "env.a=1" and "--experiment" in command and command[command.index("--seed") + 1] == "3"

@@ -15,7 +15,7 @@ from awd import evaluate as evaluator
 from awd.evaluate import EvalSettings, Thresholds, evaluate, format_table, passes, run_episodes
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.run import main as run_main
-from awd.utils.io import read_json
+from awd.utils.io import read_json, write_json_atomic
 
 from test_run import SMALL
 
@@ -180,6 +180,8 @@ def test_the_verdict_is_walks_with_style_with_thresholds_from_the_task_config(ch
     assert result["verdict"]["clips"] is False and result["passed"] is False  # one epoch does not walk with style
     assert len(result["style"]["extremes"]) == 6
     assert "walks with style: FAIL (clips, extremes)" in format_table(result)
+    write_json_atomic(tmp_path / "result.json", result)  # every verdict a JSON true/false
+    assert read_json(tmp_path / "result.json")["verdict"]["clips"] is False
 
 
 def _no_env_config(run):

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -277,7 +276,7 @@ def clip_passes(result: dict, verdict) -> dict[str, bool]:
         checks["joint_error"] = result["joint_error"] <= verdict.max_joint_error_ratio * result["baseline_error"]
     if result["held_rms"] is not None:
         checks["held_joints"] = result["held_rms"] <= verdict.held_joint_rms
-    return checks
+    return {name: bool(ok) for name, ok in checks.items()}
 
 
 def extreme_passes(command: np.ndarray, achieved, fell: bool, verdict) -> dict[str, bool]:
@@ -291,7 +290,7 @@ def extreme_passes(command: np.ndarray, achieved, fell: bool, verdict) -> dict[s
         checks["planar_drift"] = float(np.linalg.norm(achieved[planar])) <= verdict.planar_error
     if 2 in others:
         checks["yaw_drift"] = abs(achieved[2]) <= verdict.yaw_error
-    return checks
+    return {name: bool(ok) for name, ok in checks.items()}
 
 
 def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()) -> dict:
@@ -424,7 +423,7 @@ def main(argv=None) -> dict:
         report = judge_style(load_policy_under_test(args.policy, args.motion_file), settings)
         print(format_report(report), flush=True)
         if args.json:
-            write_json_atomic(args.json, json.loads(json.dumps(report, default=float)), indent=2)
+            write_json_atomic(args.json, report, indent=2)
         return report
 
 
