@@ -142,6 +142,7 @@ def _delay_steps(delay) -> list[int]:
 def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
     """The deployment contract of a checkpoint's policy (see the module docstring)."""
     spec, cfg = env.spec, env.cfg
+    env_config = checkpoint_env_config(checkpoint, state)
     rand = cfg.domain_rand
     return {
         "format": FORMAT,
@@ -173,8 +174,8 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                         "head_height": cfg.termination.head_height if cfg.termination.enabled else 0.0,
                         "non_foot_contact": cfg.termination.enabled and cfg.termination.non_foot_contact,
                         "grace_steps": int(cfg.termination.grace_steps)},
-        "env_config": checkpoint_env_config(checkpoint, state),
-        "dataset": _dataset(checkpoint_env_config(checkpoint, state), spec.name),
+        "env_config": env_config,
+        "dataset": _dataset(env_config, spec.name),
         "training_randomization": sorted(name for name in ("push", "trunk_mass", "friction", "torque_scale",
                                                            "action_delay", "obs_delay", "obs_noise")
                                          if getattr(rand, name).enabled),
@@ -184,12 +185,12 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
 def _dataset(env_config: dict, robot: str) -> dict | None:
     """The clips the policy was trained on: path and one sha256 of their files (None: no clips)."""
     from awd.motion.dataset import dataset_sha256
-    from awd.tasks.factory import resolve_motion_path
+    from awd.tasks.factory import resolve_dataset
 
     name = env_config["env"].get("motion_file")
     if not name:
         return None
-    path = resolve_motion_path(str(name).replace("{robot}", robot), env_config.get("source"))
+    path = resolve_dataset(name, robot, env_config.get("source"))
     return {"path": str(path), "sha256": dataset_sha256(path)}
 
 
@@ -242,6 +243,25 @@ def onnx_session(model: str | Path | bytes, threads: int = 1):
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
                                 providers=["CPUExecutionProvider"])
+
+
+def load_export(folder: str | Path) -> tuple[dict, object]:
+    """(policy.json, `act`) of an export folder that holds its env config: `act(obs)` runs policy.onnx and clips
+    the actions to [-1, 1]."""
+    folder = Path(folder)
+    from awd.utils.io import read_json
+
+    metadata = read_json(folder / METADATA_FILE)
+    if not isinstance(metadata.get("env_config"), dict):
+        raise AwdError(folder / METADATA_FILE, "env_config", "missing (exported before the style benchmark "
+                       "existed: export the checkpoint again, or use the checkpoint)")
+    session = onnx_session(folder / "policy.onnx")
+
+    def act(obs: torch.Tensor) -> torch.Tensor:
+        actions = session.run(None, {INPUT_NAME: obs.detach().cpu().numpy().astype(np.float32)})[0]
+        return torch.as_tensor(actions).clamp(-1.0, 1.0)
+
+    return metadata, act
 
 
 def parity(actor: torch.nn.Module, onnx_model: str | Path | bytes, scripted: torch.jit.ScriptModule,

@@ -97,8 +97,7 @@ def export_player(folder: str | Path, overrides: list[str]):
     """(env, actor) of an export folder: the env config its policy.json holds (with dotted `env.` overrides), one
     robot on CPU MuJoCo from the default pose, and policy.onnx run by ONNX Runtime."""
     from awd.config import apply_override
-    from awd.export import build_contract_env
-    from awd.style.judge import load_export
+    from awd.export import build_contract_env, load_export
 
     metadata, act = load_export(folder)
     env_config = metadata["env_config"]

@@ -20,6 +20,8 @@ import sys
 import time
 from pathlib import Path
 
+from awd.style.judge import passed_count
+
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_LINE = re.compile(r"epoch (\d+)\S* .*acc agent ([\d.]+) demo ([\d.]+)")
 
@@ -52,12 +54,11 @@ def judge_command(checkpoint: Path, json_path: Path, threads: int) -> list[str]:
 
 def summary_row(name: str, result: dict, sat: dict, clip: str = "forward_medium") -> dict:
     style = result["style"]
-    count = lambda rows: f"{sum(all(r['pass'].values()) for r in rows)}/{len(rows)}"  # noqa: E731
     forward = next((c for c in style["clips"] if c["name"] == clip), None)
     gait = forward["policy"] if forward else None
     return {"variant": name, "epoch": result["epoch"], "survival": result["survival"],
-            "planar": result["planar_error"], "yaw": result["yaw_error"], "extremes": count(style["extremes"]),
-            "clips": count(style["clips"]), "classifier": style["classifier_accuracy"],
+            "planar": result["planar_error"], "yaw": result["yaw_error"], "extremes": passed_count(style["extremes"]),
+            "clips": passed_count(style["clips"]), "classifier": style["classifier_accuracy"],
             "clearance_mm": [round(1e3 * v) for v in gait["clearance"]] if gait else None,
             "double_support": gait["double_support"] if gait else None,
             "stride_s": gait["stride_period"] if gait else None,

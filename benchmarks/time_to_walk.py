@@ -34,6 +34,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.style.judge import passed_count  # noqa: E402
 from awd.utils.io import read_json, write_json_atomic  # noqa: E402
 
 EXPERIMENT = "time_to_walk"
@@ -115,8 +116,7 @@ def style_summary(result: dict) -> dict:
     style = result.get("style")
     if style is None:
         return {"clips": None, "extremes": None, "classifier": None}
-    count = lambda rows: f"{sum(all(r['pass'].values()) for r in rows)}/{len(rows)}"  # noqa: E731
-    return {"clips": count(style["clips"]), "extremes": count(style["extremes"]),
+    return {"clips": passed_count(style["clips"]), "extremes": passed_count(style["extremes"]),
             "classifier": style["classifier_accuracy"]}
 
 

@@ -39,9 +39,13 @@ def dataset_files(path) -> list[Path]:
     if path.is_dir():
         return sorted(p for p in path.glob("*.json") if p.is_file())
     if path.suffix.lower() in YAML_SUFFIXES:
-        entries = read_yaml(path).get("motions", [])
-        return [Path(e["file"]) if Path(e["file"]).is_absolute() else path.parent / e["file"] for e in entries]
+        return [_entry_path(path, entry["file"]) for entry in read_yaml(path).get("motions", [])]
     return [path]
+
+
+def _entry_path(yaml_path: Path, file: str) -> Path:
+    """A YAML entry's clip path: absolute, or relative to the YAML file."""
+    return Path(file) if Path(file).is_absolute() else yaml_path.parent / file
 
 
 def dataset_sha256(path) -> str:
@@ -93,7 +97,7 @@ def _load_yaml(path: Path, joint_names) -> list[Clip]:
         if not isinstance(file, str) or not file:
             raise AwdError(path, f"{field}.file", f"expected a clip path, found {file!r}")
         weight = _entry_weight(path, index, entry)
-        clip_path = Path(file) if Path(file).is_absolute() else path.parent / file
+        clip_path = _entry_path(path, file)
         if not clip_path.is_file():
             raise AwdError(path, f"{field}.file", f"clip file not found: {clip_path}")
         clip = load_clip(clip_path, joint_names)

@@ -72,36 +72,18 @@ def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> Polic
     env_config = checkpoint_env_config(path, state)
     env = build_contract_env(env_config["task"], env_config["env"], env_config.get("source"))
     model = build_actor(state, env, "cpu")
-    return PolicyUnderTest(str(path), env_config, _motion_path(path, env_config, motion_file),
+    return PolicyUnderTest(str(path), env_config, judged_dataset(path, env_config, motion_file),
                            partial(deterministic_actions, model), int(state.get("epoch", 0)))
 
 
-def load_export(folder: str | Path) -> tuple[dict, object]:
-    """(policy.json, `act`) of an export folder: deterministic actions of policy.onnx, clipped to [-1, 1]."""
-    from awd.export import onnx_session
-    from awd.utils.io import read_json
-
-    folder = Path(folder)
-    metadata = read_json(folder / "policy.json")
-    if not isinstance(metadata.get("env_config"), dict):
-        raise AwdError(folder / "policy.json", "env_config", "missing (exported before the style benchmark "
-                       "existed: export the checkpoint again, or use the checkpoint)")
-    session = onnx_session(folder / "policy.onnx")
-
-    def act(obs: torch.Tensor) -> torch.Tensor:
-        actions = session.run(None, {"obs": obs.detach().cpu().numpy().astype(np.float32)})[0]
-        return torch.as_tensor(actions).clamp(-1.0, 1.0)
-
-    return metadata, act
-
-
 def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
+    from awd.export import load_export
     from awd.motion.dataset import dataset_sha256
 
     metadata, act = load_export(folder)
     env_config = metadata["env_config"]
     dataset = metadata.get("dataset") or {}
-    path = _motion_path(Path(folder) / "policy.json", env_config, motion_file)
+    path = judged_dataset(Path(folder) / "policy.json", env_config, motion_file)
     if motion_file is None and dataset.get("sha256") not in (None, dataset_sha256(path)):
         raise AwdError(path, "dataset.sha256", "the dataset differs from the one the policy was trained on "
                        "(pass --motion_file to judge against it anyway)")
@@ -117,15 +99,16 @@ def load_policy_under_test(path: str | Path, motion_file: str | None = None) -> 
     return checkpoint_policy(path, motion_file)
 
 
-def _motion_path(source, env_config: dict, motion_file: str | None) -> Path:
+def judged_dataset(source, env_config: dict, motion_file: str | None) -> Path:
+    """The dataset to judge against: `motion_file`, else the env config's, resolved on this machine."""
     from awd.robot import load_robot_spec
-    from awd.tasks.factory import resolve_motion_path
+    from awd.tasks.factory import resolve_dataset
 
     name = motion_file or env_config["env"].get("motion_file")
     if not name:
         raise AwdError(source, "env.motion_file", "no dataset to judge against (pass --motion_file)")
     robot = load_robot_spec(env_config["env"].get("robot", "mini_bdx")).name
-    return resolve_motion_path(str(name).replace("{robot}", robot), env_config.get("source"))
+    return resolve_dataset(name, robot, env_config.get("source"))
 
 
 # ------------------------------------------------------------------------------------------------ clips
@@ -295,13 +278,13 @@ def extreme_passes(command: np.ndarray, achieved, fell: bool, verdict) -> dict[s
 
 def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()) -> dict:
     """The style report of a policy (see the module docstring)."""
+    from awd.robot import load_robot_spec
     from awd.tasks.config import env_config_from_mapping
 
     start = time.perf_counter()
     cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
     extremes = extreme_commands(cfg.commands)
-    env_probe = build_style_env(policy.env_config, 1, settings, 1.0)
-    spec = env_probe.spec
+    spec = load_robot_spec(cfg.robot)
     names, gaits = clip_gaits(spec, policy.motion_file)
     judged, skipped = select_clips(names, gaits, cfg.commands)
     commands = np.array([c for _, c in judged] + [c for _, c in extremes]).reshape(-1, 3)
@@ -361,6 +344,11 @@ def _mark(checks: dict) -> str:
     return "yes" if not failed else "no: " + ", ".join(failed)
 
 
+def passed_count(rows: list[dict]) -> str:
+    """'k/n': how many clip or extreme rows pass every check."""
+    return f"{sum(all(row['pass'].values()) for row in rows)}/{len(rows)}"
+
+
 def format_report(report: dict) -> str:
     lines = [f"style of {report['policy']} (epoch {report['epoch']}) against {report['dataset']}", "",
              "| clip | command vx vy wz | achieved vx vy wz | stride s (clip) | clearance mm L/R (clip) "
@@ -383,9 +371,7 @@ def format_report(report: dict) -> str:
                      f"| {_mark(e['pass'])} |")
     if report["skipped"]:
         lines += ["", "skipped: " + "; ".join(f"{s['clip']} ({s['reason']})" for s in report["skipped"])]
-    passed = sum(all(c["pass"].values()) for c in report["clips"])
-    lines += ["", f"clips passed {passed}/{len(report['clips'])}; extremes passed "
-              f"{sum(all(e['pass'].values()) for e in report['extremes'])}/{len(report['extremes'])}; "
+    lines += ["", f"clips passed {passed_count(report['clips'])}; extremes passed {passed_count(report['extremes'])}; "
               f"classifier held-out accuracy {_f(report['classifier_accuracy'])} "
               f"(<= {report['verdict_thresholds']['max_classifier_accuracy']}); {report['wall_s']:.1f} s",
               f"style: {'PASS' if all(report['pass'].values()) else 'FAIL'} ({_mark(report['pass'])})"]

@@ -35,11 +35,11 @@ def build_replay_env(env_config: dict, num_envs: int):
 @torch.no_grad()
 def replay_clips(env_config: dict, clip_names: list[str], reaches: list[float | None]) -> dict:
     """Open-loop replays of the named clips of the env's dataset at each reach; rows and AMP feature gaps."""
-    from awd.motion.dataset import dataset_files
-    from awd.style.judge import _motion_path
+    from awd.robot import load_robot_spec
+    from awd.style.judge import clip_gaits, judged_dataset
 
-    path = _motion_path(env_config.get("source"), env_config, None)
-    names = [file.stem for file in dataset_files(path)]
+    path = judged_dataset(env_config.get("source"), env_config, None)
+    names, clips = clip_gaits(load_robot_spec(env_config["env"].get("robot", "mini_bdx")), path)
     missing = [name for name in clip_names if name not in names]
     if missing:
         from awd.errors import AwdError
@@ -54,7 +54,7 @@ def replay_clips(env_config: dict, clip_names: list[str], reaches: list[float | 
     start = lib.get_state(ids, torch.zeros(len(ids), dtype=torch.float64))
     engine.reset(torch.arange(len(ids)), *(t.float() for t in (start.root_pos, start.root_quat, start.root_lin_vel,
                                                                start.root_ang_vel, start.joint_pos, start.joint_vel)))
-    recorder, clip_recorder = GaitRecorder(engine, spec.foot_bodies, env.dt), []
+    recorder = GaitRecorder(engine, spec.foot_bodies, env.dt)
     engine_frames, demo_frames = [], []
     fell = torch.zeros(len(ids), dtype=torch.bool)
     for k in range(1, steps + 1):
@@ -64,29 +64,14 @@ def replay_clips(env_config: dict, clip_names: list[str], reaches: list[float | 
         recorder.record()
         engine_frames.append(frame_from_engine(env.amp_layout, engine, env.key_body_indices))
         demo_frames.append(frame_from_motion(env.amp_layout, state).float())
-        clip_recorder.append(state)
     gaits = recorder.gaits()
     rows = []
     for index, ((clip, reach_value), gait) in enumerate(zip(pairs, gaits)):
-        replay, reference = gait_stats(gait), _clip_stats(clip_recorder, index, env.dt, spec, lib)
         rows.append({"clip": names[clip], "reach": reach_value, "fell": bool(fell[index]),
-                     "replay": asdict(replay), "clip_stats": asdict(reference)})
+                     "replay": asdict(gait_stats(gait)), "clip_stats": asdict(gait_stats(clips[clip]))})
     unclamped = [i for i, (_, r) in enumerate(pairs) if r is None]
     gaps = feature_gaps(env, torch.stack(engine_frames, 1), torch.stack(demo_frames, 1), unclamped)
     return {"dataset": str(path), "action_scale": float(spec.action_scale), "rows": rows, "feature_gaps": gaps}
-
-
-def _clip_stats(states, index: int, dt: float, spec, lib):
-    """Gait statistics of the clip itself over the replayed times (feet from the motion library's key bodies)."""
-    from awd.style.gait import Gait
-
-    def field(name):
-        return torch.stack([getattr(s, name)[index] for s in states]).double().numpy()
-
-    feet = [lib.key_bodies.index(name) for name in spec.foot_bodies]
-    foot_pos = field("key_body_pos")[:, feet]
-    return gait_stats(Gait(dt, field("root_pos"), field("root_quat"), field("root_lin_vel"), field("root_ang_vel"),
-                           field("joint_pos"), foot_pos, field("foot_contacts") > 0.5))
 
 
 def feature_names(layout) -> list[str]:

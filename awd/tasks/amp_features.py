@@ -95,25 +95,16 @@ def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel
     vectors = torch.cat([axes, root_lin_vel.unsqueeze(-2), root_ang_vel.unsqueeze(-2),
                          key_body_pos - root_pos.unsqueeze(-2)], dim=-2)
     local = rotate_about_z(-heading, vectors).flatten(-2)  # heading removed
-    root, bodies = local[..., :12], local[..., 12:]  # tangent, normal, lin vel, ang vel | key bodies
-    if not (layout.root_rotation and layout.root_angular_velocity):
-        root = root * _root_mask(layout, root)
-    height = root_pos[..., 2:3] if layout.root_height else torch.zeros_like(root_pos[..., 2:3])
+    rotation, lin_vel, ang_vel, bodies = local[..., :6], local[..., 6:9], local[..., 9:12], local[..., 12:]
+    height = root_pos[..., 2:3]
+    height, rotation, ang_vel = (part if kept else torch.zeros_like(part) for part, kept in (
+        (height, layout.root_height), (rotation, layout.root_rotation), (ang_vel, layout.root_angular_velocity)))
     joints = layout.joint_runs
-    parts = [height, root, *(joint_pos[..., run] for run in joints), *(joint_vel[..., run] for run in joints), bodies]
+    parts = [height, rotation, lin_vel, ang_vel, *(joint_pos[..., run] for run in joints),
+             *(joint_vel[..., run] for run in joints), bodies]
     if layout.foot_contacts:
         parts.append(foot_contacts.to(root_pos.dtype))
     return torch.cat(parts, dim=-1)
-
-
-def _root_mask(layout: AmpLayout, root: torch.Tensor) -> torch.Tensor:
-    """(12,) ones, zeros in the slots of the left-out root rotation (6) and angular velocity (3)."""
-    mask = torch.ones(12, dtype=root.dtype, device=root.device)
-    if not layout.root_rotation:
-        mask[:6] = 0.0
-    if not layout.root_angular_velocity:
-        mask[9:] = 0.0
-    return mask
 
 
 def frame_from_motion(layout: AmpLayout, state) -> torch.Tensor:

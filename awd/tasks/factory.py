@@ -35,6 +35,11 @@ def resolve_motion_path(motion_file: str, source: str | None = None) -> Path:
                    f"(looked in {[str(c) for c in candidates]})")
 
 
+def resolve_dataset(motion_file: str, robot: str, source: str | None = None) -> Path:
+    """`resolve_motion_path` of an `env.motion_file`, whose `{robot}` is replaced by the robot's name."""
+    return resolve_motion_path(str(motion_file).replace("{robot}", robot), source)
+
+
 def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", task: str | None = None,
               engine_factory: Callable | None = None, source: str | None = None, seed: int | None = None):
     """Env from a config (EnvConfig, `env:` mapping or YAML path; `source` names the file of a mapping).
@@ -55,8 +60,7 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     spec = load_robot_spec(cfg.robot)
     motion_lib = None
     if cfg.motion_file is not None:
-        motion_file = cfg.motion_file.replace("{robot}", spec.name)
-        clips = load_dataset(resolve_motion_path(motion_file, cfg.source), spec.joint_names)
+        clips = load_dataset(resolve_dataset(cfg.motion_file, spec.name, cfg.source), spec.joint_names)
         motion_lib = motion_lib_for_robot(spec, clips, device=torch.device(device))
     if engine_factory is None:
         from awd.engine.mujoco_cpu import MujocoCpuEngine as engine_factory
