@@ -101,6 +101,36 @@ def test_style_reward_values_and_clamp():
     assert reward[3].item() == pytest.approx(-2 * math.log(0.25), rel=1e-5)  # p = 0.75
 
 
+def test_lsgan_style_reward_is_bounded_and_peaks_at_the_demo_target():
+    scores = torch.tensor([[1.0], [-1.0], [0.0], [-5.0], [3.0]])
+    reward = style_reward(scores, scale=2.0, loss="lsgan")
+    assert reward.flatten().tolist() == pytest.approx([2.0, 0.0, 1.5, 0.0, 0.0])
+
+
+def test_lsgan_loss_on_hand_built_scores():
+    disc = Discriminator(2, [4])
+    with torch.no_grad():
+        for p in disc.parameters():
+            p.zero_()
+    agent, demo = torch.randn(8, 2), torch.randn(8, 2)
+    loss, _ = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0, loss="lsgan"))
+    assert loss.item() == pytest.approx(1.0)  # scores 0: (0 + 1)^2 and (0 - 1)^2
+    with torch.no_grad():
+        disc.logit.bias.fill_(-1.0)  # agent side exact, demo side 2 away
+    loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.0, 0.0, 0.0, loss="lsgan"))
+    assert loss.item() == pytest.approx(2.0)
+    assert info["disc_agent_acc"].item() == 1.0 and info["disc_demo_acc"].item() == 0.0
+
+
+def test_unknown_disc_loss_is_a_config_error():
+    from awd.errors import AwdError
+    from awd.learning.amp_agent import AMPSettings
+
+    assert AMPSettings.from_config({"disc_loss": "lsgan"}).disc_loss == "lsgan"
+    with pytest.raises(AwdError, match="disc_loss.*lsgan"):
+        AMPSettings.from_config({"disc_loss": "wgan"})
+
+
 def test_gradient_penalty_nonnegative_and_zero_for_constant_network():
     torch.manual_seed(0)
     disc = Discriminator(6, [16, 8])
@@ -155,19 +185,20 @@ def test_disc_loss_regularisers_add_up():
     assert disc.logit.weight.grad is not None and torch.isfinite(disc.logit.weight.grad).all()
 
 
-def test_training_the_discriminator_separates_classes():
+@pytest.mark.parametrize("form", ["bce", "lsgan"])
+def test_training_the_discriminator_separates_classes(form):
     torch.manual_seed(2)
     disc = Discriminator(2, [32, 16])
     opt = torch.optim.Adam(disc.parameters(), lr=1e-2)
     for _ in range(150):
         agent, demo = torch.randn(64, 2) - 1.5, torch.randn(64, 2) + 1.5
-        loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.01, 0.1, 1e-4))
+        loss, info = discriminator_loss(disc, agent, demo, DiscLossWeights(0.01, 0.1, 1e-4, loss=form))
         opt.zero_grad()
         loss.backward()
         opt.step()
     assert info["disc_agent_acc"].item() > 0.85 and info["disc_demo_acc"].item() > 0.85
-    demo_reward = style_reward(disc(torch.randn(64, 2) + 1.5), 2.0).mean()
-    agent_reward = style_reward(disc(torch.randn(64, 2) - 1.5), 2.0).mean()
+    demo_reward = style_reward(disc(torch.randn(64, 2) + 1.5), 2.0, form).mean()
+    agent_reward = style_reward(disc(torch.randn(64, 2) - 1.5), 2.0, form).mean()
     assert demo_reward > agent_reward
 
 

@@ -161,7 +161,7 @@ def reward_inputs(n=16, N=3, **overrides):
         joint_torques=torch.zeros(N, n), actions=torch.zeros(N, n), prev_actions=torch.zeros(N, n),
         projected_gravity=torch.tensor([[0.0, 0.0, -1.0]]).repeat(N, 1), root_height=torch.full((N,), 0.237),
         height_target=torch.full((N,), 0.237), feet_first_contact=torch.zeros(N, 2, dtype=torch.bool),
-        feet_air_time=torch.zeros(N, 2))
+        feet_air_time=torch.zeros(N, 2), held_joints=torch.zeros(n, dtype=torch.bool))
     values.update(overrides)
     return RewardInputs(**values)
 
@@ -200,6 +200,18 @@ def test_stand_still_zero_at_default_pose_and_measures_deviation():
     assert per_term["stand_still"][0].item() == 0.0  # at the default pose (not at zero joint angles)
     assert per_term["stand_still"][1].item() == pytest.approx(-0.3, rel=1e-5)
     assert per_term["stand_still"][2].item() == 0.0  # moving command: not applied
+
+
+def test_held_joints_penalise_only_the_joints_the_discriminator_does_not_see():
+    default = torch.linspace(-0.7, 1.4, 16)
+    joint_pos = default.repeat(2, 1)
+    joint_pos[0, 5] += 0.3   # a held joint (head)
+    joint_pos[1, 2] += 0.3   # a leg joint
+    held = torch.zeros(16, dtype=torch.bool)
+    held[5:11] = True
+    inputs = reward_inputs(N=2, joint_pos=joint_pos, default_joint_pos=default, held_joints=held)
+    _, per_term = compute_rewards(terms(held_joints=(-1.0, {})), inputs)
+    assert per_term["held_joints"].tolist() == pytest.approx([-0.09, 0.0])
 
 
 def test_penalties_are_not_clipped():

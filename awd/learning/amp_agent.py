@@ -25,7 +25,7 @@ from torch.nn.utils import clip_grad_norm_
 from awd.errors import AwdError
 from awd.utils.cuda_graphs import GraphedStep
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
-from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
+from awd.learning.discriminator import DISC_LOSSES, DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.style_monitor import StyleMonitor
 
@@ -49,6 +49,8 @@ class AMPSettings:
     disc_grad_penalty: float = 5.0
     disc_weight_decay: float = 1e-4
     disc_input_noise: float = 0.0        # std of noise on D's normalised inputs in training (instance noise)
+    disc_loss: str = "bce"               # "bce" or "lsgan" (awd.learning.discriminator)
+    disc_reward_norm: bool = False       # style reward divided by its std over the rollout before mixing
     normalize_amp_input: bool = True
     amp_replay_buffer_size: int = 200_000
     amp_replay_keep_prob: float = 0.01
@@ -77,6 +79,9 @@ class AMPSettings:
                 except (TypeError, ValueError):
                     raise AwdError(CONFIG_SOURCE, f"config.{field.name}",
                                    f"expected {kind.__name__}, found {config[field.name]!r}") from None
+        if values.get("disc_loss", "bce") not in DISC_LOSSES:
+            raise AwdError(CONFIG_SOURCE, "config.disc_loss", f"expected one of {list(DISC_LOSSES)}, "
+                           f"found {values['disc_loss']!r}")
         return cls(**values)
 
 
@@ -154,7 +159,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.demo_buffer = ReplayBuffer(self.amp.amp_obs_demo_buffer_size, 1.0, self.ppo_device)
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
-                                            self.amp.disc_weight_decay, self.amp.disc_input_noise)
+                                            self.amp.disc_weight_decay, self.amp.disc_input_noise, self.amp.disc_loss)
         self._saturated_epochs = 0
         judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
         self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,
@@ -360,13 +365,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
         flat = amp_obs.reshape(-1, amp_obs.shape[-1])
         with torch.no_grad():
             logits = self._module().disc_logits(flat)
-        return style_reward(logits, self.amp.disc_reward_scale).reshape(*amp_obs.shape[:-1], 1)
+        return style_reward(logits, self.amp.disc_reward_scale, self.amp.disc_loss).reshape(*amp_obs.shape[:-1], 1)
 
     def _finish_rollout(self, step_time: float) -> dict:
         buffers = self.experience_buffer.tensor_dict
         style = self.style_rewards(buffers["amp_obs"])
+        mixed_style = style / style.std().clamp_min(1e-4) if self.amp.disc_reward_norm else style
         values = buffers["values"]
-        rewards = self.amp.task_reward_w * buffers["task_rewards"] + self.amp.disc_reward_w * style
+        rewards = self.amp.task_reward_w * buffers["task_rewards"] + self.amp.disc_reward_w * mixed_style
         if self.value_bootstrap:
             rewards = rewards + self.gamma * values * buffers["timeouts"]
         buffers["rewards"].copy_(rewards)

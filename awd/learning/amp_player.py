@@ -29,6 +29,7 @@ class AMPPlayer(players.PpoPlayerContinuous):
         self.normalize_value = self.config.get("normalize_value", False)
         self.is_deterministic = self.player_config.get("deterministic", True)
         self.disc_reward_scale = float(self.config.get("disc_reward_scale", 2.0))
+        self.disc_loss = str(self.config.get("disc_loss", "bce"))
         self.amp_space = self._amp_observation_space()
         self.model = self.network.build({
             "actions_num": self.actions_num, "input_shape": self.obs_shape, "num_seqs": self.num_agents,
@@ -70,4 +71,4 @@ class AMPPlayer(players.PpoPlayerContinuous):
         """Style reward [batch, 1] of raw AMP obs under the loaded discriminator."""
         with torch.no_grad():
             logits = self.model.disc_logits(torch.as_tensor(amp_obs, dtype=torch.float32, device=self.device))
-        return style_reward(logits, self.disc_reward_scale)
+        return style_reward(logits, self.disc_reward_scale, self.disc_loss)

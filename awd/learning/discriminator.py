@@ -1,8 +1,10 @@
-"""The AMP discriminator: network, style reward and loss (BCE + gradient penalty + regularisers).
+"""The AMP discriminator: network, style reward and loss (BCE or LSGAN + gradient penalty + regularisers).
 
-D maps a (normalised) AMP observation window to one logit; demo windows are labelled 1, agent windows
-(rollout and replay) 0. The style reward is r = -log(max(1 - sigmoid(D(s)), 1e-4)) * disc_reward_scale,
-so r = 2 ln 2 at p = 0.5 with scale 2, and r <= -log(1e-4) * scale.
+D maps a (normalised) AMP observation window to one score d. Two forms (`disc_loss`):
+- "bce" (AWD, MimicKit): demo windows labelled 1, agent windows (rollout and replay) 0 through a sigmoid;
+  r = -log(max(1 - sigmoid(d), 1e-4)) * disc_reward_scale, so r = 2 ln 2 at p = 0.5 with scale 2.
+- "lsgan" (the AMP paper, AMP_for_hardware): least squares towards +1 (demo) and -1 (agent);
+  r = max(0, 1 - (d - 1)^2 / 4) * disc_reward_scale, bounded, and its gradient does not vanish when D is sure.
 """
 
 from __future__ import annotations
@@ -58,10 +60,24 @@ class Discriminator(nn.Module):
         return [m.weight for m in self.modules() if isinstance(m, nn.Linear)]
 
 
-def style_reward(logits: torch.Tensor, scale: float) -> torch.Tensor:
-    """r = -log(max(1 - sigmoid(logits), 1e-4)) * scale, same shape as logits."""
+DISC_LOSSES = ("bce", "lsgan")
+
+
+def style_reward(logits: torch.Tensor, scale: float, loss: str = "bce") -> torch.Tensor:
+    """The style reward of D's scores (same shape) for the discriminator form `loss` (see the module doc)."""
+    if loss == "lsgan":
+        return torch.clamp(1.0 - 0.25 * (logits - 1.0) ** 2, min=0.0) * scale
     prob = torch.sigmoid(logits)
     return -torch.log(torch.clamp(1.0 - prob, min=1e-4)) * scale
+
+
+def classification_loss(agent_logits: torch.Tensor, demo_logits: torch.Tensor, loss: str) -> torch.Tensor:
+    """Mean of the agent-side and demo-side losses: BCE towards 0 / 1, or least squares towards -1 / +1."""
+    if loss == "lsgan":
+        return 0.5 * ((agent_logits + 1.0).pow(2).mean() + (demo_logits - 1.0).pow(2).mean())
+    bce_agent = F.binary_cross_entropy_with_logits(agent_logits, torch.zeros_like(agent_logits))
+    bce_demo = F.binary_cross_entropy_with_logits(demo_logits, torch.ones_like(demo_logits))
+    return 0.5 * (bce_agent + bce_demo)
 
 
 def gradient_penalty(logits: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -80,11 +96,13 @@ class DiscLossWeights:
     grad_penalty: float = 5.0     # disc_grad_penalty: E||grad_demo D||^2
     weight_decay: float = 1e-4    # disc_weight_decay: sum ||W||^2 over all disc layers
     input_noise: float = 0.0      # disc_input_noise: std of Gaussian noise added to D's normalised inputs in training
+    loss: str = "bce"             # disc_loss: "bce" or "lsgan"
 
 
 def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: torch.Tensor,
                        weights: DiscLossWeights) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """Loss on normalised AMP obs: agent (rollout + replay) labelled 0, demo labelled 1; plus regularisers.
+    """Loss on normalised AMP obs: agent (rollout + replay) against demo in the form `weights.loss`; plus
+    regularisers. Accuracy counts agent scores below 0 and demo scores above 0 (both forms).
 
     Returns (loss, info) where info holds detached scalars: disc_loss, agent/demo accuracy and mean logit,
     grad penalty, logit loss (the logit-weight regulariser) and weight decay term.
@@ -95,17 +113,15 @@ def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: t
     demo_obs = demo_obs.detach().requires_grad_(True)
     agent_logits = disc(agent_obs)
     demo_logits = disc(demo_obs)
-    bce_agent = F.binary_cross_entropy_with_logits(agent_logits, torch.zeros_like(agent_logits))
-    bce_demo = F.binary_cross_entropy_with_logits(demo_logits, torch.ones_like(demo_logits))
-    bce = 0.5 * (bce_agent + bce_demo)
+    classify = classification_loss(agent_logits, demo_logits, weights.loss)
     logit_loss = disc.logit_weights().pow(2).sum()
     penalty = gradient_penalty(demo_logits, demo_obs)
     decay = sum(w.pow(2).sum() for w in disc.all_weights())
-    loss = bce + weights.logit_reg * logit_loss + weights.grad_penalty * penalty + weights.weight_decay * decay
+    loss = classify + weights.logit_reg * logit_loss + weights.grad_penalty * penalty + weights.weight_decay * decay
     with torch.no_grad():
         info = {
             "disc_loss": loss.detach(),
-            "disc_bce": bce.detach(),
+            "disc_classification_loss": classify.detach(),
             "disc_agent_acc": (agent_logits < 0).float().mean(),
             "disc_demo_acc": (demo_logits > 0).float().mean(),
             "disc_agent_logit": agent_logits.mean(),

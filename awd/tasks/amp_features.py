@@ -84,6 +84,13 @@ def make_amp_layout(spec, amp_cfg, source: str | None = None) -> AmpLayout:
                      root_rotation=amp_cfg.root_rotation, root_angular_velocity=amp_cfg.root_angular_velocity)
 
 
+def held_joint_mask(layout: AmpLayout, num_joints: int, device=None) -> torch.Tensor:
+    """(num_joints,) bool: True for the joints left out of the AMP features."""
+    mask = torch.ones(num_joints, dtype=torch.bool, device=device)
+    mask[list(layout.joint_indices)] = False
+    return mask
+
+
 def amp_frame(layout: AmpLayout, root_pos, root_quat, root_lin_vel, root_ang_vel, joint_pos, joint_vel,
               key_body_pos, foot_contacts, root_matrix=None) -> torch.Tensor:
     """One feature frame per leading index. Shapes (..., 3), (..., 4) xyzw, (..., 3), (..., 3), (..., n),

@@ -43,8 +43,8 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, make_amp_layout,
-                                    window_from_motion)
+from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, held_joint_mask,
+                                    make_amp_layout, window_from_motion)
 from awd.tasks.config import EnvConfig
 from awd.tasks.rewards import RewardInputs, compute_rewards
 from awd.utils.rotations import quat_to_matrix, rotate_about_z, yaw_from_matrix, yaw_from_quat
@@ -116,6 +116,7 @@ class DucklingTask:
         self.action_scale = float(self.spec.action_scale)
         self.head_index = engine.body_index(self.spec.head_body) if self.spec.head_body else None
         self.amp_layout = make_amp_layout(self.spec, cfg.amp, cfg.source)
+        self.held_joints = held_joint_mask(self.amp_layout, self.num_actions, self.device)
         self.key_body_indices = torch.tensor([engine.body_index(b) for b in self.amp_layout.key_bodies],
                                              device=self.device)
         self.obs_parts = self._observation_parts()
@@ -545,7 +546,7 @@ class DucklingTask:
             joint_torques=engine.joint_torques, actions=self.actions, prev_actions=self.prev_actions,
             projected_gravity=-root_matrix[:, 2], root_height=engine.root_pos[:, 2],
             height_target=self.height_target, feet_first_contact=self.feet_first_contact,
-            feet_air_time=self.feet_last_air_time)
+            feet_air_time=self.feet_last_air_time, held_joints=self.held_joints)
 
     def compute_reward(self, root_matrix: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return compute_rewards(self.cfg.rewards, self.reward_inputs(root_matrix))

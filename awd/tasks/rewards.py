@@ -32,6 +32,7 @@ class RewardInputs:
     height_target: torch.Tensor  # (N,)
     feet_first_contact: torch.Tensor  # (N, 2) bool: touched down this step
     feet_air_time: torch.Tensor  # (N, 2) s: air time that just ended (valid where first contact)
+    held_joints: torch.Tensor  # (n,) bool: joints left out of the AMP features (the clips hold them still)
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ def stand_still(inputs: RewardInputs, p: dict) -> torch.Tensor:
     return deviation * _zero_command(inputs, p["threshold"])
 
 
+def held_joints(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum (q - q_default)^2 over the joints the discriminator does not see; use a negative weight."""
+    return _sq((inputs.joint_pos - inputs.default_joint_pos) * inputs.held_joints)
+
+
 def feet_air_time(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """At each touchdown, min(air_time, target) - target/2 per foot (steps shorter than half the target are
     penalised, up to the target rewarded); 0 at zero command."""
@@ -125,6 +131,7 @@ TERMS: dict[str, RewardTerm] = {
     "action_rate": RewardTerm(action_rate),
     "joint_vel": RewardTerm(joint_vel),
     "stand_still": RewardTerm(stand_still, {"threshold": 1e-3}, ("threshold",)),
+    "held_joints": RewardTerm(held_joints),
     "feet_air_time": RewardTerm(feet_air_time, {"target": 0.2, "threshold": 1e-3}, ("target", "threshold")),
     "trunk_height": RewardTerm(trunk_height, {"std": 0.02}, ("std",)),
     "upright": RewardTerm(upright, {"std": 0.2}, ("std",)),
