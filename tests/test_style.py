@@ -161,3 +161,17 @@ def test_the_physics_check_finds_what_separates_kinematic_clips_from_physics():
     assert "| forward_medium | 0.25 |" in format_replay(result)
     with pytest.raises(AwdError, match="no clip named"):
         replay_clips(env_config, ["moonwalk"], [None])
+
+
+def test_feature_probe_blames_the_group_that_differs():
+    from awd.style.feature_probe import probe
+
+    generator = torch.Generator().manual_seed(0)
+    demo = torch.randn(2000, 3, generator=generator)
+    agent = torch.randn(2000, 3, generator=generator)
+    agent[:, 0] = agent[:, 0] * 0.3 + 3.0  # "sway": only the first group differs
+    result = probe(agent, demo, ["sway[0]", "calm[0]", "calm[1]"], steps=60)
+    groups = {row["group"]: row for row in result["groups"]}
+    assert result["all"] > 0.95 and groups["sway"]["alone"] > 0.95
+    assert groups["calm"]["alone"] < 0.6 and groups["sway"]["without"] < 0.6
+    assert result["features"][0]["feature"] != "sway[0]"  # the sway is a narrower spread than the demos

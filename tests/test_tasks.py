@@ -161,7 +161,7 @@ def reward_inputs(n=16, N=3, **overrides):
         joint_torques=torch.zeros(N, n), actions=torch.zeros(N, n), prev_actions=torch.zeros(N, n),
         projected_gravity=torch.tensor([[0.0, 0.0, -1.0]]).repeat(N, 1), root_height=torch.full((N,), 0.237),
         height_target=torch.full((N,), 0.237), feet_first_contact=torch.zeros(N, 2, dtype=torch.bool),
-        feet_air_time=torch.zeros(N, 2), held_joints=torch.zeros(n, dtype=torch.bool))
+        feet_air_time=torch.zeros(N, 2), feet_swing_height=torch.zeros(N, 2), held_joints=torch.zeros(n, dtype=torch.bool))
     values.update(overrides)
     return RewardInputs(**values)
 
@@ -231,6 +231,33 @@ def test_feet_air_time_and_stand_terms():
     assert per_term["feet_air_time"].item() == pytest.approx(0.1)  # min(0.3, 0.2) - 0.1, right foot not landing
     assert per_term["trunk_height"].item() == pytest.approx(math.exp(-1.0), rel=1e-4)
     assert per_term["upright"].item() == pytest.approx(math.exp(-1.0), rel=1e-4)
+
+
+def test_feet_swing_height_scores_touchdowns_against_the_target():
+    first = torch.tensor([[True, True], [True, False], [True, True]])
+    commands = torch.tensor([[0.2, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.0, 0.0]])
+    heights = torch.tensor([[0.045, 0.006], [0.024, 0.03], [0.03, 0.03]])
+    inputs = reward_inputs(commands=commands, feet_first_contact=first, feet_swing_height=heights)
+    _, per_term = compute_rewards(terms(feet_swing_height=(1.0, {"target": 0.03, "threshold": 1e-3})), inputs)
+    # 0.5 (capped at the target) - 0.3; 0.3 with the right foot not landing; 0 at zero command
+    assert per_term["feet_swing_height"].tolist() == pytest.approx([0.2, 0.3, 0.0])
+
+
+def test_foot_tracker_measures_each_swing_from_the_last_stance():
+    from awd.tasks.feet import FootTracker
+
+    tracker = FootTracker(1, 1, 0.02, "cpu")
+    heights = [0.05, 0.02, 0.02, 0.04, 0.05, 0.03, 0.021]  # from a (mid-air) reset: down, up 30 mm, down 1 mm higher
+    contacts = [False, True, True, False, False, False, True]
+    swings, air = [], []
+    for height, contact in zip(heights, contacts):
+        tracker.update(torch.tensor([[contact]]), torch.tensor([[height]]))
+        if tracker.first_contact.item():
+            swings.append(tracker.last_swing_height.item())
+            air.append(tracker.last_air_time.item())
+    assert swings == pytest.approx([0.0, 0.03]) and air == pytest.approx([0.02, 0.06])
+    tracker.reset(torch.tensor([True]))
+    assert tracker.last_swing_height.item() == 0.0 and tracker.air_time.item() == 0.0
 
 
 # ---------------------------------------------------------------------------------------------------- observations

@@ -75,7 +75,8 @@ def separability(agent: torch.Tensor, demo: torch.Tensor, noise: float = 0.0, se
     return float(0.5 * ((~said_demo[~truth]).float().mean() + said_demo[truth].float().mean()))
 
 
-def probe(agent: torch.Tensor, demo: torch.Tensor, names: list[str], noise: float = 0.0, top: int = 10) -> dict:
+def probe(agent: torch.Tensor, demo: torch.Tensor, names: list[str], noise: float = 0.0, top: int = 10,
+          steps: int = 400) -> dict:
     """Separability with every live feature, per group alone and without it; the features whose spread differs most."""
     live = (agent.std(0) + demo.std(0)) > 0
     groups = list(dict.fromkeys(name.split("[")[0] for name in names))
@@ -84,14 +85,14 @@ def probe(agent: torch.Tensor, demo: torch.Tensor, names: list[str], noise: floa
         member = torch.tensor([name.split("[")[0] == group for name in names]) & live
         if member.any():
             rows.append({"group": group, "features": int(member.sum()),
-                         "alone": separability(agent[:, member], demo[:, member], noise),
-                         "without": separability(agent[:, live & ~member], demo[:, live & ~member], noise)})
+                         "alone": separability(agent[:, member], demo[:, member], noise, steps=steps),
+                         "without": separability(agent[:, live & ~member], demo[:, live & ~member], noise, steps=steps)})
     pooled = torch.cat([agent, demo]).std(0).clamp_min(1e-6)
     ratio = agent.std(0) / demo.std(0).clamp_min(1e-6)
     features = [{"feature": names[i], "policy_spread": float(agent[:, i].std()), "demo_spread": float(demo[:, i].std()),
                  "mean_gap_in_spreads": float((agent[:, i].mean() - demo[:, i].mean()).abs() / pooled[i])}
                 for i in ratio.argsort(descending=True)[:top].tolist() if live[i]]
-    return {"frames": len(agent), "noise": noise, "all": separability(agent[:, live], demo[:, live], noise),
+    return {"frames": len(agent), "noise": noise, "all": separability(agent[:, live], demo[:, live], noise, steps=steps),
             "groups": rows, "features": features}
 
 

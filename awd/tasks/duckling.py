@@ -46,6 +46,7 @@ from awd.errors import AwdError
 from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, held_joint_mask,
                                     make_amp_layout, window_from_motion)
 from awd.tasks.config import EnvConfig
+from awd.tasks.feet import FootTracker
 from awd.tasks.rewards import RewardInputs, compute_rewards
 from awd.utils.rotations import quat_to_matrix, rotate_about_z, yaw_from_matrix, yaw_from_quat
 
@@ -119,6 +120,7 @@ class DucklingTask:
         self.held_joints = held_joint_mask(self.amp_layout, self.num_actions, self.device)
         self.key_body_indices = torch.tensor([engine.body_index(b) for b in self.amp_layout.key_bodies],
                                              device=self.device)
+        self.foot_body_indices = torch.tensor([engine.body_index(b) for b in self.spec.foot_bodies], device=self.device)
         self.obs_parts = self._observation_parts()
         self.num_obs = sum(size for _, size in self.obs_parts)
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (self.num_obs,), dtype=np.float32)
@@ -154,9 +156,7 @@ class DucklingTask:
         self.height_target = torch.full((N,), float(self.spec.init_root_height), device=self.device)
         window = max(1, int(round(self.cfg.commands.velocity_window_s / self.dt)))
         self.velocity_history = self._zeros(N, window, 2, 3)  # root (lin, ang) velocity, world frame, newest first
-        self.feet_air_time = self._zeros(N, 2)
-        self.feet_last_air_time = self._zeros(N, 2)
-        self.feet_first_contact = self._zeros(N, 2, dtype=torch.bool)
+        self.feet = FootTracker(N, len(self.spec.foot_bodies), self.dt, self.device, self.dtype)
         self.action_buffer = self._zeros(N, rand.action_delay.max_steps + 1, n)
         self.action_delay = self._zeros(N, dtype=torch.long)
         self.obs_buffer = self._zeros(N, rand.obs_delay.max_steps + 1, self.num_obs)
@@ -411,10 +411,9 @@ class DucklingTask:
     def _reset_buffers(self, mask: torch.Tensor) -> None:
         rows = mask.view(-1, 1)
         self.progress.masked_fill_(mask, 0)
-        for buffer in (self.actions, self.prev_actions, self.feet_air_time, self.feet_last_air_time,
-                       self.reward_sums):
+        for buffer in (self.actions, self.prev_actions, self.reward_sums):
             buffer.masked_fill_(rows, 0.0)
-        self.feet_first_contact.masked_fill_(rows, False)
+        self.feet.reset(mask)
         if self.cfg.domain_rand.action_delay.enabled:
             self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
         self.obs_buffer_stale |= mask
@@ -517,12 +516,7 @@ class DucklingTask:
     def _update_tracking(self) -> None:
         self.velocity_history = torch.roll(self.velocity_history, 1, dims=1)
         self.velocity_history[:, 0] = torch.nan_to_num(self._root_velocities())
-        contact = self.engine.foot_contacts
-        self.feet_air_time += self.dt
-        self.feet_first_contact = contact & (self.feet_air_time > self.dt + 1e-9)
-        self.feet_last_air_time = torch.where(self.feet_first_contact, self.feet_air_time - self.dt,
-                                              self.feet_last_air_time)
-        self.feet_air_time = self.feet_air_time.masked_fill(contact, 0.0)
+        self.feet.update(self.engine.foot_contacts, self.engine.body_pos[:, self.foot_body_indices, 2])
 
     def tracking_velocities(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(lin, ang) root velocities averaged over the window, in the current yaw frame."""
@@ -545,8 +539,9 @@ class DucklingTask:
             joint_vel=engine.joint_vel, default_joint_pos=self.default_joint_pos,
             joint_torques=engine.joint_torques, actions=self.actions, prev_actions=self.prev_actions,
             projected_gravity=-root_matrix[:, 2], root_height=engine.root_pos[:, 2],
-            height_target=self.height_target, feet_first_contact=self.feet_first_contact,
-            feet_air_time=self.feet_last_air_time, held_joints=self.held_joints)
+            height_target=self.height_target, feet_first_contact=self.feet.first_contact,
+            feet_air_time=self.feet.last_air_time, feet_swing_height=self.feet.last_swing_height,
+            held_joints=self.held_joints)
 
     def compute_reward(self, root_matrix: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return compute_rewards(self.cfg.rewards, self.reward_inputs(root_matrix))

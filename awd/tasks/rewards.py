@@ -32,6 +32,7 @@ class RewardInputs:
     height_target: torch.Tensor  # (N,)
     feet_first_contact: torch.Tensor  # (N, 2) bool: touched down this step
     feet_air_time: torch.Tensor  # (N, 2) s: air time that just ended (valid where first contact)
+    feet_swing_height: torch.Tensor  # (N, 2) m: highest point of the swing that just ended (valid where first contact)
     held_joints: torch.Tensor  # (n,) bool: joints left out of the AMP features (the clips hold them still)
 
 
@@ -93,6 +94,13 @@ def feet_air_time(inputs: RewardInputs, p: dict) -> torch.Tensor:
     return gain.sum(dim=-1) * ~_zero_command(inputs, p["threshold"])
 
 
+def feet_swing_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """At each touchdown, min(swing height, target) / target - 1/2 per foot (swings lower than half the target are
+    penalised, up to the target rewarded); 0 at zero command."""
+    gain = (inputs.feet_swing_height.clamp(max=p["target"]) / p["target"] - 0.5) * inputs.feet_first_contact
+    return gain.sum(dim=-1) * ~_zero_command(inputs, p["threshold"])
+
+
 def trunk_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """exp(-(z - z_target)^2 / std^2)."""
     return torch.exp(-(inputs.root_height - inputs.height_target) ** 2 / p["std"] ** 2)
@@ -133,6 +141,7 @@ TERMS: dict[str, RewardTerm] = {
     "stand_still": RewardTerm(stand_still, {"threshold": 1e-3}, ("threshold",)),
     "held_joints": RewardTerm(held_joints),
     "feet_air_time": RewardTerm(feet_air_time, {"target": 0.2, "threshold": 1e-3}, ("target", "threshold")),
+    "feet_swing_height": RewardTerm(feet_swing_height, {"target": 0.03, "threshold": 1e-3}, ("target", "threshold")),
     "trunk_height": RewardTerm(trunk_height, {"std": 0.02}, ("std",)),
     "upright": RewardTerm(upright, {"std": 0.2}, ("std",)),
     "default_pose": RewardTerm(default_pose, {"std": 0.5}, ("std",)),
