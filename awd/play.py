@@ -3,8 +3,10 @@ or clips played kinematically (DucklingViewMotion, no checkpoint), shown three w
 
 * the MuJoCo viewer (`mujoco.viewer.launch_passive`) when a display exists, in real time, with the command and
   the measured velocity in its overlay and keyboard commands (`KeyboardCommand`);
-* a video (`--video out.mp4`), rendered offscreen (`mujoco.Renderer`, MUJOCO_GL=egl unless set) with the same
-  text drawn into the frames, written atomically through imageio's ffmpeg;
+* a video (`--video out.mp4`, or `.gif`), rendered offscreen (`mujoco.Renderer`, MUJOCO_GL=egl unless set) with
+  the same text drawn into the frames, written atomically (mp4 through imageio's ffmpeg, GIF through Pillow);
+  `--beside_clip CLIP` renders the clip, played kinematically, to the right of the policy, and commands the
+  policy at the clip's mean velocity unless `--command` is given;
 * `--headless` alone: a status line per second.
 
 Commands: fixed with `--command vx vy wz`; else from the keyboard in the viewer (starting at zero), else sampled
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +47,9 @@ class PlaySettings:
     headless: bool = False  # no viewer (status lines, or the video)
     command: tuple[float, float, float] | None = None  # fixed (vx, vy, wz)
     duration_s: float = 10.0  # headless and video length; the viewer runs until closed
-    width: int = 640
+    width: int = 640  # of each view
     height: int = 480
+    beside_clip: str | None = None  # video only: this clip, played kinematically, to the right of the policy
 
 
 class KeyboardCommand:
@@ -241,41 +244,104 @@ def draw_text(frame: np.ndarray, labels: str, values: str) -> np.ndarray:
     return np.asarray(image)
 
 
-def play_video(player: Player, settings: PlaySettings) -> Path:
-    """Render `duration_s` seconds at VIDEO_FPS (or the control rate if lower) into the video file, atomically."""
+class GifWriter:
+    """Frames collected in memory and saved as one looping GIF (Pillow) on close."""
+
+    def __init__(self, path: Path, fps: float):
+        self.path, self.duration_ms, self.frames = path, 1000.0 / fps, []
+
+    def __enter__(self):
+        return self
+
+    def append_data(self, frame: np.ndarray) -> None:
+        self.frames.append(frame)
+
+    def __exit__(self, kind, *_):
+        from PIL import Image
+
+        if kind is None and self.frames:
+            images = [Image.fromarray(f).quantize(colors=64) for f in self.frames]
+            images[0].save(self.path, format="GIF", save_all=True, append_images=images[1:],
+                           duration=round(self.duration_ms), loop=0, optimize=True)
+
+
+def video_writer(path: Path, fps: float):
+    """A writer with append_data(frame) for `path`: GIF by its suffix, else mp4 through imageio's ffmpeg."""
+    if path.suffix.lower() == ".gif":
+        return GifWriter(path, fps)
     import imageio.v2 as imageio
+
+    return imageio.get_writer(path, format="FFMPEG", mode="I", fps=fps, macro_block_size=8)
+
+
+def _view(env, settings: PlaySettings):
     import mujoco
 
-    env = player.env
-    model, data = env.engine.env_model(0), env.engine.env_data(0)
+    model = env.engine.env_model(0)
     renderer = offscreen_renderer(model, settings)
     camera, option = mujoco.MjvCamera(), mujoco.MjvOption()
     _tracking_camera(camera, model, env.spec.trunk_body)
     _show_all_geoms(option)
+    return renderer, camera, option
+
+
+def _render(player: Player, view, labels: tuple[str, str]) -> np.ndarray:
+    renderer, camera, option = view
+    renderer.update_scene(player.env.engine.env_data(0), camera, option)
+    return draw_text(renderer.render(), *labels)
+
+
+def play_video(player: Player, settings: PlaySettings, beside: Player | None = None) -> Path:
+    """Render `duration_s` seconds at VIDEO_FPS (or the control rate if lower) into the video file, atomically;
+    `beside` (a clip player) stepped in lockstep and drawn to the right."""
+    env = player.env
+    views = [_view(p.env, settings) for p in (player, beside) if p is not None]
     steps_per_frame = max(1, round(1.0 / (env.dt * VIDEO_FPS)))
     path = Path(settings.video).resolve()
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")
+    clip_label = ("clip", Path(settings.beside_clip or "").stem)
     try:
-        with imageio.get_writer(temporary, format="FFMPEG", mode="I", fps=1.0 / (env.dt * steps_per_frame),
-                                macro_block_size=8) as writer:
+        with video_writer(temporary, 1.0 / (env.dt * steps_per_frame)) as writer:
             while player.elapsed_s < settings.duration_s - 1e-9:
                 player.step()
+                if beside is not None:
+                    beside.step()
                 if player.steps % steps_per_frame == 0:
-                    renderer.update_scene(data, camera, option)
-                    writer.append_data(draw_text(renderer.render(), *status_text(env, player.elapsed_s)))
+                    frames = [_render(player, views[0], status_text(env, player.elapsed_s))]
+                    if beside is not None:
+                        frames.append(_render(beside, views[1], clip_label))
+                    writer.append_data(np.concatenate(frames, axis=1))
         os.replace(temporary, path)
     finally:
         temporary.unlink(missing_ok=True)
-        renderer.close()
+        for renderer, _, _ in views:
+            renderer.close()
     return path
+
+
+def clip_command(env, clip: str | Path) -> tuple[float, float, float]:
+    """The clip's mean velocity (yaw frame: vx, vy, wz) as a command for `env`."""
+    from awd.style.gait import gait_stats
+    from awd.style.judge import clip_gaits
+
+    _, gaits = clip_gaits(env.spec, Path(clip))
+    return tuple(float(v) for v in gait_stats(gaits[0]).velocity)
 
 
 def play(env, actor, settings: PlaySettings) -> None:
     """Play with the viewer, into a video or headless, as the settings and the display say."""
+    if settings.beside_clip and not settings.video:
+        raise AwdError(None, "--beside_clip", "expected --video as well (the clip is drawn into the video)")
+    beside = None
+    if settings.beside_clip:
+        clip_env, _ = clip_player("DucklingViewMotion", None, settings.beside_clip, [f"env.robot={env.cfg.robot}"])
+        beside = Player(clip_env, None, None)
+        if settings.command is None:
+            settings = replace(settings, command=clip_command(env, settings.beside_clip))
     player = Player(env, actor, settings.command)
     if settings.video:
-        print(f"awd: wrote {play_video(player, settings)}", flush=True)
+        print(f"awd: wrote {play_video(player, settings, beside)}", flush=True)
     elif settings.headless:
         play_headless(player, settings)
     elif has_display():

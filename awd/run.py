@@ -40,7 +40,9 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
     parser.add_argument("--eval", action="store_true",
                         help="with --test: measure survival and tracking (awd.evaluate) instead of playing")
-    parser.add_argument("--video", help="with --test: render offscreen into this video file (e.g. out.mp4)")
+    parser.add_argument("--video", help="with --test: render offscreen into this video file (out.mp4 or out.gif)")
+    parser.add_argument("--beside_clip", help="with --test --video: this clip, played kinematically, beside the "
+                        "policy, which is commanded at the clip's velocity unless --command is given")
     parser.add_argument("--command", type=float, nargs=3, metavar=("VX", "VY", "WZ"),
                         help="with --test: a fixed command (default: keyboard in the viewer, else sampled)")
     parser.add_argument("--duration", type=float, default=10.0, help="with --test --headless: seconds to play")
@@ -175,7 +177,8 @@ def play(args, overrides: list[str]) -> None:
     if args.video:
         playback.prepare_offscreen_gl()
     settings = playback.PlaySettings(video=args.video, headless=args.headless, duration_s=args.duration,
-                                     command=tuple(args.command) if args.command else None)
+                                     command=tuple(args.command) if args.command else None,
+                                     beside_clip=args.beside_clip)
     if args.checkpoint and Path(args.checkpoint).is_dir():
         env, actor = playback.export_player(args.checkpoint, overrides)
     elif args.checkpoint:

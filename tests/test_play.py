@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from awd.play import KEY_DOWN, KEY_LEFT, KEY_UP, KeyboardCommand
@@ -77,27 +78,56 @@ def _egl_works() -> bool:
 
 
 @pytest.mark.skipif(importlib.util.find_spec("imageio") is None, reason="imageio not installed (pip install -e .[video])")
-def test_video_is_rendered_offscreen_with_the_overlay(trained_checkpoint, tmp_path):
+def test_video_is_rendered_offscreen_with_the_overlay_and_the_clip_beside(trained_checkpoint, tmp_path):
     if not _egl_works():
         pytest.skip("no offscreen OpenGL (MUJOCO_GL=egl) on this machine")
     import imageio.v2 as imageio
 
     video = tmp_path / "play.mp4"
+    clip = Path(__file__).resolve().parent.parent / "awd/data/motions/mini_bdx/forward_medium.json"
     env = {**os.environ, "MUJOCO_GL": "egl", "OMP_NUM_THREADS": "1"}
     run = subprocess.run([sys.executable, str(RUN), "--test", "--headless", "--checkpoint", str(trained_checkpoint),
-                          "--video", str(video), "--duration", "0.4", "--command", "0.2", "0", "0"],
+                          "--video", str(video), "--duration", "0.4", "--beside_clip", str(clip)],
                          env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     with imageio.get_reader(video) as reader:
         frames = list(reader.iter_data())
-    assert len(frames) == 10 and frames[0].shape == (480, 640, 3)  # 0.4 s at 25 fps
-    corner, body = frames[-1][5:60, 5:300], frames[-1][150:400, 200:440]
-    assert (corner > 200).any() and body.std() > 10  # white overlay text; a rendered robot, not a flat image
+    assert len(frames) == 10 and frames[0].shape == (480, 1280, 3)  # 0.4 s at 25 fps; the clip to the right
+    corner, body, clip_body = frames[-1][5:60, 5:300], frames[-1][150:400, 200:440], frames[-1][150:400, 840:1080]
+    assert (corner > 200).any() and body.std() > 10 and clip_body.std() > 10  # overlay text; two rendered robots
     assert sorted(p.name for p in tmp_path.iterdir()) == ["play.mp4"]
+
+
+def test_a_clip_beside_the_policy_sets_the_command_to_the_clip_velocity():
+    from types import SimpleNamespace
+
+    from awd.play import clip_command
+    from awd.robot import load_robot_spec
+
+    clip = Path(__file__).resolve().parent.parent / "awd/data/motions/mini_bdx/forward_medium.json"
+    vx, vy, wz = clip_command(SimpleNamespace(spec=load_robot_spec("mini_bdx")), clip)
+    assert vx == pytest.approx(0.185, abs=0.005) and abs(vy) < 0.005 and abs(wz) < 0.02
+
+
+def test_gif_writer_keeps_every_frame_and_loops(tmp_path):
+    from PIL import Image
+
+    from awd.play import video_writer
+
+    frames = [np.full((16, 24, 3), 40 * k, dtype=np.uint8) for k in range(5)]
+    with video_writer(tmp_path / "walk.gif", 25.0) as writer:
+        for frame in frames:
+            writer.append_data(frame)
+    with Image.open(tmp_path / "walk.gif") as image:
+        assert image.size == (24, 16) and image.n_frames == 5 and image.info["loop"] == 0
+        assert image.info["duration"] == 40
+        image.seek(4)
+        assert np.asarray(image.convert("RGB")).mean() == pytest.approx(160, abs=3)
 
 
 @pytest.mark.parametrize("argv, words", [
     (["--engine", "mujoco_warp"], "playback runs one robot on CPU MuJoCo"),
+    (["--beside_clip", "x.json"], "expected --video as well"),
     (["--task", "DucklingViewMotion", "--command", "0.1", "0", "0"], "takes no commands"),
     ([], "no display"),
 ])
