@@ -50,10 +50,13 @@ def resolve_cfg_path(path: str | Path) -> Path:
 
 def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None = None,
                     overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping and the files they came from."""
+    """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping and the files they came
+    from."""
     defaults = TASK_DEFAULTS.get(task)
     if defaults is None and (cfg_env is None or cfg_train is None):
-        raise AwdError(None, "--task", f"unknown task {task!r}: expected one of {sorted(TASK_DEFAULTS)} or give --cfg_env and --cfg_train")
+        raise AwdError(None, "--task",
+                       f"unknown task {task!r}: expected one of {sorted(TASK_DEFAULTS)} or give --cfg_env and "
+                       "--cfg_train")
     env_path = resolve_cfg_path(cfg_env or defaults.env_cfg)
     env_raw = _mapping(env_path, read_yaml(env_path))
     train_file = cfg_train or defaults.train_cfg

@@ -182,7 +182,8 @@ def task_thresholds(verdict, given: Thresholds | None) -> Thresholds:
     from_task = Thresholds(verdict.survival, verdict.planar_error, verdict.yaw_error)
     if given is None:
         return from_task
-    return Thresholds(*(mine if mine is not None else theirs for mine, theirs in zip(astuple(given), astuple(from_task))))
+    return Thresholds(*(mine if mine is not None else theirs for mine, theirs in zip(astuple(given),
+                                                                                     astuple(from_task))))
 
 
 def judge_with_style(checkpoint, result: dict, settings: EvalSettings) -> dict:
@@ -247,7 +248,8 @@ def evaluate_and_report(checkpoint: str | Path, settings: EvalSettings, json_pat
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = EvalSettings()
-    parser.add_argument("checkpoint", help="a training checkpoint (nn/<name>.pth) of a DucklingCommand or G1Command run")
+    parser.add_argument("checkpoint",
+                        help="a training checkpoint (nn/<name>.pth) of a DucklingCommand or G1Command run")
     parser.add_argument("--engine", default=defaults.engine, help="physics engine (default: mujoco)")
     parser.add_argument("--device", help="env and policy device (default: cpu for mujoco, cuda:0 otherwise)")
     parser.add_argument("--num_envs", type=int, default=defaults.num_envs, help="episodes, run side by side")

@@ -97,8 +97,8 @@ def build_contract_env(task: str, env_mapping: dict, source: str | None):
 def load_policy(checkpoint: str | Path, env_mapping: dict | None = None):
     """(state, env, model) of a checkpoint: its env (or one from `env_mapping`), whose layout must equal the
     checkpoint's, and the AMP model with the checkpoint's weights."""
-    from awd.learning.policy import build_actor, check_checkpoint_layout
     from awd.learning.checkpoint import load_checkpoint
+    from awd.learning.policy import build_actor, check_checkpoint_layout
     from awd.tasks import TASKS
 
     state = load_checkpoint(checkpoint, "cpu")
@@ -156,7 +156,8 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
         "robot": {"name": spec.name, "mjcf": str(spec.mjcf_path),
                   "mjcf_sha256": hashlib.sha256(spec.mjcf_path.read_bytes()).hexdigest(),
                   "trunk_body": spec.trunk_body, "head_body": spec.head_body, "foot_bodies": list(spec.foot_bodies),
-                  "init_root_height": float(spec.init_root_height), "init_root_quat_xyzw": _floats(spec.init_root_quat)},
+                  "init_root_height": float(spec.init_root_height),
+                  "init_root_quat_xyzw": _floats(spec.init_root_quat)},
         "joints": {"names": list(spec.joint_names), "default_pos": _floats(spec.default_joint_pos),
                    "kp": _floats(spec.kp), "kd": _floats(spec.kd), "effort_limit": _floats(spec.effort_limit),
                    "lower": _floats(spec.joint_lower), "upper": _floats(spec.joint_upper)},
@@ -364,7 +365,8 @@ def report(folder: Path) -> str:
     metadata = json.loads((folder / METADATA_FILE).read_text(encoding="utf-8"))
     check = metadata["export_check"]["policy"]
     return (f"awd: exported {metadata['task']} ({metadata['io']['obs_size']} obs -> {metadata['io']['action_size']} "
-            f"actions, {metadata['control']['control_rate_hz']:g} Hz) to {folder}: {', '.join(metadata['files'].values())}"
+            f"actions, {metadata['control']['control_rate_hz']:g} Hz) to {folder}: "
+            f"{', '.join(metadata['files'].values())}"
             f"; max |diff| vs torch: onnxruntime {check['onnxruntime']:.1e}, torchscript {check['torchscript']:.1e}")
 
 

@@ -35,7 +35,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--max_iterations", type=int, default=0, help="training epochs (0: the config's)")
     parser.add_argument("--output_path", default="output", help="runs go to OUTPUT_PATH/<experiment>_<timestamp>/")
     parser.add_argument("--experiment", help="run name prefix (default: the task name)")
-    parser.add_argument("--checkpoint", help="a .pth checkpoint to play (--test; an export folder too) or to resume (--resume 1)")
+    parser.add_argument("--checkpoint",
+                        help="a .pth checkpoint to play (--test; an export folder too) or to resume (--resume 1)")
     parser.add_argument("--resume", type=int, default=0, help="1: continue training from --checkpoint")
     parser.add_argument("--test", "--play", action="store_true", help="play the policy of --checkpoint")
     parser.add_argument("--eval", action="store_true",
@@ -80,7 +81,8 @@ def choose_devices(args) -> tuple[str, str, str]:
 
     engine = args.engine or default_engine()
     if engine == "mujoco_warp" and importlib.util.find_spec("mujoco_warp") is None:
-        raise AwdError(None, "--engine", 'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
+        raise AwdError(None, "--engine",
+                       'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
     sim_device = args.sim_device or ("cuda:0" if engine == "mujoco_warp" else "cpu")
     rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device

@@ -1,7 +1,8 @@
 """Throughput of the CPU MuJoCo engine against raw MuJoCo physics on the same threads.
 
 Engine: `engine.step(targets)` (decimation physics steps, the position stage of the new state, state
-gathering and the torch/float32 conversion). Raw: the same MjDatas stepped with `mj_step(m, d, decimation)` from the same
+gathering and the torch/float32 conversion). Raw: the same MjDatas stepped with `mj_step(m, d, decimation)` from the
+same
 thread pool, nothing read back. Both start from the default standing pose and replay the same random PD
 targets (default pose + U(-0.3, 0.3) rad); no resets during timing (fallen robots keep simulating in both).
 Best of `--repeats` timed blocks.
@@ -95,7 +96,8 @@ def main() -> None:
     print("| ---: | ---: | ---: | ---: | ---: |")
     for num_envs in args.envs:
         engine_rate, raw_rate, cpu_ratio = measure(num_envs, args.steps, args.repeats, args.threads)
-        print(f"| {num_envs} | {engine_rate:,.0f} | {raw_rate:,.0f} | {raw_rate / engine_rate:.2f}x | {cpu_ratio:.2f}x |",
+        print(f"| {num_envs} | {engine_rate:,.0f} | {raw_rate:,.0f} | {raw_rate / engine_rate:.2f}x "
+              f"| {cpu_ratio:.2f}x |",
               flush=True)
 
 

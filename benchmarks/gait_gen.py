@@ -81,7 +81,7 @@ def main() -> int:
          f"{single['solves_per_clip']:.0f} / {single['replans_per_clip']:.0f}"),
         ("  IK solves per second of CPU (planning included)", f"{single['solves_per_second']:.0f}"),
         (f"{args.clips} clips with -j {args.jobs}: total wall time [s]", f"{parallel:.1f}"),
-        (f"  wall seconds per clip", f"{parallel / max(args.clips, 1):.3f}"),
+        ("  wall seconds per clip", f"{parallel / max(args.clips, 1):.3f}"),
     ]
     width = max(len(label) for label, _ in rows)
     print(f"{'measure':<{width}}  value")

@@ -62,7 +62,8 @@ def summary_row(name: str, result: dict, sat: dict, clip: str = "forward_medium"
             "clearance_mm": [round(1e3 * v) for v in gait["clearance"]] if gait else None,
             "double_support": gait["double_support"] if gait else None,
             "stride_s": gait["stride_period"] if gait else None,
-            "joint_error_ratio": forward["joint_error"] / forward["baseline_error"] if forward and forward["joint_error"] else None,
+            "joint_error_ratio": (forward["joint_error"] / forward["baseline_error"]
+                                  if forward and forward["joint_error"] else None),
             "held_rms": forward["held_rms"] if forward else None, "saturated_share": sat["saturated_share"],
             "last_acc": sat["last_acc"], "passed": result["passed"]}
 

@@ -371,7 +371,8 @@ def table(rows: list[Row]) -> str:
     for row in rows:
         split = "-" if row.play_s is None else f"{row.play_s:.2f} / {row.update_s:.2f}"
         lines.append(f"| {row.num_envs} | {row.mode} | {_number(row.env_steps_per_s)} | {row.ms_per_step:.2f} "
-                     f"| {row.warmup_s:.1f} | {split} | {_number(row.torch_peak_mib)} | {_number(row.device_used_mib)} |")
+                     f"| {row.warmup_s:.1f} | {split} | {_number(row.torch_peak_mib)} "
+                     f"| {_number(row.device_used_mib)} |")
     return "\n".join(lines)
 
 

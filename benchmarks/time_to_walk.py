@@ -227,7 +227,8 @@ class TimeToWalk:
 
 
 def verdict(walked: dict | None, rows: list[dict], args) -> str:
-    target = "the tracking verdict" if args.no_style else "walks with style: tracking, every clip, extreme and the classifier"
+    target = ("the tracking verdict" if args.no_style
+              else "walks with style: tracking, every clip, extreme and the classifier")
     if walked is None:
         return f"time to walk: not reached within {args.minutes:g} min ({len(rows)} checkpoints evaluated; {target})"
     return (f"time to walk: {walked['minutes']:.2f} min (epoch {walked['epoch']}, {walked['frame']:,} frames; "

@@ -22,8 +22,9 @@ def motion_lib(spec):
 @pytest.fixture(scope="session")
 def trained_checkpoint(tmp_path_factory):
     """nn/DucklingCommand.pth of a one-epoch run of run.py (small networks, 8 envs, CPU MuJoCo)."""
-    from awd.run import main
     from test_run import SMALL
+
+    from awd.run import main
 
     output = tmp_path_factory.mktemp("trained")
     main([*SMALL, "--output_path", str(output), "--max_iterations", "1"])

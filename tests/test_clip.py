@@ -9,8 +9,15 @@ import pytest
 from scipy.spatial.transform import Rotation as R
 
 from awd.errors import AwdError
-from awd.motion.clip import (Clip, clip_from_positions, compute_velocities, frame_length, frame_offsets,
-                             load_clip, save_clip)
+from awd.motion.clip import (
+    Clip,
+    clip_from_positions,
+    compute_velocities,
+    frame_length,
+    frame_offsets,
+    load_clip,
+    save_clip,
+)
 
 JOINTS = tuple(f"j{i}" for i in range(16))
 
@@ -138,7 +145,8 @@ def test_angular_velocity_is_a_world_vector_not_euler_rates():
 
 
 def test_velocities_central_inside_one_sided_at_ends():
-    x = np.array([0.0, 1.0, 4.0, 9.0])[:, None]  # x = i^2 at fps 2 (dt = 0.5): ends (x1-x0)/dt, inside (x[i+1]-x[i-1])/(2 dt)
+    # x = i^2 at fps 2 (dt = 0.5): ends (x1-x0)/dt, inside (x[i+1]-x[i-1])/(2 dt)
+    x = np.array([0.0, 1.0, 4.0, 9.0])[:, None]
     velocities = compute_velocities(2.0, np.hstack([x, 0 * x, 0 * x]), np.tile([0, 0, 0, 1.0], (4, 1)),
                                     x, np.zeros((4, 2, 3)))
     np.testing.assert_allclose(velocities["joint_vel"][:, 0], [2.0, 4.0, 8.0, 10.0])

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from test_run import SMALL
 
 from awd import evaluate as evaluator
 from awd.evaluate import EvalSettings, Thresholds, evaluate, format_table, passes, run_episodes
@@ -17,11 +18,10 @@ from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.run import main as run_main
 from awd.utils.io import read_json, write_json_atomic
 
-from test_run import SMALL
-
 SHORT = ["--num_envs", "4", "--episode_s", "2", "--resample_s", "1", "--settle_s", "0.5", "--no_style"]  # no --threads
 SHORT_SETTINGS = EvalSettings(num_envs=4, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1, style=None)
-FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "env_steps", "tracked_steps", "tracking_passed",
+FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "env_steps", "tracked_steps",
+          "tracking_passed",
           "planar_error", "yaw_error", "pass", "passed", "settings", "device", "wall_s"}
 
 

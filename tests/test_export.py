@@ -14,9 +14,9 @@ import onnx
 import pytest
 import torch
 
-from awd.learning.policy import deterministic_actions
 from awd.export import export_checkpoint, load_policy, onnx_metadata, onnx_session, random_observations
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
+from awd.learning.policy import deterministic_actions
 from awd.run import main as run_main
 
 TOLERANCE = 1e-5
@@ -68,7 +68,8 @@ def test_raw_actor_with_the_normalizer_file_matches(exported, policy):
     _, model = policy
     stats = np.load(folder / "normalizer.npz")
     obs = random_observations(metadata, 256, seed=3)
-    normalized = np.clip((obs - stats["mean"]) / np.sqrt(stats["var"] + stats["epsilon"]), -stats["clip"], stats["clip"])
+    normalized = np.clip((obs - stats["mean"]) / np.sqrt(stats["var"] + stats["epsilon"]), -stats["clip"],
+                         stats["clip"])
     raw_actions = onnx_session(folder / "policy_raw.onnx").run(["actions"], {"obs": normalized.astype(np.float32)})[0]
     expected = deterministic_actions(model, torch.from_numpy(obs)).numpy()
     assert np.abs(raw_actions - expected).max() <= TOLERANCE
@@ -89,7 +90,8 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     control = metadata["control"]
     assert control["control_rate_hz"] == pytest.approx(1 / control["control_dt"]) == pytest.approx(spec.control_rate)
     assert control["sim_dt"] * control["decimation"] == pytest.approx(control["control_dt"])
-    assert metadata["robot"]["mjcf"] == str(spec.mjcf_path) and metadata["robot"]["foot_bodies"] == list(spec.foot_bodies)
+    assert metadata["robot"]["mjcf"] == str(spec.mjcf_path)
+    assert metadata["robot"]["foot_bodies"] == list(spec.foot_bodies)
 
     layout = load_checkpoint(trained_checkpoint)["layout"]
     parts = metadata["observation"]["parts"]

@@ -150,7 +150,8 @@ def test_clip_layout_joint_order_and_reload(recordings, spec, tmp_path):
     assert np.allclose(loaded.joint_pos, clip.joint_pos, atol=1e-6)
     document = json.loads(path.read_text())
     assert document["Placo"]["dx"] == 0.03 and document["Placo"]["dtheta"] == -0.1
-    for key in ("walk_com_height", "single_support_duration", "feet_spacing", "period", "avg_x_lin_vel", "joint_angles"):
+    for key in ("walk_com_height", "single_support_duration", "feet_spacing", "period", "avg_x_lin_vel",
+                "joint_angles"):
         assert key in document["Placo"]
     assert document["Metadata"]["Generator"]["version"]
     assert {"Vel_x", "Vel_y", "Yaw"} <= set(document)
@@ -202,7 +203,8 @@ def _write(path: Path, data) -> Path:
 
 
 def test_preset_overrides_defaults_and_is_validated(spec, tmp_path):
-    params = load_walk_params(spec, _write(tmp_path / "p.json", {"walk_foot_height": 0.04, "joint_angles": {"head_pitch": 10}}))
+    params = load_walk_params(spec, _write(tmp_path / "p.json", {"walk_foot_height": 0.04,
+                                                                 "joint_angles": {"head_pitch": 10}}))
     assert params["walk_foot_height"] == 0.04 and params["walk_com_height"] == 0.2
     assert params.joint_angles["head_pitch"] == pytest.approx(math.radians(10))
     cases = {
@@ -223,7 +225,8 @@ def test_preset_overrides_defaults_and_is_validated(spec, tmp_path):
 
 
 def test_cli_flags_match_the_old_tool():
-    args = build_parser().parse_args(["--mini", "-n", "3", "-o", "x", "-l", "4", "--preset", "p.json", "--min_dx", "-0.01",
+    args = build_parser().parse_args(["--mini", "-n", "3", "-o", "x", "-l", "4", "--preset", "p.json", "--min_dx",
+                                      "-0.01",
                                       "--max_dx", "0.02", "--min_dy", "0", "--max_dy", "0", "--min_dtheta", "0",
                                       "--max_dtheta", "0.1", "--stand", "--skip_warmup", "-j"])
     assert args.mini and args.num_recordings == 3 and args.length == 4 and args.jobs == (os.cpu_count() or 1)
@@ -249,7 +252,8 @@ def test_cli_writes_n_reproducible_clips_from_any_directory(tmp_path, spec):
         # Same commands, same motion. Not byte-identical: Placo's IK differs run to run in the last bit
         # (~1e-15), which reaches the unrounded metadata floats; frames are rounded to 1e-6 when saved.
         a, b = (json.loads((tmp_path / folder / name).read_text()) for folder in ("a", "b"))
-        assert [a["Placo"][key] for key in ("dx", "dy", "dtheta")] == [b["Placo"][key] for key in ("dx", "dy", "dtheta")]
+        assert [a["Placo"][key] for key in ("dx", "dy", "dtheta")] == [b["Placo"][key] for key in ("dx", "dy",
+                                                                                                   "dtheta")]
         assert np.allclose(a["Frames"], b["Frames"], rtol=0, atol=1.01e-6)
         assert a["Vel_x"] == pytest.approx(b["Vel_x"], abs=1e-9)
         load_clip(tmp_path / "a" / name, joint_names=spec.joint_names)

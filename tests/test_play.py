@@ -65,7 +65,8 @@ def test_an_export_folder_plays_like_its_checkpoint(trained_checkpoint, tmp_path
 
 def test_clips_play_the_same_way(capsys):
     run_main(["--test", "--headless", "--task", "DucklingViewMotion", "--duration", "1",
-              "--motion_file", str(Path(__file__).resolve().parent.parent / "awd/data/motions/mini_bdx/forward_fast.json")])
+              "--motion_file",
+              str(Path(__file__).resolve().parent.parent / "awd/data/motions/mini_bdx/forward_fast.json")])
     (line,) = _status_lines(capsys.readouterr().out)
     vx = float(line.split("measured vx ")[1].split()[0])
     assert vx > 0.05 and "command" not in line  # the clip walks forward; the task takes no commands
@@ -77,7 +78,8 @@ def _egl_works() -> bool:
     return subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, timeout=120).returncode == 0
 
 
-@pytest.mark.skipif(importlib.util.find_spec("imageio") is None, reason="imageio not installed (pip install -e .[video])")
+@pytest.mark.skipif(importlib.util.find_spec("imageio") is None,
+                    reason="imageio not installed (pip install -e .[video])")
 def test_video_is_rendered_offscreen_with_the_overlay_and_the_clip_beside(trained_checkpoint, tmp_path):
     if not _egl_works():
         pytest.skip("no offscreen OpenGL (MUJOCO_GL=egl) on this machine")

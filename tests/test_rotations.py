@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from scipy.spatial.transform import Rotation as R, Slerp
+from scipy.spatial.transform import Rotation as R
+from scipy.spatial.transform import Slerp
 
 from awd.utils import rotations as rot
 

@@ -15,8 +15,18 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
-from awd.style.judge import (StyleSettings, clip_gaits, clip_passes, compare, export_policy, format_report,
-                             judge_style, load_policy_under_test, main, style_verdict)
+from awd.style.judge import (
+    StyleSettings,
+    clip_gaits,
+    clip_passes,
+    compare,
+    export_policy,
+    format_report,
+    judge_style,
+    load_policy_under_test,
+    main,
+    style_verdict,
+)
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
 
@@ -117,7 +127,8 @@ def test_an_export_folder_is_judged_against_its_hashed_dataset(trained_checkpoin
     metadata = json.loads((folder / "policy.json").read_text())
     assert metadata["dataset"]["path"].endswith("motions/mini_bdx") and len(metadata["dataset"]["sha256"]) == 64
     from_export = judge_style(load_policy_under_test(folder), dataclasses.replace(SHORT, classifier=False))
-    from_checkpoint = judge_style(load_policy_under_test(trained_checkpoint), dataclasses.replace(SHORT, classifier=False))
+    from_checkpoint = judge_style(load_policy_under_test(trained_checkpoint), dataclasses.replace(SHORT,
+                                                                                                  classifier=False))
     for a, b in zip(from_export["extremes"], from_checkpoint["extremes"]):
         assert np.allclose(a["achieved"], b["achieved"], atol=1e-4)
     assert "extreme" in format_report(from_export)
@@ -143,7 +154,8 @@ def test_the_rollout_records_each_frame_and_not_the_last_one_again(trained_check
     env = build_style_env(policy.env_config, 2, SHORT, 2.0)
     (gait, _), fell = rollout(env, policy.act, np.array([[0.2, 0.0, 0.0], [0.0, 0.0, 0.0]]), SHORT)
     assert gait.num_frames == 75 and fell.shape == (2,)
-    assert not np.allclose(gait.joint_pos[0], gait.joint_pos[-1]) and not np.allclose(gait.root_pos[0], gait.root_pos[-1])
+    assert not np.allclose(gait.joint_pos[0], gait.joint_pos[-1]) and not np.allclose(gait.root_pos[0],
+                                                                                      gait.root_pos[-1])
 
 
 def test_the_physics_check_finds_what_separates_kinematic_clips_from_physics():

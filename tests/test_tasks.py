@@ -161,7 +161,8 @@ def reward_inputs(n=16, N=3, **overrides):
         joint_torques=torch.zeros(N, n), actions=torch.zeros(N, n), prev_actions=torch.zeros(N, n),
         projected_gravity=torch.tensor([[0.0, 0.0, -1.0]]).repeat(N, 1), root_height=torch.full((N,), 0.237),
         height_target=torch.full((N,), 0.237), feet_first_contact=torch.zeros(N, 2, dtype=torch.bool),
-        feet_air_time=torch.zeros(N, 2), feet_swing_height=torch.zeros(N, 2), held_joints=torch.zeros(n, dtype=torch.bool))
+        feet_air_time=torch.zeros(N, 2), feet_swing_height=torch.zeros(N, 2), held_joints=torch.zeros(n,
+                                                                                                      dtype=torch.bool))
     values.update(overrides)
     return RewardInputs(**values)
 
@@ -273,7 +274,8 @@ def test_observation_layout_is_derived_from_the_spec(spec, motion_lib):
     assert env_contacts.obs_parts[-1] == ("foot_contacts", 2) and env_contacts.num_obs == 3 + 3 * n + 2
     layout = env.get_layout()
     assert layout["action_joints"] == list(spec.joint_names)
-    assert sum(size for _, size in layout["amp_features"]) * layout["amp_num_steps"] == env.amp_observation_space.shape[0]
+    assert sum(size for _,
+               size in layout["amp_features"]) * layout["amp_num_steps"] == env.amp_observation_space.shape[0]
 
 
 def slices(env):

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_tasks import make_cfg
 
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
-
-from test_tasks import make_cfg
 
 mujoco_cpu = pytest.importorskip("awd.engine.mujoco_cpu")
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import pytest
 import torch
+from test_tasks import make_cfg, make_clip
 from torch.utils._python_dispatch import TorchDispatchMode
 
 from awd.robot import load_robot_spec
 from awd.robot.kinematics import motion_lib_for_robot
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.fake_engine import FakeEngine
-
-from test_tasks import make_cfg, make_clip
 
 
 class CountOps(TorchDispatchMode):

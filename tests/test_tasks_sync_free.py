@@ -22,12 +22,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from test_tasks import make_cfg, make_clip
 
 from awd.robot.kinematics import motion_lib_for_robot
 from awd.tasks import make_task, tracked_bodies
 from awd.tasks.fake_engine import FakeEngine
-
-from test_tasks import make_cfg, make_clip
 
 
 class HostSync(AssertionError):

@@ -12,7 +12,8 @@ import pytest
 
 from awd import evaluate as evaluator
 from awd.errors import AwdError
-from awd.run import build_run_config, parse_args as parse_run_args
+from awd.run import build_run_config
+from awd.run import parse_args as parse_run_args
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_walk.py"
 _spec = importlib.util.spec_from_file_location("time_to_walk", BENCHMARK)

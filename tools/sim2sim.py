@@ -149,7 +149,8 @@ class Robots:
         ids = [model.joint(name).id for name in joints["names"]]
         self.qadr, self.dadr = model.jnt_qposadr[ids], model.jnt_dofadr[ids]
         root = model.body(robot["trunk_body"]).id
-        free = [j for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and model.jnt_bodyid[j] == root]
+        free = [j for j in range(model.njnt)
+                if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and model.jnt_bodyid[j] == root]
         if not free:
             raise Sim2SimError(f"robot.trunk_body: {robot['trunk_body']!r} has no free joint in the MJCF")
         self.root_q, self.root_v = model.jnt_qposadr[free[0]], model.jnt_dofadr[free[0]]
@@ -339,7 +340,8 @@ def sim2sim(folder: str | Path, settings: Settings = Settings(), mjcf: str | Pat
     result = {"export": str(folder), "task": metadata["task"], **run_episodes(robots, policy, settings),
               "not_reproduced": [name for name in metadata["training_randomization"] if not name.endswith("_delay")]}
     verdicts = {"survival": result["survival"] >= settings.min_survival,
-                "planar_error": result["planar_error"] is not None and result["planar_error"] <= settings.max_planar_error,
+                "planar_error": (result["planar_error"] is not None
+                                 and result["planar_error"] <= settings.max_planar_error),
                 "yaw_error": result["yaw_error"] is not None and result["yaw_error"] <= settings.max_yaw_error}
     result.update({"pass": verdicts, "passed": all(verdicts.values()), "settings": asdict(settings),
                    "wall_s": time.perf_counter() - start})

@@ -36,7 +36,8 @@ class Engine(ABC):
       root_pos (N,3) world; root_quat (N,4) xyzw; root_lin_vel (N,3) world; root_ang_vel (N,3) world;
       joint_pos (N,n), joint_vel (N,n) spec order; body_pos (N,B,3) world positions of the tracked bodies'
       frames; foot_contacts (N,2) bool [left, right] (foot touching the floor); foot_contact_forces (N,2)
-      normal force of the floor on each foot in the last substep (N, >= 0); non_foot_ground_contact (N,) bool (any other geom
+      normal force of the floor on each foot in the last substep (N, >= 0); non_foot_ground_contact (N,) bool (any other
+      geom
       touching the floor: a fall); joint_torques (N,n) actuator torques applied in the last physics substep;
       invalid (N,) bool: the state is not finite or the simulator warned (e.g. it auto-reset a diverging
       env); the task must reset those envs.
@@ -64,7 +65,8 @@ class Engine(ABC):
         try:
             return self.tracked_bodies.index(name)
         except ValueError:
-            raise AwdError(None, "body", f"{name!r} is not tracked; tracked bodies: {list(self.tracked_bodies)}") from None
+            raise AwdError(None, "body",
+                           f"{name!r} is not tracked; tracked bodies: {list(self.tracked_bodies)}") from None
 
     # --- simulation -------------------------------------------------------------------------------------------
     @abstractmethod

@@ -44,8 +44,8 @@ import numpy as np
 import torch
 
 from awd.engine.base import Engine
-from awd.errors import AwdError
 from awd.engine.mjmodel import build_engine_model, check_actuator_order, check_tracked_bodies
+from awd.errors import AwdError
 from awd.robot.model import joint_dof_addresses, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
 
@@ -53,7 +53,8 @@ STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoc
 
 
 def _as_numpy(value, shape: tuple, field: str) -> np.ndarray:
-    array = value.detach().to("cpu", torch.float64).numpy() if isinstance(value, torch.Tensor) else np.asarray(value, dtype=np.float64)
+    array = value.detach().to("cpu", torch.float64).numpy() if isinstance(value, torch.Tensor) else np.asarray(value,
+                                                                                                               dtype=np.float64)
     if array.shape != shape:
         raise AwdError(None, field, f"expected shape {shape}, got {tuple(array.shape)}")
     return array

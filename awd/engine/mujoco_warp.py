@@ -65,7 +65,8 @@ def _import_warp():
         warp.config.log_level = warp.LOG_WARNING   # no banner or per-module load lines in training logs
         import mujoco_warp
     except ImportError as error:
-        raise AwdError(None, "engine", f"mujoco_warp needs the GPU extra (pip install -e \".[gpu]\"): {error}") from None
+        raise AwdError(None, "engine",
+                       f"mujoco_warp needs the GPU extra (pip install -e \".[gpu]\"): {error}") from None
     return warp, mujoco_warp
 
 
@@ -96,7 +97,8 @@ def contact_capacity(model: mujoco.MjModel) -> tuple[int, int]:
 
 
 def _may_collide(model, a: int, b: int) -> bool:
-    return bool((model.geom_contype[a] & model.geom_conaffinity[b]) or (model.geom_contype[b] & model.geom_conaffinity[a]))
+    return bool((model.geom_contype[a] & model.geom_conaffinity[b])
+                or (model.geom_contype[b] & model.geom_conaffinity[a]))
 
 
 def _related(model, body_a: int, body_b: int) -> bool:
@@ -348,7 +350,8 @@ class MujocoWarpEngine(Engine):
             raise AwdError(None, "set_torque_scale.scale", "expected finite values >= 0")
         nominal = self._nominal
         self._batched_field("actuator_gainprm")[ids, :, 0] = nominal(self.model.actuator_gainprm[:, 0]) * scale
-        self._batched_field("actuator_biasprm")[ids, :, 1:3] = nominal(self.model.actuator_biasprm[:, 1:3]) * scale[..., None]
+        self._batched_field("actuator_biasprm")[ids, :, 1:3] = nominal(self.model.actuator_biasprm[:, 1:3]) * scale[...,
+                                                                                                                    None]
         self._batched_field("actuator_forcerange")[ids] = nominal(self.model.actuator_forcerange) * scale[..., None]
 
     def _nominal(self, values) -> torch.Tensor:
@@ -364,7 +367,8 @@ class MujocoWarpEngine(Engine):
     def _ids(self, env_ids) -> torch.Tensor:
         ids = torch.as_tensor(env_ids, device=self.device).to(torch.long).view(-1)
         if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= self.num_envs):
-            raise AwdError(None, "env_ids", f"expected ids in [0, {self.num_envs}), got {int(ids.min())}..{int(ids.max())}")
+            raise AwdError(None, "env_ids",
+                           f"expected ids in [0, {self.num_envs}), got {int(ids.min())}..{int(ids.max())}")
         return ids
 
     def _rows(self, value, shape: tuple, field: str) -> torch.Tensor:

@@ -107,7 +107,8 @@ def _run_job(job: ClipJob, output_dir: Path) -> ClipResult:
         recording = _ENGINE.generate(job.command, _OPTIONS.length, _OPTIONS.fps, stand=job.stand,
                                      skip_warmup=_OPTIONS.skip_warmup)
     except RuntimeError as error:  # Placo reports failures (infeasible QP, ...) as RuntimeError
-        raise AwdError(path, None, f"generation failed for dx={job.dx}, dy={job.dy}, dtheta={job.dtheta}: {error}") from None
+        raise AwdError(path, None,
+                       f"generation failed for dx={job.dx}, dy={job.dy}, dtheta={job.dtheta}: {error}") from None
     save_clip(recording.clip, path)
     measured = recording.clip.metadata["Generator"]["measured_velocity"]
     return ClipResult(path=path, job=job, measured=measured, seconds=recording.seconds, ik_solves=recording.ik_solves)

@@ -29,11 +29,14 @@ def build_parser() -> argparse.ArgumentParser:
                         help="worker processes (bare -j: all cores; default 1)")
     parser.add_argument("--robot", default="mini_bdx", help="robot name or path to a robot.yaml (default mini_bdx)")
     parser.add_argument("--mini", action="store_true", help="alias of --robot mini_bdx (old tool)")
-    parser.add_argument("--preset", default=None, help="JSON of walk parameters overriding the robot's placo_defaults.json")
+    parser.add_argument("--preset", default=None,
+                        help="JSON of walk parameters overriding the robot's placo_defaults.json")
     for key, (low, high) in DEFAULT_RANGES.items():
         unit = "rad" if key == "dtheta" else "m"
-        parser.add_argument(f"--min_{key}", type=float, default=low, help=f"lowest per-step {key} ({unit}, default {low})")
-        parser.add_argument(f"--max_{key}", type=float, default=high, help=f"highest per-step {key} ({unit}, default {high})")
+        parser.add_argument(f"--min_{key}", type=float, default=low,
+                            help=f"lowest per-step {key} ({unit}, default {low})")
+        parser.add_argument(f"--max_{key}", type=float, default=high,
+                            help=f"highest per-step {key} ({unit}, default {high})")
     parser.add_argument("--stand", action="store_true", help="standing clips (static initial pose)")
     parser.add_argument("--skip_warmup", action="store_true",
                         help="record from the start of the walk (standing start included) instead of after the warm-up")
@@ -41,7 +44,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="write the canonical named clips (standing, in_place, forward, backward, left, right, "
                              "turn_left, turn_right, forward_left, forward_right x slow/medium/fast)")
     parser.add_argument("--names", default=None,
-                        help="comma-separated clips of the named set only (e.g. standing,forward_medium); implies --named")
+                        help="comma-separated clips of the named set only (e.g. standing,forward_medium); "
+                        "implies --named")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
     return parser
 
@@ -89,7 +93,8 @@ def _select_named(jobs: list, names: str | None) -> list:
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in by_name]
     if unknown or not wanted:
-        raise AwdError(None, "--names", f"expected names from the named set {sorted(by_name)}, found {unknown or names!r}")
+        raise AwdError(None, "--names",
+                       f"expected names from the named set {sorted(by_name)}, found {unknown or names!r}")
     return [by_name[name] for name in wanted]
 
 

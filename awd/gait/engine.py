@@ -193,7 +193,8 @@ class WalkEngine:
     def _next_left_support_start(self, after: float) -> float:
         """Start time of the first single-support phase on the left foot beginning at or after `after`."""
         for support in self.trajectory.get_supports():
-            if support.t_start >= after - 1e-9 and not support.is_both() and support.side() == placo.HumanoidRobot_Side.left:
+            if (support.t_start >= after - 1e-9 and not support.is_both()
+                    and support.side() == placo.HumanoidRobot_Side.left):
                 return float(support.t_start)
         raise RuntimeError(f"no left single-support phase planned after t = {after:.3f} s")
 
@@ -284,7 +285,8 @@ class WalkEngine:
             "Generator": {
                 "name": "awd.gait", "version": GENERATOR_VERSION, "placo_version": _placo_version(),
                 "stand": stand, "skip_warmup": skip_warmup, "t0": round(t0, 9), "fps": fps,
-                "ik_substeps_per_frame": substeps, "requested": {"dx": command.dx, "dy": command.dy, "dtheta": command.dtheta},
+                "ik_substeps_per_frame": substeps, "requested": {"dx": command.dx, "dy": command.dy,
+                                                                 "dtheta": command.dtheta},
                 "expected_velocity": expected_velocity(command, self.period, stand),
                 "measured_velocity": measured,
                 "velocity_frame": "heading frame (world rotated by the root yaw), mean over whole gait periods",

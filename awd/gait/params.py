@@ -141,7 +141,8 @@ def foot_size_from_mjcf(spec: RobotSpec) -> tuple[float, float] | None:
 def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
     """The robot's placo defaults overridden by `preset` (a JSON file of any subset of the keys)."""
     if spec.placo_defaults_path is None:
-        raise AwdError(spec.spec_path, "placo_defaults", "this robot has no placo_defaults.json; the gait generator needs one")
+        raise AwdError(spec.spec_path, "placo_defaults",
+                       "this robot has no placo_defaults.json; the gait generator needs one")
     layers = [(spec.placo_defaults_path, _read_preset(spec.placo_defaults_path))]
     if preset is not None:
         layers.append((Path(preset), _read_preset(Path(preset))))
@@ -165,7 +166,8 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
                 arm_swing = (path, value)
     missing = [key for key in PLACO_KEYS if key not in values]
     if missing:
-        raise AwdError(layers[-1][0], missing[0], f"missing walk parameter (not in the preset nor in {spec.placo_defaults_path.name})")
+        raise AwdError(layers[-1][0], missing[0],
+                       f"missing walk parameter (not in the preset nor in {spec.placo_defaults_path.name})")
 
     if values["foot_width"] is None:
         size = foot_size_from_mjcf(spec)
@@ -178,7 +180,8 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
             joint_angles[name] = float(default)
     for name, (path, angle) in raw_angles.items():
         if name not in spec.joint_names:
-            raise AwdError(path, f"{JOINT_ANGLES_KEY}.{name}", f"unknown joint (robot joints: {', '.join(spec.joint_names)})")
+            raise AwdError(path, f"{JOINT_ANGLES_KEY}.{name}",
+                           f"unknown joint (robot joints: {', '.join(spec.joint_names)})")
         if name in legs:
             raise AwdError(path, f"{JOINT_ANGLES_KEY}.{name}", "is a leg joint (set by the walk IK); only non-leg "
                            f"joints can be pinned: {', '.join(joint_angles)}")

@@ -23,11 +23,11 @@ from rl_games.common import a2c_common, common_losses, datasets, schedulers
 from torch.nn.utils import clip_grad_norm_
 
 from awd.errors import AwdError
-from awd.utils.cuda_graphs import GraphedStep
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
 from awd.learning.discriminator import DISC_LOSSES, DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.style_monitor import StyleMonitor
+from awd.utils.cuda_graphs import GraphedStep
 
 CONFIG_SOURCE = "train config"
 
@@ -62,9 +62,11 @@ class AMPSettings:
     save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
     disc_saturation_acc: float = 0.95
     disc_saturation_epochs: int = 50
-    cuda_graphs: bool = False            # on CUDA: replay env steps, policy inference and minibatch steps (constant lr only) as CUDA graphs
+    # on CUDA: replay env steps, policy inference and minibatch steps (constant lr only) as CUDA graphs
+    cuda_graphs: bool = False
     tf32: bool = False                   # float32 matmuls on CUDA run on TF32 tensor cores (10-bit mantissa)
-    style_eval_every: int = 0            # epochs between style judgements in the background (awd.learning.style_monitor)
+    # epochs between style judgements in the background (awd.learning.style_monitor)
+    style_eval_every: int = 0
     style_eval_threads: int = 2
 
     @classmethod
@@ -155,7 +157,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self.value_mean_std = self._module().value_mean_std
         self.has_value_loss = True
         self.amp_minibatch_size = max(1, min(self.amp.amp_minibatch_size, self.minibatch_size))
-        self.replay_buffer = ReplayBuffer(self.amp.amp_replay_buffer_size, self.amp.amp_replay_keep_prob, self.ppo_device)
+        self.replay_buffer = ReplayBuffer(self.amp.amp_replay_buffer_size, self.amp.amp_replay_keep_prob,
+                                          self.ppo_device)
         self.demo_buffer = ReplayBuffer(self.amp.amp_obs_demo_buffer_size, 1.0, self.ppo_device)
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
@@ -184,7 +187,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             raise AwdError(CONFIG_SOURCE, "env_info", "the env info has no amp_observation_space "
                            "(register the env with awd.learning.register.register_env)")
         if self.num_agents != 1:
-            raise AwdError(CONFIG_SOURCE, "env_info.agents", f"the amp algo needs 1 agent per env, found {self.num_agents}")
+            raise AwdError(CONFIG_SOURCE, "env_info.agents",
+                           f"the amp algo needs 1 agent per env, found {self.num_agents}")
         return space
 
     def _build_model(self):
@@ -196,7 +200,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         }
         model = self.network.build(build_config)
         if not hasattr(model, "disc_logits"):
-            raise AwdError(CONFIG_SOURCE, "model.name", "the amp algo needs `model: {name: amp}` and `network: {name: amp}`")
+            raise AwdError(CONFIG_SOURCE, "model.name",
+                           "the amp algo needs `model: {name: amp}` and `network: {name: amp}`")
         return model.to(self.ppo_device)
 
     def _learning_rates(self) -> dict[str, float]:
@@ -261,7 +266,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         try:
             amp_obs, terminate = infos["amp_obs"], infos["terminate"]
         except (KeyError, TypeError):
-            raise AwdError(self.env_name, "infos", "env.step() must return infos with 'amp_obs' and 'terminate'") from None
+            raise AwdError(self.env_name, "infos",
+                           "env.step() must return infos with 'amp_obs' and 'terminate'") from None
         amp_obs = torch.as_tensor(amp_obs, device=self.ppo_device, dtype=torch.float32)
         if tuple(amp_obs.shape) != (self.num_actors, *self.amp_space.shape):
             raise AwdError(self.env_name, "infos.amp_obs",
@@ -272,7 +278,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
     def _record_episode_infos(self, infos: dict, sums: dict) -> None:
         """Adds (weight * value, weight) of every episode statistic to `sums[names]`, a (2, K) tensor on the
         env's device, in a handful of kernels (no host sync or copy per step); it is read once per epoch. An env
-        that reports `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a step
+        that reports `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a
+        step
         where none ended adds nothing); other values, and the count, weigh 1 per step."""
         episode = infos.get("episode") or {}
         count = episode.get("episodes_finished")
@@ -376,7 +383,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         if self.value_bootstrap:
             rewards = rewards + self.gamma * values * buffers["timeouts"]
         buffers["rewards"].copy_(rewards)
-        self.rollout_stats.update({"info/disc_reward_mean": float(style.mean()), "info/disc_reward_std": float(style.std()),
+        self.rollout_stats.update({"info/disc_reward_mean": float(style.mean()),
+                                   "info/disc_reward_std": float(style.std()),
                                    "info/task_reward_mean": float(buffers["task_rewards"].mean())})
         last_values = self.get_values(self.obs)
         advantages = self.discount_values(self.dones.float(), last_values, buffers["dones"].float(), values, rewards)
@@ -391,7 +399,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         demos = torch.as_tensor(self.vec_env.fetch_amp_obs_demo(count), device=self.ppo_device, dtype=torch.float32)
         expected = (count, *self.amp_space.shape)
         if tuple(demos.shape) != expected:
-            raise AwdError(self.env_name, "fetch_amp_obs_demo", f"expected shape {expected}, found {tuple(demos.shape)}")
+            raise AwdError(self.env_name, "fetch_amp_obs_demo",
+                           f"expected shape {expected}, found {tuple(demos.shape)}")
         return demos
 
     def _prefill_demo_buffer(self) -> None:
@@ -428,7 +437,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         inputs["amp_demo"] = self.demo_buffer.sample(len(agent))
         return inputs
 
-    def _gradient_step(self, inputs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor]:
+    def _gradient_step(self, inputs: dict[str, torch.Tensor]) -> tuple[dict[str, torch.Tensor], torch.Tensor,
+                                                                       torch.Tensor]:
         """PPO + discriminator loss, backward and optimiser step; returns (scalar statistics, mu, sigma)."""
         batch = {"is_train": True, "prev_actions": inputs["actions"], "obs": self._preproc_obs(inputs["obs"])}
         res = self.model(batch)
@@ -454,7 +464,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             kl = torch_ext.policy_kl(mu, sigma, inputs["mu"], inputs["sigma"])
         stats = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
                  "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
-                 "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, **{f"info/{k}": v for k, v in d_info.items()}}
+                 "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, **{f"info/{k}": v for k,
+                                                                                v in d_info.items()}}
         return stats, mu, sigma
 
     def _lr_scheduled(self) -> bool:
@@ -504,7 +515,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return dict(zip(names, (total / steps).tolist()))
 
     def _step_schedule(self, kl: torch.Tensor) -> None:
-        self.last_lr, self.entropy_coef = self.scheduler.update(self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
+        self.last_lr, self.entropy_coef = self.scheduler.update(self.last_lr, self.entropy_coef, self.epoch_num, 0,
+                                                                kl.item())
         self.update_lr(self.last_lr)
 
     def train_epoch(self) -> dict:
@@ -543,7 +555,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._write_stats(stats, epoch)
             self._print_progress(stats, epoch, time.perf_counter() - start)
             self._watch_disc_saturation(stats, epoch)
-            done = (self.max_epochs != -1 and epoch >= self.max_epochs) or (self.max_frames != -1 and self.frame >= self.max_frames)
+            done = ((self.max_epochs != -1 and epoch >= self.max_epochs)
+                    or (self.max_frames != -1 and self.frame >= self.max_frames))
             self._save_checkpoints(epoch, final=done)
             if done:
                 log(f"training finished at epoch {epoch}, frame {self.frame}")

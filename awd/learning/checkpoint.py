@@ -79,7 +79,8 @@ def layout_differences(saved: dict, current: dict) -> list[str]:
 
 def _plain_equal(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape == b.shape and bool((a == b).all())
+        return isinstance(a, torch.Tensor) and isinstance(b,
+                                                          torch.Tensor) and a.shape == b.shape and bool((a == b).all())
     return a == b
 
 

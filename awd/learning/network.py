@@ -147,7 +147,8 @@ class AMPNetworkBuilder(network_builder.NetworkBuilder):
             raise ValueError("the `amp` network needs `amp_input_shape` in its build config (use the amp algo/player)")
         input_shape = kwargs["input_shape"]
         if len(input_shape) != 1:
-            raise AwdError(CONFIG_SOURCE, "observation_space", f"expected a flat observation, found shape {input_shape}")
+            raise AwdError(CONFIG_SOURCE, "observation_space",
+                           f"expected a flat observation, found shape {input_shape}")
         return AMPActorCritic(self.params, int(input_shape[0]), int(kwargs["actions_num"]),
                               int(kwargs.get("value_size", 1)), int(kwargs["amp_input_shape"][0]))
 

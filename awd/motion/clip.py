@@ -244,7 +244,8 @@ def _check_top_level(path: Path, document: Any) -> None:
             raise AwdError(path, key, "missing required field")
     unknown = sorted(set(document) - set(REQUIRED_FIELDS) - set(OPTIONAL_FIELDS))
     if unknown:
-        raise AwdError(path, unknown[0], f"unknown field (expected one of {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})")
+        raise AwdError(path, unknown[0],
+                       f"unknown field (expected one of {', '.join(REQUIRED_FIELDS + OPTIONAL_FIELDS)})")
     if document["Format"] != FORMAT_NAME:
         raise AwdError(path, "Format", f"expected {FORMAT_NAME!r}, found {document['Format']!r}")
     version = document["SchemaVersion"]
@@ -336,7 +337,8 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
     for index, frame in enumerate(frames):
         if not isinstance(frame, list) or len(frame) != length:
             found = len(frame) if isinstance(frame, list) else type(frame).__name__
-            raise AwdError(path, f"Frames[{index}]", f"expected {length} numbers (for {num_joints} joints), found {found}")
+            raise AwdError(path, f"Frames[{index}]",
+                           f"expected {length} numbers (for {num_joints} joints), found {found}")
         if not all(_is_number(value) for value in frame):
             raise AwdError(path, f"Frames[{index}]", "expected numbers only")
     array = np.asarray(frames, dtype=np.float64).reshape(len(frames), length)
@@ -344,7 +346,8 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
     if bad.any():
         frame_index, column = (int(i) for i in np.argwhere(bad)[0])
         name = next(name for name, part in layout.items() if part.start <= column < part.stop)
-        raise AwdError(path, f"Frames[{frame_index}].{name}", f"expected finite numbers, found {array[frame_index, column]}")
+        raise AwdError(path, f"Frames[{frame_index}].{name}",
+                       f"expected finite numbers, found {array[frame_index, column]}")
     return array
 
 
@@ -395,7 +398,8 @@ def load_clip(path, joint_names=None, min_frames: int = 2) -> Clip:
     return Clip(
         fps=fps, joint_names=joints, robot=document["Robot"], weight=weight, loop_mode=document["LoopMode"],
         metadata=metadata,
-        root_pos=parts["root_pos"], root_quat=root_quat / np.linalg.norm(root_quat, axis=1, keepdims=True), joint_pos=parts["joints_pos"],
+        root_pos=parts["root_pos"], root_quat=root_quat / np.linalg.norm(root_quat, axis=1, keepdims=True),
+        joint_pos=parts["joints_pos"],
         foot_pos=np.stack([parts["left_toe_pos"], parts["right_toe_pos"]], axis=1),
         root_lin_vel=parts["world_linear_vel"], root_ang_vel=parts["world_angular_vel"],
         joint_vel=parts["joints_vel"], foot_vel=np.stack([parts["left_toe_vel"], parts["right_toe_vel"]], axis=1),

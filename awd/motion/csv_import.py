@@ -19,6 +19,7 @@ import csv
 import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from awd.errors import AwdError

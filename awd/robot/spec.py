@@ -134,7 +134,8 @@ def _joint_ranges(path: Path, model: mujoco.MjModel, joint_names: tuple[str, ...
     ]
     unknown = [name for name in joint_names if name not in hinge_names]
     if unknown:
-        raise AwdError(path, "joints", f"joint {unknown[0]!r} is not a hinge joint of the MJCF; MJCF hinges: {hinge_names}")
+        raise AwdError(path, "joints",
+                       f"joint {unknown[0]!r} is not a hinge joint of the MJCF; MJCF hinges: {hinge_names}")
     missing = [name for name in hinge_names if name not in joint_names]
     if missing:
         raise AwdError(path, "joints", f"MJCF hinge joint(s) {missing} are missing from the spec")
@@ -151,7 +152,8 @@ def _joint_ranges(path: Path, model: mujoco.MjModel, joint_names: tuple[str, ...
 def _check_default_pose(path, joint_names, default, lower, upper) -> None:
     for name, value, low, high in zip(joint_names, default, lower, upper):
         if not low <= value <= high:
-            raise AwdError(path, f"joints.{name}.default", f"expected a value within [{low:g}, {high:g}], got {value:g}")
+            raise AwdError(path, f"joints.{name}.default",
+                           f"expected a value within [{low:g}, {high:g}], got {value:g}")
 
 
 class _Reader:
@@ -234,7 +236,8 @@ class _Reader:
                 raise AwdError(self.path, field, f"expected a mapping with a 'name', got {entry!r}")
             unknown = set(entry) - {"name", "default", *_JOINT_GAINS}
             if unknown:
-                raise AwdError(self.path, field, f"unknown key(s) {sorted(unknown)}; expected name, default, {', '.join(_JOINT_GAINS)}")
+                raise AwdError(self.path, field,
+                               f"unknown key(s) {sorted(unknown)}; expected name, default, {', '.join(_JOINT_GAINS)}")
             if entry["name"] in seen:
                 raise AwdError(self.path, field, f"joint {entry['name']!r} is listed twice")
             seen.add(entry["name"])
@@ -242,7 +245,9 @@ class _Reader:
             for key in ("default", *_JOINT_GAINS):
                 value = entry.get(key, joint.get(key, defaults.get(key)))
                 if not _is_number(value) or (key != "default" and value < 0):
-                    raise AwdError(self.path, f"{field}.{key}", f"expected a {'number' if key == 'default' else 'non-negative number'} for joint {entry['name']!r}, got {value!r}")
+                    raise AwdError(self.path, f"{field}.{key}",
+                                   f"expected a {'number' if key == 'default' else 'non-negative number'} for joint "
+                                   f"{entry['name']!r}, got {value!r}")
                 joint[key] = float(value)
             joints.append(joint)
         return joints

@@ -85,7 +85,8 @@ def _joint(spec: RobotSpec, model: mujoco.MjModel, body: int, efforts: dict, vel
         if count > 1 or model.jnt_type[index] != mujoco.mjtJoint.mjJNT_HINGE:
             raise AwdError(spec.mjcf_path, f"body {name}", "expected at most one hinge joint per body")
         if np.any(model.jnt_pos[index] != 0):
-            raise AwdError(spec.mjcf_path, f"joint {model.joint(index).name}", "expected pos 0 (body frame on the joint axis)")
+            raise AwdError(spec.mjcf_path, f"joint {model.joint(index).name}",
+                           "expected pos 0 (body frame on the joint axis)")
         joint_name = model.joint(index).name
         joint = ET.Element("joint", name=joint_name, type="revolute")
         ET.SubElement(joint, "axis", xyz=_fmt(model.jnt_axis[index]))

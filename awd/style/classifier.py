@@ -66,7 +66,8 @@ def held_out_accuracy(policy: list[Gait], clips: list[Gait], seed: int = 0, step
     generator = torch.Generator().manual_seed(seed)
     x = torch.as_tensor(np.concatenate(train), dtype=torch.float32)
     labels = torch.cat([torch.zeros(len(train[0])), torch.ones(len(train[1]))])
-    weights = torch.cat([torch.full((len(train[0]),), 0.5 / len(train[0])), torch.full((len(train[1]),), 0.5 / len(train[1]))])
+    weights = torch.cat([torch.full((len(train[0]),), 0.5 / len(train[0])), torch.full((len(train[1]),),
+                                                                                       0.5 / len(train[1]))])
     mean, std = x.mean(0), x.std(0) + 1e-6
     net = torch.nn.Sequential(torch.nn.Linear(x.shape[1], 64), torch.nn.ELU(), torch.nn.Linear(64, 1))
     with torch.no_grad():

@@ -86,13 +86,15 @@ def probe(agent: torch.Tensor, demo: torch.Tensor, names: list[str], noise: floa
         if member.any():
             rows.append({"group": group, "features": int(member.sum()),
                          "alone": separability(agent[:, member], demo[:, member], noise, steps=steps),
-                         "without": separability(agent[:, live & ~member], demo[:, live & ~member], noise, steps=steps)})
+                         "without": separability(agent[:, live & ~member], demo[:, live & ~member], noise,
+                                                 steps=steps)})
     pooled = torch.cat([agent, demo]).std(0).clamp_min(1e-6)
     ratio = agent.std(0) / demo.std(0).clamp_min(1e-6)
     features = [{"feature": names[i], "policy_spread": float(agent[:, i].std()), "demo_spread": float(demo[:, i].std()),
                  "mean_gap_in_spreads": float((agent[:, i].mean() - demo[:, i].mean()).abs() / pooled[i])}
                 for i in ratio.argsort(descending=True)[:top].tolist() if live[i]]
-    return {"frames": len(agent), "noise": noise, "all": separability(agent[:, live], demo[:, live], noise, steps=steps),
+    return {"frames": len(agent), "noise": noise, "all": separability(agent[:, live], demo[:, live], noise,
+                                                                      steps=steps),
             "groups": rows, "features": features}
 
 
@@ -101,7 +103,8 @@ def format_probe(result: dict) -> str:
              f"(instance noise {result['noise']}): all features {result['all']:.3f}", "",
              "| group | features | alone | all but this group |", "| --- | ---: | ---: | ---: |"]
     lines += [f"| {r['group']} | {r['features']} | {r['alone']:.3f} | {r['without']:.3f} |" for r in result["groups"]]
-    lines += ["", "| feature | policy spread | demo spread | mean gap (pooled spreads) |", "| --- | ---: | ---: | ---: |"]
+    lines += ["", "| feature | policy spread | demo spread | mean gap (pooled spreads) |",
+              "| --- | ---: | ---: | ---: |"]
     lines += [f"| {f['feature']} | {f['policy_spread']:.4f} | {f['demo_spread']:.4f} | {f['mean_gap_in_spreads']:.2f} |"
               for f in result["features"]]
     return "\n".join(lines)

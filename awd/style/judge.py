@@ -64,9 +64,9 @@ class PolicyUnderTest:
 
 
 def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
-    from awd.learning.policy import build_actor, deterministic_actions
     from awd.export import build_contract_env, checkpoint_env_config
     from awd.learning.checkpoint import load_checkpoint
+    from awd.learning.policy import build_actor, deterministic_actions
 
     state = load_checkpoint(path, "cpu")
     env_config = checkpoint_env_config(path, state)
@@ -248,7 +248,8 @@ def clip_passes(result: dict, verdict) -> dict[str, bool]:
     """Per-clip criteria; a clip that never steps (standing) is judged on support and held joints only."""
     mine, theirs = result["policy"], result["clip"]
     checks = {"survived": not result["fell"],
-              "double_support": abs(mine["double_support"] - theirs["double_support"]) <= verdict.double_support_tolerance}
+              "double_support": abs(mine["double_support"] - theirs["double_support"])
+              <= verdict.double_support_tolerance}
     if theirs["stride_period"]:
         period = mine["stride_period"]
         checks["stride_period"] = period is not None and (

@@ -78,7 +78,8 @@ def feature_names(layout) -> list[str]:
     return [f"{name}[{i}]" for name, size in layout.parts for i in range(size)]
 
 
-def feature_gaps(env, engine_frames: torch.Tensor, demo_frames: torch.Tensor, rows: list[int], top: int = 12) -> list[dict]:
+def feature_gaps(env, engine_frames: torch.Tensor, demo_frames: torch.Tensor, rows: list[int],
+                 top: int = 12) -> list[dict]:
     """The `top` features with the largest mean |engine - demo| in units of the dataset's demo spread."""
     if not rows:
         return []
@@ -104,11 +105,13 @@ def format_replay(result: dict) -> str:
                      f"| {r['velocity'][0]:.3f} ({c['velocity'][0]:.3f}) "
                      f"| {r['clearance'][0] * 1e3:.0f}/{r['clearance'][1] * 1e3:.0f} "
                      f"({c['clearance'][0] * 1e3:.0f}/{c['clearance'][1] * 1e3:.0f}) "
-                     f"| {r['double_support']:.2f} ({c['double_support']:.2f}) | {r['pitch_deg']:.1f} ({c['pitch_deg']:.1f}) |")
+                     f"| {r['double_support']:.2f} ({c['double_support']:.2f}) "
+                     f"| {r['pitch_deg']:.1f} ({c['pitch_deg']:.1f}) |")
     if result["feature_gaps"]:
         lines += ["", "AMP features furthest from the demos (unclamped replays):", "",
                   "| feature | gap / demo spread | mean abs gap | demo spread | engine spread |",
                   "| --- | ---: | ---: | ---: | ---: |"]
-        lines += [f"| {g['feature']} | {g['gap_in_demo_spreads']:.1f} | {g['mean_abs_gap']:.4f} | {g['demo_spread']:.4f} "
+        lines += [f"| {g['feature']} | {g['gap_in_demo_spreads']:.1f} | {g['mean_abs_gap']:.4f} "
+                  f"| {g['demo_spread']:.4f} "
                   f"| {g['engine_spread']:.4f} |" for g in result["feature_gaps"]]
     return "\n".join(lines)

@@ -320,4 +320,5 @@ def _validate(cfg: EnvConfig) -> None:
             fail(f"domain_rand.{name}.range", f"expected [low, high] with 0 < low <= high, got [{low}, {high}]")
     for name in ("action_delay", "obs_delay"):
         if getattr(rand, name).max_steps < 0:
-            fail(f"domain_rand.{name}.max_steps", f"expected a non-negative integer, got {getattr(rand, name).max_steps}")
+            fail(f"domain_rand.{name}.max_steps",
+                 f"expected a non-negative integer, got {getattr(rand, name).max_steps}")

@@ -43,8 +43,14 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, held_joint_mask,
-                                    make_amp_layout, window_from_motion)
+from awd.tasks.amp_features import (
+    flatten_window,
+    frame_from_engine,
+    frame_from_motion,
+    held_joint_mask,
+    make_amp_layout,
+    window_from_motion,
+)
 from awd.tasks.config import EnvConfig
 from awd.tasks.feet import FootTracker
 from awd.tasks.rewards import RewardInputs, compute_rewards
@@ -253,7 +259,8 @@ class DucklingTask:
             gravity = gravity + noise.projected_gravity * self._normal(gravity.shape)
             joint_pos = joint_pos + noise.joint_pos * self._normal(joint_pos.shape)
             joint_vel = joint_vel + noise.joint_vel * self._normal(joint_vel.shape)
-        parts = [gravity, joint_pos, joint_vel * cfg.observations.joint_vel_scale, self.actions, self.compute_task_obs()]
+        parts = [gravity, joint_pos, joint_vel * cfg.observations.joint_vel_scale, self.actions,
+                 self.compute_task_obs()]
         if cfg.observations.foot_contacts:
             parts.append(engine.foot_contacts.to(self.dtype))
         return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
@@ -474,7 +481,8 @@ class DucklingTask:
         due = (self.progress > 0) & (self.progress % self.push_interval_steps == 0)
         env_ids = due.nonzero().flatten()
         if env_ids.numel():
-            self.engine.apply_root_velocity(env_ids, self._uniform(-push.max_vel_xy, push.max_vel_xy, env_ids.numel(), 2))
+            self.engine.apply_root_velocity(env_ids, self._uniform(-push.max_vel_xy, push.max_vel_xy, env_ids.numel(),
+                                                                   2))
 
     @property
     def step_capturable(self) -> bool:

@@ -130,7 +130,8 @@ class SegmentedGraph:
     def _capture_stream(self, caller: torch.cuda.Stream) -> torch.cuda.Stream:
         """The caller's stream (where MuJoCo Warp launches, as the engine makes it torch's current stream),
         or a side stream when the caller is on the default stream, on which CUDA cannot capture."""
-        self._stream = caller if caller != torch.cuda.default_stream(caller.device) else torch.cuda.Stream(caller.device)
+        on_default = caller == torch.cuda.default_stream(caller.device)
+        self._stream = torch.cuda.Stream(caller.device) if on_default else caller
         return self._stream
 
     def cut(self, run: Callable[[], None]) -> None:

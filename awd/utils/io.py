@@ -65,7 +65,8 @@ def atomic_directory(path: str | Path, marker: str):
     (AwdError) so that nothing else is overwritten."""
     path = Path(path).resolve()
     if path.exists() and not (path.is_dir() and ((path / marker).is_file() or not any(path.iterdir()))):
-        raise AwdError(path, None, f"exists and is not an earlier output of this tool (no {marker}); choose another folder")
+        raise AwdError(path, None,
+                       f"exists and is not an earlier output of this tool (no {marker}); choose another folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     building = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
     try:
