@@ -10,6 +10,7 @@ setup(
     packages=find_packages(include=["awd", "awd.*"]),
     include_package_data=True,
     package_data={"awd": ["data/**/*"]},
+    entry_points={"console_scripts": ["awd=awd.cli:main"]},
     install_requires=[
         "torch>=2.2",
         "numpy",
