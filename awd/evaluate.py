@@ -32,11 +32,9 @@ command extreme and the style classifier (`tracking_passed` keeps the tracking v
 from __future__ import annotations
 
 import argparse
-import copy
 import dataclasses
 import time
 from dataclasses import asdict, astuple, dataclass, field
-from functools import partial
 from pathlib import Path
 
 import torch
@@ -84,13 +82,11 @@ def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
     """(checkpoint state, env_config) of a DucklingCommand or G1Command training checkpoint (a command task);
     anything else is an AwdError."""
     from awd.learning.checkpoint import load_checkpoint
+    from awd.loader import checkpoint_env_config
     from awd.tasks import TASKS, DucklingCommand
 
     state = load_checkpoint(path, "cpu")
-    params = state.get("config") or {}
-    env_config = (params.get("config") or {}).get("env_config")
-    if not isinstance(env_config, dict) or not isinstance(env_config.get("env"), dict):
-        raise AwdError(path, "config.env_config", "checkpoint has no env config (expected one written by awd/run.py)")
+    env_config = checkpoint_env_config(path, state)
     task = env_config.get("task")
     task_class = TASKS.get(task)
     if task_class is None or not issubclass(task_class, DucklingCommand):
@@ -102,17 +98,11 @@ def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
 
 def build_eval_env(env_config: dict, settings: EvalSettings, device: str):
     """The checkpoint's env with eval settings: default-pose starts, no env command timer, no timeout in the run."""
-    from awd.engine import make_engine
-    from awd.tasks import build_env
+    from awd.loader import policy_env
 
-    env = copy.deepcopy(env_config["env"])
-    env["episode_length_s"] = 2.0 * settings.episode_s
-    env.setdefault("commands", {})["resample_s"] = 0.0
-    env.setdefault("init", {})["mode"] = "Default"
-    env["motion_file"] = None  # default-pose starts need no clips
-    options = {"num_threads": settings.threads} if settings.threads and settings.engine == "mujoco" else {}
-    return build_env(env, settings.num_envs, device=device, task=env_config["task"], source=env_config.get("source"),
-                     seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
+    return policy_env(env_config["task"], env_config["env"], env_config.get("source"), settings.num_envs,
+                      settings.engine, device, settings.threads, settings.seed,
+                      episode_length_s=2.0 * settings.episode_s, command_timer=False)
 
 
 def run_episodes(env, model, settings: EvalSettings) -> dict:

@@ -22,14 +22,12 @@ observations (`export_check`; a difference above 1e-5 is an error). CLI: tools/e
 from __future__ import annotations
 
 import argparse
-import copy
 import hashlib
 import importlib.metadata
 import io
 import json
 import platform
 import warnings
-from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -37,84 +35,17 @@ import torch
 
 import awd
 from awd.errors import AwdError, exit_on_error
+from awd.loader import (INPUT_NAME, METADATA_FILE, OUTPUT_NAME, checkpoint_env_config, load_policy, onnx_session,
+                        resolve_env_mapping)
 
 FORMAT = "awd-policy"
 FORMAT_VERSION = 1
-METADATA_FILE = "policy.json"
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-5
-INPUT_NAME, OUTPUT_NAME = "obs", "actions"
 TARGET_RULE = "target = default_pos + scale * clip(action, -1, 1)  (rad, per joint in action order)"
 PD_RULE = ("torque = clip(kp * (target - q) - kd * dq, -effort_limit, effort_limit) at every physics step "
            "(MuJoCo position actuators with kv = kd)")
 NORMALIZER_RULE = "clip((obs - mean) / sqrt(var + epsilon), -clip, clip)"
-
-
-# ------------------------------------------------------------------------------------------------ checkpoint
-
-
-def checkpoint_env_config(path: str | Path, state: dict) -> dict:
-    """The env config a training checkpoint stores (`config.config.env_config`), or an AwdError."""
-    env_config = (state.get("config") or {}).get("config", {}).get("env_config")
-    if not isinstance(env_config, dict) or not isinstance(env_config.get("env"), dict):
-        raise AwdError(path, "config.env_config", "checkpoint has no env config (expected one written by awd/run.py)")
-    return env_config
-
-
-def resolve_env_mapping(checkpoint: str | Path, cfg_env: str | Path | None = None, overrides=()) -> dict:
-    """The `env:` mapping to rebuild a checkpoint's env from: the env YAML `cfg_env` if given (packaged paths such
-    as mini_bdx/duckling_command.yaml work), else the checkpoint's, with dotted `env.` overrides applied."""
-    from awd.config import apply_override, resolve_cfg_path
-    from awd.learning.checkpoint import load_checkpoint
-    from awd.utils.io import read_yaml
-
-    if cfg_env is None:
-        mapping = copy.deepcopy(checkpoint_env_config(checkpoint, load_checkpoint(checkpoint))["env"])
-    else:
-        path = resolve_cfg_path(cfg_env)
-        raw = read_yaml(path)
-        if not isinstance(raw, dict) or not isinstance(raw.get("env"), dict):
-            raise AwdError(path, "env", "expected a mapping with an 'env' section at the top level")
-        mapping = raw["env"]
-    config = {"env": mapping}
-    for override in overrides:
-        apply_override(config, override)
-    return config["env"]
-
-
-def build_contract_env(task: str, env_mapping: dict, source: str | None):
-    """One env of `task` on CPU MuJoCo, started from the default pose (no clips needed): it defines the layout."""
-    from awd.engine import make_engine
-    from awd.tasks import build_env
-
-    env = copy.deepcopy(env_mapping)
-    env.setdefault("init", {})["mode"] = "Default"
-    env["motion_file"] = None
-    return build_env(env, 1, device="cpu", task=task, source=source, seed=0,
-                     engine_factory=partial(make_engine, "mujoco", num_threads=1))
-
-
-def load_policy(checkpoint: str | Path, env_mapping: dict | None = None):
-    """(state, env, model) of a checkpoint: its env (or one from `env_mapping`), whose layout must equal the
-    checkpoint's, and the AMP model with the checkpoint's weights."""
-    from awd.learning.checkpoint import load_checkpoint
-    from awd.learning.policy import build_actor, check_checkpoint_layout
-    from awd.tasks import TASKS
-
-    state = load_checkpoint(checkpoint, "cpu")
-    env_config = checkpoint_env_config(checkpoint, state)
-    task = env_config.get("task")
-    if task not in TASKS or task == "DucklingViewMotion":
-        raise AwdError(checkpoint, "config.env_config.task", f"expected a trained Duckling task, found {task!r}")
-    mapping = env_config["env"] if env_mapping is None else env_mapping
-    env = build_contract_env(task, mapping, env_config.get("source"))
-    check_checkpoint_layout(checkpoint, state, env)
-    try:
-        model = build_actor(state, env, "cpu")
-    except RuntimeError as error:  # state dict shapes that differ from the config's network
-        first = str(error).strip().splitlines()[-1].strip()
-        raise AwdError(checkpoint, "model", f"weights do not fit the network of the config ({first})") from None
-    return state, env, model
 
 
 # ------------------------------------------------------------------------------------------------ metadata
@@ -232,37 +163,6 @@ def onnx_metadata(path: str | Path) -> dict:
 
     model = onnx.load(str(path), load_external_data=False)
     return {prop.key: json.loads(prop.value) for prop in model.metadata_props}
-
-
-def onnx_session(model: str | Path | bytes, threads: int = 1):
-    """An ONNX Runtime CPU session (a file or serialized model) with `threads` intra-op threads, run sequentially."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    return ort.InferenceSession(model if isinstance(model, bytes) else str(model), options,
-                                providers=["CPUExecutionProvider"])
-
-
-def load_export(folder: str | Path) -> tuple[dict, object]:
-    """(policy.json, `act`) of an export folder that holds its env config: `act(obs)` runs policy.onnx and clips
-    the actions to [-1, 1]."""
-    folder = Path(folder)
-    from awd.utils.io import read_json
-
-    metadata = read_json(folder / METADATA_FILE)
-    if not isinstance(metadata.get("env_config"), dict):
-        raise AwdError(folder / METADATA_FILE, "env_config", "missing (exported before the style benchmark "
-                       "existed: export the checkpoint again, or use the checkpoint)")
-    session = onnx_session(folder / "policy.onnx")
-
-    def act(obs: torch.Tensor) -> torch.Tensor:
-        actions = session.run(None, {INPUT_NAME: obs.detach().cpu().numpy().astype(np.float32)})[0]
-        return torch.as_tensor(actions).clamp(-1.0, 1.0)
-
-    return metadata, act
 
 
 def parity(actor: torch.nn.Module, onnx_model: str | Path | bytes, scripted: torch.jit.ScriptModule,

@@ -90,7 +90,7 @@ def has_display() -> bool:
 def checkpoint_player(checkpoint: str | Path, cfg_env: str | None, overrides: list[str]):
     """(env, actor) of a checkpoint: its env (or `cfg_env`'s, with dotted `env.` overrides) with one robot on CPU
     MuJoCo from the default pose, refused if its layout differs from the checkpoint's, and the deployed actor."""
-    from awd.export import load_policy, resolve_env_mapping
+    from awd.loader import load_policy, resolve_env_mapping
 
     _, env, model = load_policy(checkpoint, resolve_env_mapping(checkpoint, cfg_env, overrides))
     return env, model.export_actor()
@@ -100,7 +100,7 @@ def export_player(folder: str | Path, overrides: list[str]):
     """(env, actor) of an export folder: the env config its policy.json holds (with dotted `env.` overrides), one
     robot on CPU MuJoCo from the default pose, and policy.onnx run by ONNX Runtime."""
     from awd.config import apply_override
-    from awd.export import build_contract_env, load_export
+    from awd.loader import build_contract_env, load_export
 
     metadata, act = load_export(folder)
     env_config = metadata["env_config"]

@@ -194,7 +194,8 @@ def play(args, overrides: list[str]) -> None:
 
 def export(args, overrides: list[str]) -> None:
     """`--export`: the checkpoint's policy as an export folder (awd.export)."""
-    from awd.export import export_checkpoint, report, resolve_env_mapping
+    from awd.export import export_checkpoint, report
+    from awd.loader import resolve_env_mapping
 
     if not args.checkpoint:
         raise AwdError(None, "--checkpoint", "expected a checkpoint to export with --export")

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 
 from awd.config import load_run_config
-from awd.export import build_contract_env, compile_actor, onnx_session
+from awd.export import compile_actor
 from awd.learning.network import AMPActorCritic, DeployedActor
+from awd.loader import build_contract_env, onnx_session
 from awd.utils.io import write_json_atomic
 
 AWD_UNITS = [1024, 512]

@@ -9,15 +9,8 @@ import pytest
 from scipy.spatial.transform import Rotation as R
 
 from awd.errors import AwdError
-from awd.motion.clip import (
-    Clip,
-    clip_from_positions,
-    compute_velocities,
-    frame_length,
-    frame_offsets,
-    load_clip,
-    save_clip,
-)
+from awd.motion.clip import (Clip, clip_from_positions, compute_velocities, frame_length, frame_offsets, load_clip,
+                             save_clip)
 
 JOINTS = tuple(f"j{i}" for i in range(16))
 

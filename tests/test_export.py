@@ -14,9 +14,10 @@ import onnx
 import pytest
 import torch
 
-from awd.export import export_checkpoint, load_policy, onnx_metadata, onnx_session, random_observations
+from awd.export import export_checkpoint, onnx_metadata, random_observations
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.learning.policy import deterministic_actions
+from awd.loader import load_policy, onnx_session
 from awd.run import main as run_main
 
 TOLERANCE = 1e-5

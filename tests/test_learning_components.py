@@ -7,13 +7,8 @@ import math
 import pytest
 import torch
 
-from awd.learning.discriminator import (
-    DiscLossWeights,
-    Discriminator,
-    discriminator_loss,
-    gradient_penalty,
-    style_reward,
-)
+from awd.learning.discriminator import (DiscLossWeights, Discriminator, discriminator_loss, gradient_penalty,
+                                        style_reward)
 from awd.learning.replay_buffer import ReplayBuffer
 
 

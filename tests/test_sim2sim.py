@@ -15,8 +15,9 @@ import pytest
 import torch
 
 from awd.evaluate import EvalSettings, evaluate
-from awd.export import export_checkpoint, load_policy
+from awd.export import export_checkpoint
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
+from awd.loader import load_policy
 
 TOOL = Path(__file__).resolve().parent.parent / "tools" / "sim2sim.py"
 

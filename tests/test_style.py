@@ -15,18 +15,8 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
-from awd.style.judge import (
-    StyleSettings,
-    clip_gaits,
-    clip_passes,
-    compare,
-    export_policy,
-    format_report,
-    judge_style,
-    load_policy_under_test,
-    main,
-    style_verdict,
-)
+from awd.style.judge import (StyleSettings, clip_gaits, clip_passes, compare, export_policy, format_report, judge_style,
+                             load_policy_under_test, main, style_verdict)
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
 

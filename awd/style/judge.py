@@ -21,7 +21,6 @@ classifier (awd.style.classifier) scores all judged motions against their clips.
 from __future__ import annotations
 
 import argparse
-import copy
 import time
 from dataclasses import asdict, dataclass
 from functools import partial
@@ -64,9 +63,9 @@ class PolicyUnderTest:
 
 
 def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
-    from awd.export import build_contract_env, checkpoint_env_config
     from awd.learning.checkpoint import load_checkpoint
     from awd.learning.policy import build_actor, deterministic_actions
+    from awd.loader import build_contract_env, checkpoint_env_config
 
     state = load_checkpoint(path, "cpu")
     env_config = checkpoint_env_config(path, state)
@@ -77,7 +76,7 @@ def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> Polic
 
 
 def export_policy(folder: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
-    from awd.export import load_export
+    from awd.loader import load_export
     from awd.motion.dataset import dataset_sha256
 
     metadata, act = load_export(folder)
@@ -175,18 +174,11 @@ def extreme_commands(commands) -> list[tuple[str, np.ndarray]]:
 
 
 def build_style_env(env_config: dict, num_envs: int, settings: StyleSettings, duration_s: float):
-    from awd.engine import make_engine
-    from awd.tasks import build_env
+    from awd.loader import policy_env
 
-    env = copy.deepcopy(env_config["env"])
-    env["episode_length_s"] = duration_s + 1.0
-    env.setdefault("commands", {})["resample_s"] = 0.0
-    env.setdefault("init", {})["mode"] = "Default"
-    env["motion_file"] = None
-    device = settings.device or ("cpu" if settings.engine == "mujoco" else "cuda:0")
-    options = {"num_threads": settings.threads} if settings.threads and settings.engine == "mujoco" else {}
-    return build_env(env, num_envs, device=device, task=env_config["task"], source=env_config.get("source"),
-                     seed=settings.seed, engine_factory=partial(make_engine, settings.engine, **options))
+    return policy_env(env_config["task"], env_config["env"], env_config.get("source"), num_envs, settings.engine,
+                      settings.device, settings.threads, settings.seed, episode_length_s=duration_s + 1.0,
+                      command_timer=False)
 
 
 class GaitRecorder:

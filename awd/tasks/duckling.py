@@ -43,14 +43,8 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.amp_features import (
-    flatten_window,
-    frame_from_engine,
-    frame_from_motion,
-    held_joint_mask,
-    make_amp_layout,
-    window_from_motion,
-)
+from awd.tasks.amp_features import (flatten_window, frame_from_engine, frame_from_motion, held_joint_mask,
+                                    make_amp_layout, window_from_motion)
 from awd.tasks.config import EnvConfig
 from awd.tasks.feet import FootTracker
 from awd.tasks.rewards import RewardInputs, compute_rewards
