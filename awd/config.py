@@ -4,7 +4,6 @@ task, merged with dotted command-line overrides (`env.reward.lin_vel=0.5`, `trai
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,26 +14,6 @@ from awd.errors import AwdError
 from awd.utils.io import read_yaml
 
 CFG_DIR = DATA_DIR / "cfg"
-
-
-@dataclass(frozen=True)
-class TaskDefaults:
-    env_cfg: str
-    train_cfg: str | None
-    train_overrides: tuple[tuple[str, object], ...] = ()
-
-
-_DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
-_G1_TRAIN = "g1/train/amp_g1.yaml"
-_STYLE_ONLY = (("task_reward_w", 0.0), ("disc_reward_w", 1.0))
-TASK_DEFAULTS = {
-    "DucklingCommand": TaskDefaults("mini_bdx/duckling_command.yaml", _DUCK_TRAIN),
-    "DucklingAMP": TaskDefaults("mini_bdx/duckling_amp.yaml", _DUCK_TRAIN, _STYLE_ONLY),
-    "DucklingStand": TaskDefaults("mini_bdx/duckling_stand.yaml", _DUCK_TRAIN),
-    "DucklingViewMotion": TaskDefaults("mini_bdx/duckling_view_motion.yaml", None),
-    "G1AMP": TaskDefaults("g1/g1_amp.yaml", _G1_TRAIN, _STYLE_ONLY),
-    "G1Command": TaskDefaults("g1/g1_command.yaml", _G1_TRAIN),
-}
 
 
 def resolve_cfg_path(path: str | Path) -> Path:
@@ -52,11 +31,12 @@ def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None
                     overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping and the files they came
     from."""
-    defaults = TASK_DEFAULTS.get(task)
+    from awd.tasks.tasks import TASKS
+
+    defaults = TASKS.get(task)
     if defaults is None and (cfg_env is None or cfg_train is None):
         raise AwdError(None, "--task",
-                       f"unknown task {task!r}: expected one of {sorted(TASK_DEFAULTS)} or give --cfg_env and "
-                       "--cfg_train")
+                       f"unknown task {task!r}: expected one of {sorted(TASKS)} or give --cfg_env and --cfg_train")
     env_path = resolve_cfg_path(cfg_env or defaults.env_cfg)
     env_raw = _mapping(env_path, read_yaml(env_path))
     train_file = cfg_train or defaults.train_cfg

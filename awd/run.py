@@ -16,8 +16,10 @@ from pathlib import Path
 if __package__ in (None, ""):  # `python awd/run.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from awd.config import TASK_DEFAULTS, apply_override, load_run_config  # noqa: E402
+from awd.config import apply_override, load_run_config  # noqa: E402
+from awd.engine import ENGINES  # noqa: E402
 from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.tasks.tasks import TASKS  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
 DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}
@@ -25,7 +27,7 @@ DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="DucklingCommand", help=f"one of {sorted(TASK_DEFAULTS)}")
+    parser.add_argument("--task", default="DucklingCommand", help=f"one of {sorted(TASKS)}")
     parser.add_argument("--cfg_env", help="env YAML (default: the task's, under awd/data/cfg/<robot>/)")
     parser.add_argument("--cfg_train", help="rl_games YAML (default: the task's, under awd/data/cfg/<robot>/train/)")
     parser.add_argument("--motion_file", help="a clip, a folder of clips or a dataset YAML")
@@ -52,7 +54,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--export_dir", help="with --export: output folder (default: <checkpoint dir>/<stem>_export)")
     parser.add_argument("--raw", action="store_true",
                         help="with --export: also actors without the normaliser and normalizer.npz")
-    parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"],
+    parser.add_argument("--engine", choices=ENGINES,
                         help="physics (default: mujoco_warp with a CUDA GPU and mujoco_warp installed, else mujoco)")
     parser.add_argument("--sim_device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
     parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
@@ -105,7 +107,7 @@ def build_run_config(args, overrides: list[str]) -> dict:
         run["max_epochs"] = args.max_iterations
     if args.seed is not None:
         params["seed"] = args.seed
-    for key, value in TASK_DEFAULTS[args.task].train_overrides if args.task in TASK_DEFAULTS else ():
+    for key, value in TASKS[args.task].train_overrides if args.task in TASKS else ():
         run[key] = value
     run["num_actors"] = args.num_envs or DEFAULT_NUM_ENVS[engine]
     run["device"] = run["device_name"] = rl_device
@@ -185,7 +187,7 @@ def play(args, overrides: list[str]) -> None:
         env, actor = playback.export_player(args.checkpoint, overrides)
     elif args.checkpoint:
         env, actor = playback.checkpoint_player(args.checkpoint, args.cfg_env, overrides)
-    elif args.task in TASK_DEFAULTS and TASK_DEFAULTS[args.task].train_cfg is None:
+    elif args.task in TASKS and TASKS[args.task].train_cfg is None:
         env, actor = playback.clip_player(args.task, args.cfg_env, args.motion_file, overrides)
     else:
         raise AwdError(None, "--checkpoint", "expected a checkpoint to play with --test")

@@ -30,7 +30,7 @@ import torch  # noqa: E402
 from awd.engine import make_engine  # noqa: E402
 from awd.errors import exit_on_error  # noqa: E402
 from awd.robot import load_robot_spec  # noqa: E402
-from awd.tasks.duckling import tracked_bodies  # noqa: E402
+from awd.engine import default_tracked_bodies as tracked_bodies  # noqa: E402
 
 
 def stage_kernels(engine) -> dict:

@@ -169,7 +169,8 @@ def make_physics(setup: Setup, num_envs: int):
     """The engine alone, built as build_env builds it (same spec, the task's tracked bodies)."""
     from awd.engine import make_engine
     from awd.robot import load_robot_spec
-    from awd.tasks import env_config_from_mapping, tracked_bodies
+    from awd.engine import default_tracked_bodies as tracked_bodies
+    from awd.tasks import env_config_from_mapping
 
     cfg = env_config_from_mapping(setup.config["env"], setup.config["sources"]["env"])
     spec = load_robot_spec(cfg.robot)

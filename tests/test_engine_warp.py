@@ -12,7 +12,7 @@ import torch
 from awd.engine import make_engine
 from awd.engine.compare import compare_one_step, differences, failures
 from awd.robot import load_robot_spec
-from awd.tasks.duckling import tracked_bodies
+from awd.engine import default_tracked_bodies as tracked_bodies
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None,
                                 reason="mujoco_warp not installed (pip install -e \".[gpu]\")")

@@ -26,7 +26,8 @@ from awd.robot.kinematics import motion_lib_for_robot
 from awd.robot.model import build_model, default_qpos
 from awd.robot.urdf import mjcf_to_urdf
 from awd.run import main as run_main
-from awd.tasks import build_env, env_config_from_mapping, make_task, tracked_bodies
+from awd.engine import default_tracked_bodies as tracked_bodies
+from awd.tasks import build_env, env_config_from_mapping, make_task
 from awd.tasks.fake_engine import FakeEngine
 from awd.utils.rotations import quat_from_euler_xyz
 

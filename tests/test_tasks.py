@@ -17,7 +17,8 @@ from awd.errors import AwdError
 from awd.motion.clip import clip_from_positions
 from awd.robot import load_robot_spec
 from awd.robot.kinematics import motion_lib_for_robot
-from awd.tasks import DucklingCommand, build_env, env_config_from_mapping, load_env_config, make_task, tracked_bodies
+from awd.engine import default_tracked_bodies as tracked_bodies
+from awd.tasks import DucklingCommand, build_env, env_config_from_mapping, load_env_config, make_task
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion, make_amp_layout
 from awd.tasks.config import AmpConfig, RewardTermConfig
 from awd.tasks.fake_engine import FakeEngine

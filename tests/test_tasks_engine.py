@@ -7,7 +7,8 @@ import pytest
 import torch
 from test_tasks import make_cfg
 
-from awd.tasks import make_task, tracked_bodies
+from awd.engine import default_tracked_bodies as tracked_bodies
+from awd.tasks import make_task
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 
 mujoco_cpu = pytest.importorskip("awd.engine.mujoco_cpu")

@@ -13,7 +13,8 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from awd.robot import load_robot_spec
 from awd.robot.kinematics import motion_lib_for_robot
-from awd.tasks import make_task, tracked_bodies
+from awd.engine import default_tracked_bodies as tracked_bodies
+from awd.tasks import make_task
 from awd.tasks.fake_engine import FakeEngine
 
 

@@ -23,7 +23,7 @@ from awd.errors import exit_on_error  # noqa: E402
 from awd.motion.dataset import load_dataset  # noqa: E402
 from awd.motion.motion_lib import MotionLib  # noqa: E402
 from awd.robot import load_robot_spec  # noqa: E402
-from awd.tasks.duckling import tracked_bodies  # noqa: E402
+from awd.engine import default_tracked_bodies as tracked_bodies  # noqa: E402
 from awd.tasks.factory import resolve_motion_path  # noqa: E402
 
 

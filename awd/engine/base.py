@@ -24,8 +24,8 @@ from awd.robot.spec import RobotSpec
 
 
 def default_tracked_bodies(spec: RobotSpec) -> tuple[str, ...]:
-    """Trunk, head, feet, key bodies; duplicates removed, first occurrence kept."""
-    names = [spec.trunk_body, spec.head_body, *spec.foot_bodies, *spec.key_bodies]
+    """Trunk, feet, key bodies, head: the bodies a task reads from `body_pos` (duplicates removed, first kept)."""
+    names = [spec.trunk_body, *spec.foot_bodies, *spec.key_bodies, spec.head_body]
     return tuple(dict.fromkeys(name for name in names if name))
 
 

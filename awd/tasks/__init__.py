@@ -4,12 +4,12 @@ concrete tasks (tasks.py). Tasks talk to an `Engine` and a `MotionLib`, never to
 (factory.py) wires a config file to a spec, a motion library and an engine."""
 
 from awd.tasks.config import EnvConfig, env_config_from_mapping, load_env_config
-from awd.tasks.duckling import DucklingTask, tracked_bodies
+from awd.tasks.duckling import DucklingTask
 from awd.tasks.factory import build_env, make_task, resolve_motion_path
 from awd.tasks.tasks import G1AMP, TASKS, DucklingAMP, DucklingCommand, DucklingStand, DucklingViewMotion, G1Command
 
 __all__ = [
-    "EnvConfig", "env_config_from_mapping", "load_env_config", "DucklingTask", "tracked_bodies", "build_env",
+    "EnvConfig", "env_config_from_mapping", "load_env_config", "DucklingTask", "build_env",
     "make_task", "resolve_motion_path", "TASKS", "DucklingAMP", "DucklingCommand", "DucklingStand",
     "DucklingViewMotion", "G1AMP", "G1Command",
 ]

@@ -18,7 +18,6 @@ from typing import Any
 
 from awd.errors import AwdError
 
-TASK_NAMES = ("DucklingCommand", "DucklingStand", "DucklingAMP", "DucklingViewMotion", "G1AMP", "G1Command")
 INIT_MODES = ("Default", "Start", "Random", "Hybrid")
 
 
@@ -274,8 +273,10 @@ def _validate(cfg: EnvConfig) -> None:
     def fail(key: str, message: str):
         raise AwdError(source, f"env.{key}", message)
 
-    if cfg.task not in TASK_NAMES:
-        fail("task", f"expected one of {list(TASK_NAMES)}, got {cfg.task!r}")
+    from awd.tasks.tasks import TASKS
+
+    if cfg.task not in TASKS:
+        fail("task", f"expected one of {list(TASKS)}, got {cfg.task!r}")
     if cfg.episode_length_s <= 0:
         fail("episode_length_s", f"expected a positive number of seconds, got {cfg.episode_length_s}")
     if cfg.amp.num_steps < 1:

@@ -76,18 +76,13 @@ def _same_device(a: torch.device, b: torch.device) -> bool:
     return a.type == b.type and index(a) == index(b)
 
 
-def tracked_bodies(spec) -> tuple[str, ...]:
-    """Bodies whose positions a Duckling task reads from `engine.body_pos` (pass to the Engine)."""
-    names = [spec.trunk_body, *spec.foot_bodies, *spec.key_bodies]
-    if spec.head_body:
-        names.append(spec.head_body)
-    return tuple(dict.fromkeys(names))
-
-
 class DucklingTask:
     """Base Duckling env. `engine` follows awd.engine.base.Engine; `motion_lib` is a MotionLib or None."""
 
     task_name = "Duckling"
+    env_cfg: str | None = None  # default env YAML and rl_games YAML (under awd/data/cfg), train overrides
+    train_cfg: str | None = None
+    train_overrides: tuple[tuple[str, object], ...] = ()
 
     def __init__(self, cfg: EnvConfig, engine, motion_lib=None, spec=None):
         self.cfg = cfg

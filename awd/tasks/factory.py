@@ -1,17 +1,17 @@
 """Making envs: `make_task(name, cfg, engine, motion_lib)` picks the task class; `build_env` loads the robot
-spec, the motion library (from `env.motion_file`) and an engine (MujocoCpuEngine unless an `engine_factory`
-is given; imported lazily so that tasks never import a simulator) and returns a ready env."""
+spec, the motion library (from `env.motion_file`) and an engine (from the engine registry, CPU MuJoCo unless an
+`engine_factory` is given; tasks never import a simulator) and returns a ready env."""
 
 from __future__ import annotations
 
 import dataclasses
+from functools import partial
 from pathlib import Path
 from typing import Callable
 
 from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.tasks.config import EnvConfig, env_config_from_mapping, load_env_config
-from awd.tasks.duckling import tracked_bodies
 from awd.tasks.tasks import TASKS
 
 
@@ -43,10 +43,11 @@ def resolve_dataset(motion_file: str, robot: str, source: str | None = None) -> 
 def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", task: str | None = None,
               engine_factory: Callable | None = None, source: str | None = None, seed: int | None = None):
     """Env from a config (EnvConfig, `env:` mapping or YAML path; `source` names the file of a mapping).
-    `engine_factory(spec, num_envs, device, tracked_bodies=...)` builds the engine (default:
-    awd.engine.mujoco_cpu.MujocoCpuEngine); `seed` overrides `env.seed`."""
+    `engine_factory(spec, num_envs, device, tracked_bodies=...)` builds the engine (default: CPU MuJoCo from
+    the engine registry, awd.engine.make_engine); `seed` overrides `env.seed`."""
     import torch
 
+    from awd.engine.base import default_tracked_bodies
     from awd.motion.dataset import load_dataset
     from awd.robot import load_robot_spec
     from awd.robot.kinematics import motion_lib_for_robot
@@ -63,6 +64,8 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
         clips = load_dataset(resolve_dataset(cfg.motion_file, spec.name, cfg.source), spec.joint_names)
         motion_lib = motion_lib_for_robot(spec, clips, device=torch.device(device))
     if engine_factory is None:
-        from awd.engine.mujoco_cpu import MujocoCpuEngine as engine_factory
-    engine = engine_factory(spec, num_envs, device, tracked_bodies=tracked_bodies(spec))
+        from awd.engine import make_engine
+
+        engine_factory = partial(make_engine, "mujoco")
+    engine = engine_factory(spec, num_envs, device, tracked_bodies=default_tracked_bodies(spec))
     return make_task(task or cfg.task, cfg, engine, motion_lib, spec)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import torch
 
+from awd.engine.base import default_tracked_bodies
 from awd.utils.rotations import quat_rotate
 
 
@@ -19,8 +20,8 @@ class FakeEngine:
         self.device = torch.device(device)
         self.dtype = torch.float32
         names = list(tracked_bodies) if tracked_bodies else []
-        for body in (spec.trunk_body, spec.head_body, *spec.foot_bodies, *spec.key_bodies):
-            if body and body not in names:
+        for body in default_tracked_bodies(spec):
+            if body not in names:
                 names.append(body)
         self.body_names = tuple(names)
         self.joint_tracking = joint_tracking

@@ -9,7 +9,9 @@
   duck-specific: the robot spec (layouts, key bodies) and the env config (awd/data/cfg/g1: terminations with a
   tilt limit, commands, rewards) make the humanoid.
 
-Task resets and updates are full-size masked updates (no host sync; see awd.tasks.duckling).
+Each task names its default env YAML, rl_games YAML and train overrides; `TASKS` (name -> class) is the one
+registry of tasks (run.py, the config validator, the loader). Task resets and updates are full-size masked
+updates (no host sync; see awd.tasks.duckling).
 """
 
 from __future__ import annotations
@@ -19,13 +21,19 @@ import torch
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.duckling import DucklingTask
 
+DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
+G1_TRAIN = "g1/train/amp_g1.yaml"
+STYLE_ONLY = (("task_reward_w", 0.0), ("disc_reward_w", 1.0))
+
 
 class DucklingAMP(DucklingTask):
     task_name = "DucklingAMP"
+    env_cfg, train_cfg, train_overrides = "mini_bdx/duckling_amp.yaml", DUCK_TRAIN, STYLE_ONLY
 
 
 class DucklingCommand(DucklingTask):
     task_name = "DucklingCommand"
+    env_cfg, train_cfg = "mini_bdx/duckling_command.yaml", DUCK_TRAIN
 
     def __init__(self, cfg, engine, motion_lib=None, spec=None):
         super().__init__(cfg, engine, motion_lib, spec)
@@ -83,6 +91,7 @@ class DucklingCommand(DucklingTask):
 
 class DucklingStand(DucklingTask):
     task_name = "DucklingStand"
+    env_cfg, train_cfg = "mini_bdx/duckling_stand.yaml", DUCK_TRAIN
 
     def task_obs_parts(self):
         return [("height_target_offset", 1)] if self.cfg.stand.target_obs else []
@@ -107,6 +116,7 @@ class DucklingViewMotion(DucklingTask):
     ignored). A clip that ends restarts a new one (sampled by weight, or the next id when `sequential`)."""
 
     task_name = "DucklingViewMotion"
+    env_cfg, train_cfg = "mini_bdx/duckling_view_motion.yaml", None  # played, not trained
 
     def __init__(self, cfg, engine, motion_lib=None, spec=None, sequential: bool = True):
         super().__init__(cfg, engine, motion_lib, spec)
@@ -150,10 +160,12 @@ class DucklingViewMotion(DucklingTask):
 
 class G1AMP(DucklingAMP):
     task_name = "G1AMP"
+    env_cfg, train_cfg = "g1/g1_amp.yaml", G1_TRAIN
 
 
 class G1Command(DucklingCommand):
     task_name = "G1Command"
+    env_cfg, train_cfg = "g1/g1_command.yaml", G1_TRAIN
 
 
 TASKS = {cls.task_name: cls for cls in (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion, G1AMP,
