@@ -22,6 +22,7 @@ observations (`export_check`; a difference above 1e-5 is an error). CLI: tools/e
 from __future__ import annotations
 
 import argparse
+import contextlib
 import hashlib
 import importlib.metadata
 import io
@@ -165,6 +166,15 @@ def onnx_metadata(path: str | Path) -> dict:
     return {prop.key: json.loads(prop.value) for prop in model.metadata_props}
 
 
+@contextlib.contextmanager
+def torchscript():
+    """Silences torch's deprecation of torch.jit while policy.pt is written: TorchScript stays the format that
+    libtorch (C++) loads with torch::jit::load; README "Export and deploy" says why and what replaces it."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.", category=DeprecationWarning)
+        yield
+
+
 def parity(actor: torch.nn.Module, onnx_model: str | Path | bytes, scripted: torch.jit.ScriptModule,
            obs: np.ndarray) -> dict[str, float]:
     """Max |a - a_torch| of ONNX Runtime and TorchScript against the torch actor on observations `obs`."""
@@ -192,7 +202,9 @@ def compile_actor(actor: torch.nn.Module, obs_size: int):
     """(ONNX ModelProto, TorchScript module) of an actor."""
     import onnx
 
-    return onnx.load_from_string(onnx_bytes(actor, obs_size)), torch.jit.script(actor)
+    with torchscript():
+        scripted = torch.jit.script(actor)
+    return onnx.load_from_string(onnx_bytes(actor, obs_size)), scripted
 
 
 def check_actor(name: str, actor, onnx_model, scripted, obs: np.ndarray) -> dict[str, float]:
@@ -213,7 +225,8 @@ def save_actor(folder: Path, stem: str, onnx_model, scripted, metadata: dict) ->
         onnx_model.metadata_props.add(key=key, value=json.dumps(value))
     onnx.checker.check_model(onnx_model)
     onnx.save(onnx_model, str(folder / f"{stem}.onnx"))
-    torch.jit.save(scripted, str(folder / f"{stem}.pt"), _extra_files={METADATA_FILE: json.dumps(metadata)})
+    with torchscript():
+        torch.jit.save(scripted, str(folder / f"{stem}.pt"), _extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
 def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, raw: bool = False,

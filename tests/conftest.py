@@ -7,6 +7,13 @@ from awd.robot import load_robot_spec
 from awd.robot.kinematics import motion_lib_for_robot
 
 
+def pytest_configure(config):
+    # torch 2.13 deprecates torch.jit: rl_games scripts parts of its models, and awd keeps TorchScript for policy.pt
+    # (README "Export and deploy" says why). placo's collision library still imports itself as hppfcl.
+    config.addinivalue_line("filterwarnings", r"ignore:`torch\.jit\.:DeprecationWarning")
+    config.addinivalue_line("filterwarnings", "ignore:Please update your 'hppfcl' imports:DeprecationWarning")
+
+
 @pytest.fixture(scope="module")
 def spec():
     return load_robot_spec("mini_bdx")

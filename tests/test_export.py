@@ -14,7 +14,7 @@ import onnx
 import pytest
 import torch
 
-from awd.export import export_checkpoint, onnx_metadata, random_observations
+from awd.export import export_checkpoint, onnx_metadata, random_observations, torchscript
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.learning.policy import deterministic_actions
 from awd.loader import load_policy, onnx_session
@@ -54,7 +54,9 @@ def recorded_observations(env, model, steps: int = 60) -> np.ndarray:
 def test_torch_onnx_and_torchscript_actors_agree(exported, policy):
     folder, metadata = exported
     env, model = policy
-    session, scripted = onnx_session(folder / "policy.onnx"), torch.jit.load(str(folder / "policy.pt"))
+    with torchscript():
+        scripted = torch.jit.load(str(folder / "policy.pt"))
+    session = onnx_session(folder / "policy.onnx")
     recorded = recorded_observations(env, model)
     for obs in (random_observations(metadata, 512, seed=7), recorded):
         expected = deterministic_actions(model, torch.from_numpy(obs)).numpy()  # the training-side path
