@@ -7,33 +7,39 @@ from awd.config import apply_override, load_run_config
 from awd.errors import AwdError
 
 
-def _files(tmp_path):
-    env = tmp_path / "env.yaml"
-    env.write_text(yaml.safe_dump({"env": {"num_envs": 4, "reward": {"lin_vel": 1.0}}}))
-    train = tmp_path / "train.yaml"
-    train.write_text(yaml.safe_dump({"params": {"config": {"gamma": 0.95}}}))
-    return str(env), str(train)
+def test_overrides_change_the_shipped_config():
+    shipped = load_run_config("DucklingCommand")
+    config = load_run_config("DucklingCommand", overrides=["env.rewards.lin_vel_xy.weight=0.5",
+                                                           "train.params.config.gamma=0.95",
+                                                           "env.commands.lin_vel_x=[-0.1, 0.3]"])
+    assert shipped["env"]["rewards"]["lin_vel_xy"]["weight"] != 0.5
+    assert shipped["train"]["params"]["config"]["gamma"] != 0.95
+    assert config["env"]["rewards"]["lin_vel_xy"]["weight"] == 0.5
+    assert config["train"]["params"]["config"]["gamma"] == 0.95
+    assert config["env"]["commands"]["lin_vel_x"] == [-0.1, 0.3]  # values parse as YAML
 
 
-def test_overrides_change_existing_keys_with_yaml_values(tmp_path):
-    env, train = _files(tmp_path)
-    config = load_run_config("Custom", env, train, ["env.reward.lin_vel=0.5", "train.params.config.gamma=0.99"])
-    assert config["env"]["reward"]["lin_vel"] == 0.5
-    assert config["train"]["params"]["config"]["gamma"] == 0.99
+def test_custom_files_load_with_overrides(tmp_path):
+    env, train = tmp_path / "env.yaml", tmp_path / "train.yaml"
+    env.write_text(yaml.safe_dump({"env": {"task": "DucklingCommand", "seed": 3}}))
+    train.write_text(yaml.safe_dump({"params": {"config": {"gamma": 0.9}}}))
+    config = load_run_config("Custom", str(env), str(train), ["env.seed=4"])
+    assert config["env"]["seed"] == 4 and config["train"]["params"]["config"]["gamma"] == 0.9
+    assert config["sources"] == {"env": str(env), "train": str(train)}
 
 
 @pytest.mark.parametrize(
     "override, words",
     [
-        ("env.reward.lin_vell=0.5", "no key 'lin_vell'"),
-        ("env.rewards.lin_vel=0.5", "no section 'env.rewards'"),
-        ("reward.lin_vel=0.5", "starting with 'env.' or 'train.'"),
-        ("env.reward.lin_vel", "expected a dotted override"),
+        ("env.rewards.lin_vel_xy.weigth=0.5", "no key 'weigth'"),
+        ("env.reward.lin_vel_xy.weight=0.5", "no section 'env.reward'"),
+        ("rewards.lin_vel_xy.weight=0.5", "starting with 'env.' or 'train.'"),
+        ("env.rewards.lin_vel_xy.weight", "expected a dotted override"),
+        ("env.seed=[1", "could not parse value"),
     ],
 )
-def test_bad_override_is_a_one_line_error(tmp_path, override, words):
-    env, train = _files(tmp_path)
-    config = load_run_config("Custom", env, train)
+def test_bad_override_is_a_one_line_error(override, words):
+    config = load_run_config("DucklingCommand")
     with pytest.raises(AwdError, match=words):
         apply_override(config, override)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 from pathlib import Path
 
 import gymnasium as gym
@@ -195,7 +196,8 @@ def test_runner_play_runs_the_player(trained, capsys):
     runner = make_runner()
     runner.load(train_yaml(trained.parent, max_epochs=1))
     runner.run({"train": False, "play": True, "checkpoint": str(trained / "nn" / "dummy.pth")})
-    assert "av reward" in capsys.readouterr().out
+    summary = re.search(r"av reward: (\S+) av steps: (\S+)", capsys.readouterr().out)
+    assert summary and float(summary[2]) > 0  # the player finished games of more than zero steps
 
 
 @pytest.mark.parametrize("batch, requested, expected", [
@@ -216,8 +218,12 @@ def shipped_train_yamls() -> list[Path]:
     return sorted((DATA_DIR / "cfg").glob("*/train/amp_*.yaml"))
 
 
-def test_a_train_template_is_shipped():
-    assert shipped_train_yamls(), "no awd/data/cfg/<robot>/train/amp_*.yaml"
+def test_every_task_names_a_shipped_template_and_every_template_is_used():
+    from awd import DATA_DIR
+    from awd.tasks import TASKS
+
+    named = {DATA_DIR / "cfg" / task.train_cfg for task in TASKS.values() if task.train_cfg}
+    assert named == set(shipped_train_yamls())
 
 
 @pytest.mark.parametrize("path", shipped_train_yamls(), ids=lambda p: f"{p.parent.parent.name}/{p.name}")
