@@ -101,12 +101,28 @@ def test_shipped_configs_load(name):
     assert cfg.motion_file == "motions/mini_bdx"
 
 
-def test_command_config_values():
-    cfg = load_env_config(CFG_DIR / "duckling_command.yaml")
-    assert cfg.task == "DucklingCommand" and cfg.init.mode == "Hybrid"
-    assert cfg.commands.lin_vel_x == (-0.15, 0.25) and cfg.commands.ang_vel_z == (-0.8, 0.8)
-    assert cfg.rewards["lin_vel_xy"] == RewardTermConfig(1.0, {"std": 0.25})
-    assert load_env_config(CFG_DIR / "duckling_amp.yaml").rewards == {}
+def _typed_leaves(node, prefix=""):
+    """{dotted key: value} of a typed config (nested dataclasses; reward terms as weight + params)."""
+    if isinstance(node, RewardTermConfig):
+        return {f"{prefix}weight": node.weight, **{f"{prefix}{k}": v for k, v in node.params.items()}}
+    if isinstance(node, dict):
+        items = node.items()
+    elif dataclasses.is_dataclass(node):
+        items = ((f.name, getattr(node, f.name)) for f in dataclasses.fields(node) if f.name != "source")
+    else:
+        return {prefix[:-1]: list(node) if isinstance(node, tuple) else node}
+    return {k: v for name, child in items for k, v in _typed_leaves(child, f"{prefix}{name}.").items()}
+
+
+def test_the_command_config_lists_every_key_and_each_reaches_the_typed_config():
+    """duckling_command.yaml promises every key is listed (so that dotted overrides reach it); each YAML value
+    arrives unchanged in the typed config."""
+    from awd.utils.io import read_yaml
+
+    raw = _typed_leaves(read_yaml(CFG_DIR / "duckling_command.yaml")["env"])
+    typed = _typed_leaves(load_env_config(CFG_DIR / "duckling_command.yaml"))
+    assert set(raw) == set(typed)
+    assert {k: v for k, v in raw.items() if typed[k] != v} == {}
 
 
 @pytest.mark.parametrize("mapping, key", [
