@@ -124,7 +124,7 @@ def test_lsgan_loss_on_hand_built_scores():
 
 def test_unknown_disc_loss_is_a_config_error():
     from awd.errors import AwdError
-    from awd.learning.amp_agent import AMPSettings
+    from awd.learning.amp_settings import AMPSettings
 
     assert AMPSettings.from_config({"disc_loss": "lsgan"}).disc_loss == "lsgan"
     with pytest.raises(AwdError, match="disc_loss.*lsgan"):

@@ -14,7 +14,7 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from awd.errors import AwdError
-from awd.learning.amp_agent import resolve_minibatch_size
+from awd.learning.amp_settings import resolve_minibatch_size
 from awd.learning.checkpoint import load_checkpoint
 from awd.learning.register import make_runner, register_env
 
@@ -250,7 +250,8 @@ def test_yaml_template_trains_one_epoch(path, tmp_path):
 def test_disc_saturation_warns_once_per_streak(capsys):
     from types import SimpleNamespace
 
-    from awd.learning.amp_agent import AMPAgent, AMPSettings
+    from awd.learning.amp_agent import AMPAgent
+    from awd.learning.amp_settings import AMPSettings
 
     fake = SimpleNamespace(amp=AMPSettings(disc_saturation_epochs=3), _saturated_epochs=0)
     saturated = {"info/disc_agent_acc": 0.99, "info/disc_demo_acc": 0.97}
