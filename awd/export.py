@@ -36,6 +36,7 @@ import torch
 
 import awd
 from awd.errors import AwdError, exit_on_error
+from awd.learning.checkpoint import non_finite_entries
 from awd.loader import (INPUT_NAME, METADATA_FILE, OUTPUT_NAME, checkpoint_env_config, load_policy, onnx_session,
                         resolve_env_mapping)
 
@@ -210,10 +211,10 @@ def compile_actor(actor: torch.nn.Module, obs_size: int):
 def check_actor(name: str, actor, onnx_model, scripted, obs: np.ndarray) -> dict[str, float]:
     """The parity of the compiled actors with the torch one; AwdError above PARITY_TOLERANCE."""
     differences = parity(actor, onnx_model.SerializeToString(), scripted, obs)
-    worst = max(differences, key=differences.get)
-    if differences[worst] > PARITY_TOLERANCE:
-        raise AwdError(name, "export_check", f"{worst} differs from the torch actor by {differences[worst]:.2e} "
-                       f"(expected <= {PARITY_TOLERANCE:g})")
+    failing = [key for key, difference in differences.items() if not difference <= PARITY_TOLERANCE]  # NaN fails
+    if failing:
+        raise AwdError(name, "export_check", f"{failing[0]} differs from the torch actor by "
+                       f"{differences[failing[0]]:.2e} (expected <= {PARITY_TOLERANCE:g})")
     return differences
 
 
@@ -237,6 +238,10 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, 
     checkpoint = Path(checkpoint)
     folder = Path(folder) if folder else checkpoint.with_name(f"{checkpoint.stem}_export")
     state, env, model = load_policy(checkpoint, env_mapping)
+    poisoned = non_finite_entries({"model": model.state_dict()})
+    if poisoned:
+        raise AwdError(checkpoint, "model", f"not exported: non-finite values in {poisoned[0].rstrip('.')}"
+                       f"{f' and {len(poisoned) - 1} more' if len(poisoned) > 1 else ''}")
     metadata = policy_metadata(checkpoint, state, env, model)
     actors = {"policy": model.export_actor()}
     metadata["files"] = {"onnx": "policy.onnx", "torchscript": "policy.pt", "metadata": METADATA_FILE}

@@ -143,6 +143,19 @@ def run_rl_games(params: dict, checkpoint: str | None) -> None:
     runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
+def create_run_dir(parent: Path, name: str) -> Path:
+    """A new run folder, created exclusively: NAME, else NAME-2, NAME-3... (runs started in the same second)."""
+    parent.mkdir(parents=True, exist_ok=True)
+    for attempt in range(1, 1000):
+        path = parent / (name if attempt == 1 else f"{name}-{attempt}")
+        try:
+            path.mkdir()
+            return path
+        except FileExistsError:
+            continue
+    raise AwdError(parent, None, f"could not create a run folder named {name} (1000 exist)")
+
+
 def train(args, overrides: list[str]) -> None:
     if args.eval:
         raise AwdError(None, "--eval", "--eval measures a checkpoint: use it with --test --checkpoint X")
@@ -154,10 +167,9 @@ def train(args, overrides: list[str]) -> None:
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
     config = build_run_config(args, overrides)
     run = config["train"]["params"]["config"]
-    experiment = f"{run['name']}_{time.strftime('%Y%m%d-%H%M%S')}"
     run["train_dir"] = str(Path(args.output_path).resolve())
-    run["full_experiment_name"] = experiment
-    run_dir = Path(run["train_dir"]) / experiment
+    run_dir = create_run_dir(Path(run["train_dir"]), f"{run['name']}_{time.strftime('%Y%m%d-%H%M%S')}")
+    run["full_experiment_name"] = run_dir.name
     write_yaml_atomic(run_dir / "config.yaml", config)
     print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)

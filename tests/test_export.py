@@ -14,6 +14,7 @@ import onnx
 import pytest
 import torch
 
+from awd.errors import AwdError
 from awd.export import export_checkpoint, onnx_metadata, random_observations, torchscript
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.learning.policy import deterministic_actions
@@ -144,13 +145,29 @@ def test_run_py_export_replaces_an_earlier_export_and_refuses_other_folders(trai
     assert [p.name for p in other.iterdir()] == ["keep.txt"]
 
 
+def test_the_parity_check_fails_on_nan(monkeypatch):
+    import awd.export as export
+
+    monkeypatch.setattr(export, "parity", lambda *args: {"onnxruntime": float("nan"), "torchscript": 0.0})
+    with pytest.raises(AwdError, match="onnxruntime differs from the torch actor by nan"):
+        export.check_actor("policy.onnx", None, onnx.ModelProto(), None, np.zeros((1, 3), np.float32))
+
+
+def test_a_checkpoint_with_non_finite_weights_is_not_written(trained_checkpoint, tmp_path):
+    state = load_checkpoint(trained_checkpoint)
+    state["amp_input_mean_std"]["running_var"][0] = float("inf")
+    with pytest.raises(AwdError, match="not written: non-finite values in .*amp_input_mean_std.running_var"):
+        save_checkpoint(tmp_path / "poisoned.pth", state)
+    assert list(tmp_path.iterdir()) == []
+
+
 def _doctored(checkpoint, target, change):
     state = load_checkpoint(checkpoint)
     change(state)
     return save_checkpoint(target, state)
 
 
-@pytest.mark.parametrize("case", ["override", "cfg_env", "network", "missing"])
+@pytest.mark.parametrize("case", ["override", "cfg_env", "network", "missing", "nan"])
 def test_bad_input_fails_with_one_line_and_writes_nothing(case, trained_checkpoint, tmp_path, capsys):
     checkpoint, extra, words = trained_checkpoint, [], []
     if case == "override":  # the env the checkpoint is exported against observes more than it was trained on
@@ -164,6 +181,12 @@ def test_bad_input_fails_with_one_line_and_writes_nothing(case, trained_checkpoi
             state["config"]["network"]["actor"]["units"] = [64, 64]
         checkpoint = _doctored(trained_checkpoint, tmp_path / "other.pth", change)
         words = ["model: weights do not fit the network"]
+    elif case == "nan":  # a diverged policy (written around save_checkpoint, which refuses it)
+        state = load_checkpoint(trained_checkpoint)
+        next(value for key, value in state["model"].items() if "actor_mlp" in key)[0, 0] = float("nan")
+        checkpoint = tmp_path / "nan.pth"
+        torch.save(state, checkpoint)
+        words = ["model: not exported: non-finite values in model.a2c_network.actor_mlp"]
     else:
         checkpoint, words = tmp_path / "missing.pth", ["checkpoint file not found"]
     folder = tmp_path / "out"

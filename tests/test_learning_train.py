@@ -148,6 +148,16 @@ def test_checkpoints_are_weights_only_and_complete(trained):
         assert key in state
     assert len(state["optimizer"]["param_groups"]) == 3
     assert [g["lr"] for g in state["optimizer"]["param_groups"]] == [1e-3, 2e-3, 5e-4]
+    numbered = torch.load(nn_dir / "dummy_ep000003.pth", weights_only=True)  # the same state but the replay buffer
+    assert numbered["amp_replay_buffer"] is None and numbered["optimizer"] is None and numbered["epoch"] == 3
+    assert all(torch.equal(numbered["model"][k], v) for k, v in state["model"].items())
+
+
+def test_resume_from_a_numbered_checkpoint_starts_an_empty_replay(trained, tmp_path, capsys):
+    agent = make_agent(train_yaml(tmp_path, max_epochs=5))
+    agent.restore(str(trained / "nn" / "dummy_ep000003.pth"))
+    assert agent.epoch_num == 3 and len(agent.replay_buffer) == 0
+    assert "holds no replay buffer nor optimiser state" in capsys.readouterr().out
 
 
 def test_resume_continues_epochs_and_restores_replay(trained, tmp_path):

@@ -54,6 +54,14 @@ def test_training_writes_config_scalars_and_checkpoints(trained):
     assert state["config"]["config"]["env_config"]["task"] == "DucklingCommand"
 
 
+def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
+    from awd.run import create_run_dir
+
+    first, second = create_run_dir(tmp_path, "walk_20261201-120000"), create_run_dir(tmp_path, "walk_20261201-120000")
+    assert (first.name, second.name) == ("walk_20261201-120000", "walk_20261201-120000-2")
+    assert first.is_dir() and second.is_dir()
+
+
 def test_resume_continues_the_epoch_count(trained, tmp_path):
     checkpoint = trained / "nn" / "DucklingCommand.pth"
     resumed = _train(tmp_path, 5, "--resume", "1", "--checkpoint", str(checkpoint))

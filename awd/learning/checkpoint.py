@@ -2,13 +2,14 @@
 
 A checkpoint is a dict with (at least) these keys:
     model, running_mean_std, reward_mean_std, amp_input_mean_std   state dicts (normalisers also live in model)
-    optimizer                                                       optimiser state dict
+    optimizer                                                       optimiser state dict (None in numbered ones)
     epoch, frame, last_mean_rewards                                 counters
-    amp_replay_buffer                                               ReplayBuffer.state_dict() (exact contents)
+    amp_replay_buffer                                               ReplayBuffer.state_dict() (None in numbered ones)
     config                                                          the resolved rl_games params, plain values only
     layout                                                          obs/action/amp sizes and names (see env_layout)
     env_state                                                       whatever the env's get_env_state returned (plain)
-The only loader is `load_checkpoint` (torch.load with weights_only=True).
+The only loader is `load_checkpoint` (torch.load with weights_only=True); `save_checkpoint` refuses NaN or
+infinity in the model and normalisers.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def layout_differences(saved: dict, current: dict) -> list[str]:
 
 def _plain_equal(a: Any, b: Any) -> bool:
     if isinstance(a, torch.Tensor) or isinstance(b, torch.Tensor):
-        return isinstance(a, torch.Tensor) and isinstance(b,
-                                                          torch.Tensor) and a.shape == b.shape and bool((a == b).all())
+        both = isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor)
+        return both and a.shape == b.shape and bool((a == b).all())
     return a == b
 
 
@@ -93,11 +94,29 @@ def check_layout(path: str | Path, saved: dict | None, current: dict) -> None:
         raise AwdError(path, "layout", "checkpoint does not match the environment: " + "; ".join(differences))
 
 
+def non_finite_entries(value: Any, prefix: str = "") -> list[str]:
+    """Dotted names of the floating tensors in a nested state that hold NaN or infinity."""
+    if isinstance(value, torch.Tensor):
+        return [prefix] if value.is_floating_point() and not bool(torch.isfinite(value).all()) else []
+    if isinstance(value, dict):
+        return [name for key, item in value.items() for name in non_finite_entries(item, f"{prefix}{key}.")]
+    if isinstance(value, (list, tuple)):
+        return [name for i, item in enumerate(value) for name in non_finite_entries(item, f"{prefix}{i}.")]
+    return []
+
+
 def save_checkpoint(path: str | Path, state: dict) -> Path:
-    """torch.save `state` to `path` (suffix .pth added if missing) through a temporary file and a rename."""
+    """torch.save `state` to `path` (suffix .pth added if missing) through a temporary file and a rename; a state
+    whose model or normalisers hold NaN or infinity is refused (AwdError) and nothing is written."""
     path = Path(path)
     if path.suffix != ".pth":
         path = path.with_name(path.name + ".pth")
+    weights = {key: state.get(key) for key in ("model", "running_mean_std", "reward_mean_std", "amp_input_mean_std")}
+    poisoned = non_finite_entries(weights)
+    if poisoned:
+        shown = ", ".join(name.rstrip(".") for name in poisoned[:3])
+        raise AwdError(path, "model", f"not written: non-finite values in {shown}"
+                       f"{f' and {len(poisoned) - 3} more' if len(poisoned) > 3 else ''} (training diverged)")
     with atomic_open(path, "wb") as stream:
         torch.save(state, stream)
     return path
