@@ -301,3 +301,24 @@ def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_ten
     assert writer.scalars["style/extremes_passed"][1] == 2000 and 0.0 <= writer.scalars["style/clips_passed"][0] <= 1.0
     assert "style/classifier_accuracy" not in writer.scalars and writer.scalars["style/judge_s"][0] > 0
     assert sorted(p.name for p in (tmp_path / "style").iterdir()) == ["epoch000010.json", "epoch000010.log"]
+
+
+def test_sigterm_stops_after_the_epoch_with_the_latest_checkpoint_saved(tmp_path, capsys):
+    import os
+    import signal
+
+    agent = make_agent(train_yaml(tmp_path, max_epochs=1000, save_latest_frequency=0, save_frequency=0))
+    train_epoch = agent.train_epoch
+
+    def epoch_then_signal():
+        stats = train_epoch()
+        if agent.epoch_num == 2:
+            os.kill(os.getpid(), signal.SIGTERM)  # as `kill PID` on a nohup run
+        return stats
+
+    agent.train_epoch = epoch_then_signal
+    handler = signal.getsignal(signal.SIGTERM)
+    _, epoch = agent.train()
+    assert epoch == 2 and "training stopped by SIGTERM at epoch 2" in capsys.readouterr().out
+    assert load_checkpoint(tmp_path / "exp" / "nn" / "dummy.pth")["epoch"] == 2
+    assert signal.getsignal(signal.SIGTERM) is handler  # the handler is restored

@@ -104,3 +104,4 @@ def test_training_on_the_warp_engine(tmp_path):
     run_dir = _train(tmp_path, 2, "--engine", "mujoco_warp", "--sim_device", "cpu")
     state = load_checkpoint(run_dir / "nn" / "DucklingCommand.pth")
     assert state["epoch"] == 2 and state["config"]["config"]["env_config"]["engine"] == "mujoco_warp"
+

@@ -26,6 +26,7 @@ from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, s
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
+from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.utils.cuda_graphs import GraphedStep
 
@@ -441,6 +442,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.obs = self.env_reset()
         self._graph_rollout()
         self.last_mean_rewards = float(self.last_mean_rewards)
+        stop = StopRequest().install()
+        try:
+            return self._train_epochs(stop)
+        finally:
+            stop.restore()
+
+    def _train_epochs(self, stop: StopRequest):
+        """Epochs until max_epochs / max_frames or a stop request; the last one saves the latest checkpoint."""
         start = time.perf_counter()
         while True:
             epoch = self.update_epoch()
@@ -452,10 +461,11 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._print_progress(stats, epoch, time.perf_counter() - start)
             self._watch_disc_saturation(stats, epoch)
             done = ((self.max_epochs != -1 and epoch >= self.max_epochs)
-                    or (self.max_frames != -1 and self.frame >= self.max_frames))
+                    or (self.max_frames != -1 and self.frame >= self.max_frames) or stop.requested)
             self._save_checkpoints(epoch, final=done)
             if done:
-                log(f"training finished at epoch {epoch}, frame {self.frame}")
+                log(f"training {'stopped by ' + stop.signal_name if stop.requested else 'finished'} at epoch "
+                    f"{epoch}, frame {self.frame}")
                 self.style_monitor.poll(wait=True)
                 if self.writer is not None:
                     self.writer.close()  # drains tensorboardX's queue: every scalar is on disk
