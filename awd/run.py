@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import copy
 import shutil
 import sys
 import time
@@ -23,11 +24,12 @@ from awd.tasks.tasks import TASKS  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
 DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}
+DEFAULT_TASK = "DucklingCommand"
 
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="DucklingCommand", help=f"one of {sorted(TASKS)}")
+    parser.add_argument("--task", help=f"one of {sorted(TASKS)} (default: {DEFAULT_TASK}, or a resumed checkpoint's)")
     parser.add_argument("--cfg_env", help="env YAML (default: the task's, under awd/data/cfg/<robot>/)")
     parser.add_argument("--cfg_train", help="rl_games YAML (default: the task's, under awd/data/cfg/<robot>/train/)")
     parser.add_argument("--motion_file", help="a clip, a folder of clips or a dataset YAML")
@@ -91,10 +93,57 @@ def choose_devices(args) -> tuple[str, str, str]:
 
 
 def build_run_config(args, overrides: list[str]) -> dict:
-    """The resolved config of a training run: YAML files, flags, then dotted overrides."""
-    config = load_run_config(args.task, args.cfg_env, args.cfg_train)
+    """The resolved config of a new training run: YAML files, flags, then dotted overrides."""
+    task = args.task or DEFAULT_TASK
+    config = load_run_config(task, args.cfg_env, args.cfg_train)
     if not config["train"]:
-        raise AwdError(None, "--task", f"{args.task} has no training config; it is played with --test")
+        raise AwdError(None, "--task", f"{task} has no training config; it is played with --test")
+    run = config["train"]["params"]["config"]
+    for key, value in TASKS[task].train_overrides if task in TASKS else ():
+        run[key] = value
+    run["name"] = task
+    return apply_run_flags(args, config, overrides, DEFAULT_NUM_ENVS)
+
+
+def resumed_run_config(args, overrides: list[str]) -> dict:
+    """The config of the run `args.checkpoint` belongs to, with the flags and overrides given now applied; each
+    value that changes is printed."""
+    from awd.learning.checkpoint import load_checkpoint
+    from awd.loader import checkpoint_env_config
+
+    if args.cfg_env or args.cfg_train:
+        raise AwdError(None, "--cfg_env" if args.cfg_env else "--cfg_train", "a resumed run keeps its checkpoint's "
+                       "config; change keys with dotted overrides (env.<key>=..., train.<key>=...)")
+    state = load_checkpoint(args.checkpoint)
+    saved = checkpoint_env_config(args.checkpoint, state)
+    if args.task and args.task != saved["task"]:
+        raise AwdError(args.checkpoint, "config.env_config.task", f"the checkpoint trained {saved['task']}, "
+                       f"not {args.task}")
+    if 0 < args.max_iterations <= int(state["epoch"]):
+        raise AwdError(None, "--max_iterations", f"expected more than the checkpoint's {state['epoch']} epochs, "
+                       f"got {args.max_iterations}")
+    params = copy.deepcopy(state["config"])
+    config = {"task": saved["task"], "env": saved["env"], "train": {"params": params},
+              "sources": {"env": saved.get("source"), "train": None},
+              "resumed_from": {"checkpoint": str(Path(args.checkpoint).resolve()), "epoch": int(state["epoch"])}}
+    args.engine = args.engine or saved.get("engine")
+    before = _leaves(config)
+    config = apply_run_flags(args, config, overrides, {args.engine: params["config"]["num_actors"]})
+    after = _leaves(config)
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key) and not key.startswith("train.params.config.env_config."):
+            print(f"awd: resume: {key} {before.get(key)!r} -> {after.get(key)!r}", flush=True)
+    return config
+
+
+def _leaves(node, prefix: str = "") -> dict:
+    if isinstance(node, dict):
+        return {k: v for key, child in node.items() for k, v in _leaves(child, f"{prefix}{key}.").items()}
+    return {prefix[:-1]: node}
+
+
+def apply_run_flags(args, config: dict, overrides: list[str], num_envs: dict) -> dict:
+    """The flags (devices, clips, seed, iterations, env count, experiment name) and dotted overrides applied."""
     engine, sim_device, rl_device = choose_devices(args)
     env = config["env"]
     if args.motion_file:
@@ -107,13 +156,11 @@ def build_run_config(args, overrides: list[str]) -> dict:
         run["max_epochs"] = args.max_iterations
     if args.seed is not None:
         params["seed"] = args.seed
-    for key, value in TASKS[args.task].train_overrides if args.task in TASKS else ():
-        run[key] = value
-    run["num_actors"] = args.num_envs or DEFAULT_NUM_ENVS[engine]
+    run["num_actors"] = args.num_envs or num_envs.get(engine) or DEFAULT_NUM_ENVS[engine]
     run["device"] = run["device_name"] = rl_device
     for override in overrides:
         apply_override(config, override)
-    run["name"] = args.experiment or args.task
+    run["name"] = args.experiment or run["name"]
     run["env_name"] = "awd"
     run["env_config"] = {"task": config["task"], "env": config["env"], "source": config["sources"]["env"],
                          "num_envs": run["num_actors"], "engine": engine, "sim_device": sim_device}
@@ -143,6 +190,17 @@ def run_rl_games(params: dict, checkpoint: str | None) -> None:
     runner.run({"train": True, "play": False, "checkpoint": checkpoint})
 
 
+def run_folder(args, config: dict) -> tuple[Path, str]:
+    """(parent, name) of a new run's folder: NAME_<time> under --output_path; a resumed run's successor
+    <original>_resume_epNNNNNN beside the original when the checkpoint lies in a run's nn/ folder."""
+    resumed = config.get("resumed_from")
+    original = Path(resumed["checkpoint"]).parent.parent if resumed else None
+    if original is not None and (original / "nn").is_dir() and (original / "config.yaml").is_file():
+        return original.parent, f"{original.name}_resume_ep{resumed['epoch']:06d}"
+    name = config["train"]["params"]["config"]["name"]
+    return Path(args.output_path).resolve(), f"{name}_{time.strftime('%Y%m%d-%H%M%S')}"
+
+
 def create_run_dir(parent: Path, name: str) -> Path:
     """A new run folder, created exclusively: NAME, else NAME-2, NAME-3... (runs started in the same second)."""
     parent.mkdir(parents=True, exist_ok=True)
@@ -165,11 +223,10 @@ def train(args, overrides: list[str]) -> None:
         raise AwdError(None, "--resume", "expected --checkpoint X to resume from")
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
-    config = build_run_config(args, overrides)
+    config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
     run = config["train"]["params"]["config"]
-    run["train_dir"] = str(Path(args.output_path).resolve())
-    run_dir = create_run_dir(Path(run["train_dir"]), f"{run['name']}_{time.strftime('%Y%m%d-%H%M%S')}")
-    run["full_experiment_name"] = run_dir.name
+    run_dir = create_run_dir(*run_folder(args, config))
+    run["train_dir"], run["full_experiment_name"] = str(run_dir.parent), run_dir.name
     write_yaml_atomic(run_dir / "config.yaml", config)
     print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)

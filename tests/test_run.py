@@ -62,23 +62,38 @@ def test_runs_started_in_the_same_second_get_their_own_folders(tmp_path):
     assert first.is_dir() and second.is_dir()
 
 
-def test_resume_continues_the_epoch_count(trained, tmp_path):
+def test_resume_continues_the_run_with_its_config_beside_it(trained, capsys):
     checkpoint = trained / "nn" / "DucklingCommand.pth"
-    resumed = _train(tmp_path, 5, "--resume", "1", "--checkpoint", str(checkpoint))
+    main(["--headless", "--resume", "1", "--checkpoint", str(checkpoint), "--max_iterations", "5"])
+    assert "awd: resume: train.params.config.max_epochs 3 -> 5" in capsys.readouterr().out
+    resumed = trained.parent / f"{trained.name}_resume_ep000003"
     state = load_checkpoint(resumed / "nn" / "DucklingCommand.pth")
-    assert state["epoch"] == 5
-    assert state["frame"] == load_checkpoint(checkpoint)["frame"] * 5 // 3
+    assert state["epoch"] == 5 and state["frame"] == load_checkpoint(checkpoint)["frame"] * 5 // 3
+    assert state["config"]["network"]["actor"]["units"] == [32, 32]  # the run's config, not the shipped one
+    assert state["config"]["config"]["num_actors"] == 8 and state["config"]["config"]["env_config"]["env"]["seed"] == 3
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--max_iterations", "3"], "expected more than the checkpoint's 3 epochs"),
+    (["--task", "DucklingStand"], "the checkpoint trained DucklingCommand, not DucklingStand"),
+    (["--cfg_env", "mini_bdx/duckling_command.yaml"], "a resumed run keeps its checkpoint's config"),
+])
+def test_resume_refuses_what_would_not_continue_the_run(trained, argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--headless", "--resume", "1", "--checkpoint", str(trained / "nn" / "DucklingCommand.pth"), *argv])
+    assert exit_info.value.code == 2 and words in capsys.readouterr().err
 
 
 def test_resume_with_a_different_layout_fails_clearly_and_leaves_nothing(trained, tmp_path, capsys):
     checkpoint = trained / "nn" / "DucklingCommand.pth"
+    folders = sorted(trained.parent.iterdir())
     with pytest.raises(SystemExit) as exit_info:
         main([*SMALL, "--output_path", str(tmp_path), "--max_iterations", "4", "--resume", "1",
               "--checkpoint", str(checkpoint), "env.amp.num_steps=5"])
     assert exit_info.value.code == 2
     message = capsys.readouterr().err.strip().splitlines()[-1]
     assert message.startswith("error: ") and str(checkpoint) in message and "layout" in message
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [] and sorted(trained.parent.iterdir()) == folders
 
 
 @pytest.mark.parametrize(
