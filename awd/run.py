@@ -87,6 +87,9 @@ def choose_devices(args) -> tuple[str, str, str]:
     if engine == "mujoco_warp" and importlib.util.find_spec("mujoco_warp") is None:
         raise AwdError(None, "--engine",
                        'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
+    if engine == "mujoco_warp" and args.sim_device is None and not torch.cuda.is_available():
+        raise AwdError(None, "--engine", "mujoco_warp found no CUDA GPU here: use --sim_device cpu (Warp's CPU "
+                       "backend, slow) or --engine mujoco")
     sim_device = args.sim_device or ("cuda:0" if engine == "mujoco_warp" else "cpu")
     rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device
@@ -144,6 +147,8 @@ def _leaves(node, prefix: str = "") -> dict:
 
 def apply_run_flags(args, config: dict, overrides: list[str], num_envs: dict) -> dict:
     """The flags (devices, clips, seed, iterations, env count, experiment name) and dotted overrides applied."""
+    if args.num_envs < 0:
+        raise AwdError(None, "--num_envs", f"expected a positive count (0: the engine's default), got {args.num_envs}")
     engine, sim_device, rl_device = choose_devices(args)
     env = config["env"]
     if args.motion_file:

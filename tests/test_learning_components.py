@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -253,3 +254,24 @@ def test_rollout_actions_follow_the_policy_distribution():
     assert abs(float(noise.mean())) < 0.02 and abs(float(noise.std()) - 1.0) < 0.02
     expected = torch.distributions.Normal(out["mus"], out["sigmas"]).log_prob(out["actions"]).sum(-1)
     torch.testing.assert_close(out["neglogpacs"], -expected, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("key, value, words", [
+    ("learning_rate", "fast", "config.learning_rate: expected a number > 0, found 'fast'"),
+    ("learning_rate", 0.0, "expected a number > 0"),
+    ("learning_rate", float("nan"), "expected a number > 0"),
+    ("horizon_length", -5, "config.horizon_length: expected an integer >= 1, found -5"),
+    ("horizon_length", 2.5, "expected an integer"),
+    ("mini_epochs", [1, 2], "config.mini_epochs: expected an integer >= 1, found [1, 2]"),
+    ("num_minibatches", True, "expected an integer"),
+    ("gamma", 1.5, "config.gamma: expected a number >= 0 and <= 1"),
+    ("e_clip", -0.2, "config.e_clip: expected a number > 0"),
+    ("max_epochs", -2, "config.max_epochs: expected an integer >= -1"),
+])
+def test_ppo_keys_of_the_wrong_type_or_range_are_one_line_errors(key, value, words):
+    from awd.errors import AwdError
+    from awd.learning.amp_settings import check_ppo_keys
+
+    check_ppo_keys({"learning_rate": 3e-4, "horizon_length": 32, "gamma": 0.99, "max_epochs": -1})
+    with pytest.raises(AwdError, match=re.escape(words)):
+        check_ppo_keys({key: value})

@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 
 import pytest
+import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from awd.learning.checkpoint import load_checkpoint
@@ -103,6 +104,7 @@ def test_resume_with_a_different_layout_fails_clearly_and_leaves_nothing(trained
         (["--test"], "expected a checkpoint"),
         (["env.rewards.lin_vel_xy.weigth=1"], "no key 'weigth'"),
         (["--motion_file", "no_such_clips"], "motion file or folder not found"),
+        (["--num_envs=-5"], "--num_envs: expected a positive count"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, words):
@@ -115,6 +117,14 @@ def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, words):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed")
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA GPU is present")
+def test_warp_without_a_gpu_points_to_the_cpu_backend(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SMALL, "--output_path", str(tmp_path), "--engine", "mujoco_warp"])
+    assert exit_info.value.code == 2 and "--sim_device cpu" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_training_on_the_warp_engine(tmp_path):
     run_dir = _train(tmp_path, 2, "--engine", "mujoco_warp", "--sim_device", "cpu")
     state = load_checkpoint(run_dir / "nn" / "DucklingCommand.pth")

@@ -30,6 +30,7 @@ from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.utils.cuda_graphs import GraphedStep
 
+
 class AMPAgent(a2c_continuous.A2CAgent):
     """PPO + AMP on rl_games; registered as algo `amp` by awd.learning.register."""
 

@@ -91,8 +91,36 @@ def resolve_minibatch_size(batch_size: int, requested: int | None, num_minibatch
                   f"({count} minibatches, num_minibatches={num_minibatches}, max_minibatches={max_minibatches})")
 
 
+# PPO keys of params.config: (type, lowest allowed, lowest is allowed itself, highest allowed)
+PPO_KEYS = {"num_actors": (int, 1, True, None), "horizon_length": (int, 1, True, None),
+            "mini_epochs": (int, 1, True, None), "num_minibatches": (int, 1, True, None),
+            "max_minibatches": (int, 1, True, None), "learning_rate": (float, 0.0, False, None),
+            "critic_learning_rate": (float, 0.0, False, None), "disc_learning_rate": (float, 0.0, False, None),
+            "gamma": (float, 0.0, True, 1.0), "tau": (float, 0.0, True, 1.0), "e_clip": (float, 0.0, False, None),
+            "critic_coef": (float, 0.0, True, None), "entropy_coef": (float, 0.0, True, None),
+            "bounds_loss_coef": (float, 0.0, True, None), "grad_norm": (float, 0.0, False, None),
+            "max_epochs": (int, -1, True, None)}
+
+
+def check_ppo_keys(config: dict) -> None:
+    """Each PPO key present has its type and range, or an AwdError naming it."""
+    for key, (kind, low, low_allowed, high) in PPO_KEYS.items():
+        value = config.get(key)
+        if value is None:
+            continue
+        expected = f"{'an integer' if kind is int else 'a number'} {'>=' if low_allowed else '>'} {low:g}" + (
+            f" and <= {high:g}" if high is not None else "")
+        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+        if kind is int:
+            number = number and float(value).is_integer()
+        if not number or value < low or (value == low and not low_allowed) or (high is not None and value > high):
+            raise AwdError(CONFIG_SOURCE, f"config.{key}", f"expected {expected}, found {value!r}")
+
+
 def resolve_config(config: dict) -> None:
-    """Fill PPO defaults, reject unsupported modes, and make the minibatch size valid for this env count."""
+    """Check the PPO keys, fill PPO defaults, reject unsupported modes, and make the minibatch size valid for this
+    env count."""
+    check_ppo_keys(config)
     for unsupported in ("multi_gpu", "central_value_config", "mixed_precision"):
         if config.get(unsupported):
             raise AwdError(CONFIG_SOURCE, f"config.{unsupported}", "not supported by the amp algo")
