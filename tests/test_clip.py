@@ -237,6 +237,25 @@ def test_non_finite_values_name_frame_and_field(tmp_path, document, value):
     expect_error(write_document(tmp_path, document), "Frames[9].joints_vel", "finite")
 
 
+@pytest.mark.parametrize("entry, index, value, words", [
+    ("root_pos", 0, 1e300, "expected |value| <= 1000 m, found 1e+300"),
+    ("joints_pos", 3, -20.0, "expected |value| <= 12.5664 rad"),
+    ("world_linear_vel", 1, 80.0, "<= 50 m/s"),
+    ("joints_vel", 5, 1e4, "<= 500 rad/s"),
+])
+def test_physically_absurd_values_name_frame_and_field(tmp_path, document, entry, index, value, words):
+    document["Frames"][7][frame_offsets(16)[entry] + index] = value
+    expect_error(write_document(tmp_path, document), f"Frames[7].{entry}", words)
+
+
+def test_an_absurd_clip_is_not_written(tmp_path):
+    clip = make_clip()
+    clip.root_pos[4, 0] = 1e300
+    with pytest.raises(AwdError, match=r"Frames\[4\].root_pos: expected \|value\| <= 1000 m"):
+        save_clip(clip, tmp_path / "clip.json")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_non_unit_quaternion(tmp_path, document):
     document["Frames"][12][3:7] = [0.0, 0.0, 0.0, 1.01]
     expect_error(write_document(tmp_path, document), "Frames[12].root_quat", "unit quaternion", "1.01")

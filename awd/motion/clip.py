@@ -25,6 +25,11 @@ LOOP_MODES = ("Wrap", "Clamp")
 FRAME_DECIMALS = 6
 QUAT_NORM_TOLERANCE = 1e-3
 FRAME_DURATION_TOLERANCE = 1e-9  # relative; FrameDuration must be the exact 1/FPS
+# Physical sanity, for any robot: the largest |value| a frame entry may hold (m, m/s, rad, rad/s)
+PHYSICAL_BOUNDS = {"root_pos": (1e3, "m"), "left_toe_pos": (1e3, "m"), "right_toe_pos": (1e3, "m"),
+                   "world_linear_vel": (50.0, "m/s"), "left_toe_vel": (50.0, "m/s"), "right_toe_vel": (50.0, "m/s"),
+                   "world_angular_vel": (100.0, "rad/s"), "joints_pos": (4 * math.pi, "rad"),
+                   "joints_vel": (500.0, "rad/s")}
 
 REQUIRED_FIELDS = (
     "Format", "SchemaVersion", "Robot", "FPS", "FrameDuration", "LoopMode", "MotionWeight", "Joints",
@@ -211,8 +216,23 @@ def clip_to_json(clip: Clip) -> dict:
     return document
 
 
+def check_physical(path, frames: np.ndarray, layout: dict[str, slice]) -> None:
+    """AwdError at the first frame entry beyond PHYSICAL_BOUNDS (or not finite)."""
+    for name, (bound, unit) in PHYSICAL_BOUNDS.items():
+        values = frames[:, layout[name]]
+        bad = ~(np.abs(values) <= bound)
+        if bad.any():
+            row, column = (int(i) for i in np.argwhere(bad)[0])
+            raise AwdError(path, f"Frames[{row}].{name}", f"expected |value| <= {bound:g} {unit}, found "
+                           f"{values[row, column]:g}")
+
+
 def save_clip(clip: Clip, path) -> None:
-    """Write `clip` as JSON atomically: readers see the old file or the complete new one, never a part."""
+    """Write `clip` as JSON atomically: readers see the old file or the complete new one, never a part; a clip
+    beyond PHYSICAL_BOUNDS is refused and nothing is written."""
+    n = len(clip.joint_names)
+    check_physical(path, _flat_frames(clip), {name: slice(start, start + frame_sizes(n)[name])
+                                              for name, start in frame_offsets(n).items()})
     document = clip_to_json(clip)
     with atomic_open(path) as stream:
         json.dump(document, stream, default=_json_default, allow_nan=False, separators=(",", ":"))
@@ -348,6 +368,7 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
         name = next(name for name, part in layout.items() if part.start <= column < part.stop)
         raise AwdError(path, f"Frames[{frame_index}].{name}",
                        f"expected finite numbers, found {array[frame_index, column]}")
+    check_physical(path, array, layout)
     return array
 
 
