@@ -307,3 +307,18 @@ def test_failed_generation_leaves_no_partial_file(spec, params, tmp_path, monkey
     with pytest.raises(OSError):
         run_jobs(spec, params, [ClipJob("half.json", 0.01)], tmp_path, GenerationOptions(length=1.0), progress=False)
     assert os.listdir(tmp_path) == ["good.json"]
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["-l", "0.01"], "--length: expected at least 2 frames per clip, found --length 0.01 s x --fps 50.0 = 0.5"),
+    (["--min_dx", "nan"], "--min_dx: expected a finite number, found nan"),
+    (["--fps", "inf"], "--fps: expected a finite number"),
+])
+def test_cli_bad_numbers_are_one_line_before_anything_is_written(argv, words, tmp_path, capsys):
+    from awd.gait.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["-n", "1", "-o", str(tmp_path / "out"), *argv])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert words in line and not (tmp_path / "out").exists()

@@ -5,6 +5,7 @@ Flags follow the old AWD `auto_gait_generator.py` (-n, -o, -l, --mini, --preset,
 from __future__ import annotations
 
 import argparse
+import math
 import time
 
 from awd.errors import AwdError, exit_on_error
@@ -51,10 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _check_args(args) -> None:
+    for key in ("length", "fps", *(f"{end}_{key}" for key in DEFAULT_RANGES for end in ("min", "max"))):
+        if not math.isfinite(getattr(args, key)):
+            raise AwdError(None, f"--{key}", f"expected a finite number, found {getattr(args, key)}")
     if args.length <= 0:
         raise AwdError(None, "--length", f"expected a positive number of seconds, found {args.length}")
     if args.fps <= 0:
         raise AwdError(None, "--fps", f"expected a positive frame rate, found {args.fps}")
+    if args.length * args.fps < 2:
+        raise AwdError(None, "--length", f"expected at least 2 frames per clip, found --length {args.length} s x "
+                       f"--fps {args.fps} = {args.length * args.fps:g}")
     if args.jobs is not None and args.jobs < 1:
         raise AwdError(None, "--jobs", f"expected at least 1 worker, found {args.jobs}")
     if args.num_recordings is not None and args.num_recordings < 0:
