@@ -11,7 +11,7 @@ import yaml
 
 from awd import DATA_DIR
 from awd.errors import AwdError
-from awd.utils.io import read_yaml
+from awd.utils.io import load_yaml_text, read_yaml
 
 CFG_DIR = DATA_DIR / "cfg"
 
@@ -66,7 +66,7 @@ def apply_override(config: dict[str, Any], override: str) -> None:
     if keys[-1] not in node:
         raise AwdError("command line", dotted, f"no key {keys[-1]!r} here; known keys: {sorted(node)}")
     try:
-        node[keys[-1]] = yaml.safe_load(text)
+        node[keys[-1]] = load_yaml_text(text)
     except yaml.YAMLError:
         raise AwdError("command line", dotted, f"could not parse value {text!r}") from None
 

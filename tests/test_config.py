@@ -49,3 +49,16 @@ def test_unknown_task_and_missing_file():
         load_run_config("Walk")
     with pytest.raises(AwdError, match="config file not found"):
         load_run_config("DucklingCommand", cfg_env="nowhere.yaml")
+
+
+def test_numbers_in_exponent_notation_are_numbers_on_the_command_line_and_in_files(tmp_path):
+    from awd.utils.io import read_yaml
+
+    config = load_run_config("DucklingCommand", overrides=["train.params.config.learning_rate=1.0e-4",
+                                                           "train.params.config.disc_learning_rate=1e-5",
+                                                           "train.params.config.max_epochs=3E4"])
+    run = config["train"]["params"]["config"]
+    assert (run["learning_rate"], run["disc_learning_rate"], run["max_epochs"]) == (1e-4, 1e-5, 30000.0)
+    path = tmp_path / "numbers.yaml"
+    path.write_text("a: 1.0e12\nb: 5e-3\nc: 0.5e\nd: '1e3'\n")
+    assert read_yaml(path) == {"a": 1e12, "b": 5e-3, "c": "0.5e", "d": "1e3"}  # a quoted number stays a string

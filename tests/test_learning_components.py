@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import pytest
 import torch
@@ -275,3 +276,25 @@ def test_ppo_keys_of_the_wrong_type_or_range_are_one_line_errors(key, value, wor
     check_ppo_keys({"learning_rate": 3e-4, "horizon_length": 32, "gamma": 0.99, "max_epochs": -1})
     with pytest.raises(AwdError, match=re.escape(words)):
         check_ppo_keys({key: value})
+
+
+class _RunsCode:
+    """Unpickling this would call `marker.touch()`."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def test_a_checkpoint_with_code_in_it_is_refused_in_one_line_without_running_it(tmp_path):
+    from awd.errors import AwdError
+    from awd.learning.checkpoint import load_checkpoint
+
+    marker = tmp_path / "ran"
+    torch.save({"model": _RunsCode(marker)}, tmp_path / "evil.pth")
+    with pytest.raises(AwdError) as info:
+        load_checkpoint(tmp_path / "evil.pth")
+    assert "refused: the file holds Python objects" in str(info.value) and "\n" not in str(info.value)
+    assert "weights_only" not in str(info.value) and not marker.exists()

@@ -14,6 +14,7 @@ infinity in the model and normalisers.
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +130,12 @@ def load_checkpoint(path: str | Path, device: str | torch.device = "cpu") -> dic
         raise AwdError(path, None, "checkpoint file not found")
     try:
         state = torch.load(path, map_location=device, weights_only=True)
-    except Exception as error:  # pickle errors, truncated files, forbidden globals
-        raise AwdError(path, None, f"cannot read checkpoint ({type(error).__name__}: {error})") from None
+    except pickle.UnpicklingError:  # objects a weights-only load refuses: nothing of them ran
+        raise AwdError(path, None, "refused: the file holds Python objects other than tensors and plain values "
+                       "(awd checkpoints never do; it was not written by awd, or was tampered with)") from None
+    except Exception as error:  # truncated files, not a torch file
+        first = (str(error).strip().splitlines() or [""])[0]
+        raise AwdError(path, None, f"cannot read checkpoint ({type(error).__name__}: {first})") from None
     if not isinstance(state, dict) or "model" not in state:
         raise AwdError(path, None, "not an awd checkpoint (expected a dict with a 'model' entry)")
     return state

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import tempfile
 from contextlib import contextmanager
@@ -15,6 +16,21 @@ import yaml
 from awd.errors import AwdError
 
 
+class SafeLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that also reads 1e-5, 1.0e12 and 3E4 as numbers (YAML 1.1 needs a dot and an exponent
+    sign, so PyYAML reads those as strings)."""
+
+
+SafeLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789"))
+
+
+def load_yaml_text(text: str) -> Any:
+    """Safe-load YAML text (SafeLoader above)."""
+    return yaml.load(text, Loader=SafeLoader)
+
+
 def read_yaml(path: str | Path) -> Any:
     """Safe-load a YAML file; a missing file or a syntax error becomes an AwdError naming the file."""
     path = Path(path)
@@ -22,7 +38,7 @@ def read_yaml(path: str | Path) -> Any:
         raise AwdError(path, None, "file not found")
     try:
         with open(path, encoding="utf-8") as stream:
-            return yaml.safe_load(stream)
+            return yaml.load(stream, Loader=SafeLoader)
     except yaml.YAMLError as error:
         raise AwdError(path, None, f"invalid YAML ({str(error).splitlines()[0]})") from None
 
