@@ -298,3 +298,24 @@ def test_a_checkpoint_with_code_in_it_is_refused_in_one_line_without_running_it(
         load_checkpoint(tmp_path / "evil.pth")
     assert "refused: the file holds Python objects" in str(info.value) and "\n" not in str(info.value)
     assert "weights_only" not in str(info.value) and not marker.exists()
+
+
+def test_a_full_disk_is_one_line_and_the_previous_checkpoint_is_kept(tmp_path, monkeypatch):
+    import errno
+
+    import awd.utils.io as io
+    from awd.errors import AwdError
+    from awd.learning.checkpoint import save_checkpoint
+
+    path = save_checkpoint(tmp_path / "latest.pth", {"model": {"w": torch.ones(3)}, "epoch": 1})
+    before = path.read_bytes()
+
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(io.os, "fsync", no_space)
+    with pytest.raises(AwdError) as info:
+        save_checkpoint(path, {"model": {"w": torch.zeros(3)}, "epoch": 2})
+    assert str(info.value) == f"{path}: could not write (No space left on device); the file there before, if any, " \
+                              "is kept"
+    assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["latest.pth"]

@@ -57,10 +57,14 @@ def read_json(path: str | Path) -> Any:
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w"):
-    """Open a temporary file next to `path`; on success rename it over `path`, on failure remove it."""
+    """Open a temporary file next to `path`; on success rename it over `path`, on failure remove it. An OS error
+    (full disk, no permission) becomes a one-line AwdError naming `path`; the file there before is kept."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        raise AwdError(path, None, f"could not write ({error.strerror or error})") from None
     try:
         with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as stream:
             yield stream
@@ -68,9 +72,12 @@ def atomic_open(path: str | Path, mode: str = "w"):
             os.fsync(stream.fileno())
         os.chmod(tmp_name, 0o666 & ~_umask())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(tmp_name):
             os.unlink(tmp_name)
+        if isinstance(error, OSError):
+            raise AwdError(path, None, f"could not write ({error.strerror or error}); the file there before, "
+                           "if any, is kept") from None
         raise
 
 
