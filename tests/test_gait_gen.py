@@ -304,8 +304,9 @@ def test_failed_generation_leaves_no_partial_file(spec, params, tmp_path, monkey
         raise OSError("disk full")
 
     monkeypatch.setattr(clip_module.json, "dump", broken_dump)
-    with pytest.raises(OSError):
+    with pytest.raises(AwdError) as caught:
         run_jobs(spec, params, [ClipJob("half.json", 0.01)], tmp_path, GenerationOptions(length=1.0), progress=False)
+    assert "half.json" in str(caught.value) and "disk full" in str(caught.value) and "\n" not in str(caught.value)
     assert os.listdir(tmp_path) == ["good.json"]
 
 
