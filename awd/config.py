@@ -31,7 +31,7 @@ def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None
                     overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
     """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping and the files they came
     from."""
-    from awd.tasks.tasks import TASKS
+    from awd.tasks.registry import TASKS
 
     defaults = TASKS.get(task)
     if defaults is None and (cfg_env is None or cfg_train is None):

@@ -20,7 +20,7 @@ if __package__ in (None, ""):  # `python awd/run.py` from a checkout
 from awd.config import apply_override, load_run_config  # noqa: E402
 from awd.engine import ENGINES  # noqa: E402
 from awd.errors import AwdError, exit_on_error  # noqa: E402
-from awd.tasks.tasks import TASKS  # noqa: E402
+from awd.tasks.registry import TASKS  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
 DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}

@@ -6,7 +6,8 @@ concrete tasks (tasks.py). Tasks talk to an `Engine` and a `MotionLib`, never to
 from awd.tasks.config import EnvConfig, env_config_from_mapping, load_env_config
 from awd.tasks.duckling import DucklingTask
 from awd.tasks.factory import build_env, make_task, resolve_motion_path
-from awd.tasks.tasks import G1AMP, TASKS, DucklingAMP, DucklingCommand, DucklingStand, DucklingViewMotion, G1Command
+from awd.tasks.registry import TASKS
+from awd.tasks.tasks import G1AMP, DucklingAMP, DucklingCommand, DucklingStand, DucklingViewMotion, G1Command
 
 __all__ = [
     "EnvConfig", "env_config_from_mapping", "load_env_config", "DucklingTask", "build_env",

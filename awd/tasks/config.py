@@ -273,7 +273,7 @@ def _validate(cfg: EnvConfig) -> None:
     def fail(key: str, message: str):
         raise AwdError(source, f"env.{key}", message)
 
-    from awd.tasks.tasks import TASKS
+    from awd.tasks.registry import TASKS
 
     if cfg.task not in TASKS:
         fail("task", f"expected one of {list(TASKS)}, got {cfg.task!r}")

@@ -12,7 +12,7 @@ from typing import Callable
 from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.tasks.config import EnvConfig, env_config_from_mapping, load_env_config
-from awd.tasks.tasks import TASKS
+from awd.tasks.registry import TASKS
 
 
 def make_task(name: str, cfg: EnvConfig, engine, motion_lib=None, spec=None):

@@ -9,9 +9,9 @@
   duck-specific: the robot spec (layouts, key bodies) and the env config (awd/data/cfg/g1: terminations with a
   tilt limit, commands, rewards) make the humanoid.
 
-Each task names its default env YAML, rl_games YAML and train overrides; `TASKS` (name -> class) is the one
-registry of tasks (run.py, the config validator, the loader). Task resets and updates are full-size masked
-updates (no host sync; see awd.tasks.duckling).
+Each task names its default env YAML, rl_games YAML and train overrides, and registers itself in the one task
+registry (awd.tasks.registry.TASKS: run.py, the config validator, the loader). Task resets and updates are
+full-size masked updates (no host sync; see awd.tasks.duckling).
 """
 
 from __future__ import annotations
@@ -20,17 +20,20 @@ import torch
 
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.duckling import DucklingTask
+from awd.tasks.registry import register
 
 DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
 G1_TRAIN = "g1/train/amp_g1.yaml"
 STYLE_ONLY = (("task_reward_w", 0.0), ("disc_reward_w", 1.0))
 
 
+@register
 class DucklingAMP(DucklingTask):
     task_name = "DucklingAMP"
     env_cfg, train_cfg, train_overrides = "mini_bdx/duckling_amp.yaml", DUCK_TRAIN, STYLE_ONLY
 
 
+@register
 class DucklingCommand(DucklingTask):
     task_name = "DucklingCommand"
     env_cfg, train_cfg = "mini_bdx/duckling_command.yaml", DUCK_TRAIN
@@ -89,6 +92,7 @@ class DucklingCommand(DucklingTask):
             self.commands[:] = self.command_override
 
 
+@register
 class DucklingStand(DucklingTask):
     task_name = "DucklingStand"
     env_cfg, train_cfg = "mini_bdx/duckling_stand.yaml", DUCK_TRAIN
@@ -111,6 +115,7 @@ class DucklingStand(DucklingTask):
         self.height_target = torch.where(mask, target, self.height_target)
 
 
+@register
 class DucklingViewMotion(DucklingTask):
     """Plays clips kinematically: every step puts each env in its clip's state at the current time (actions are
     ignored). A clip that ends restarts a new one (sampled by weight, or the next id when `sequential`)."""
@@ -158,15 +163,13 @@ class DucklingViewMotion(DucklingTask):
         return self.compute_observations(), zeros, dones, infos
 
 
+@register
 class G1AMP(DucklingAMP):
     task_name = "G1AMP"
     env_cfg, train_cfg = "g1/g1_amp.yaml", G1_TRAIN
 
 
+@register
 class G1Command(DucklingCommand):
     task_name = "G1Command"
     env_cfg, train_cfg = "g1/g1_command.yaml", G1_TRAIN
-
-
-TASKS = {cls.task_name: cls for cls in (DucklingCommand, DucklingStand, DucklingAMP, DucklingViewMotion, G1AMP,
-                                        G1Command)}
