@@ -4,7 +4,7 @@ DucklingCommand checkpoint."""
 import pytest
 
 from awd.robot import load_robot_spec
-from awd.robot.kinematics import motion_lib_for_robot
+from awd.motion.motion_lib import motion_lib_for_robot
 
 
 def pytest_configure(config):

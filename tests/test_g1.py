@@ -22,7 +22,7 @@ from awd.gait.params import load_walk_params
 from awd.learning.checkpoint import load_checkpoint
 from awd.motion.dataset import load_dataset
 from awd.robot import load_robot_spec
-from awd.robot.kinematics import motion_lib_for_robot
+from awd.motion.motion_lib import motion_lib_for_robot
 from awd.robot.model import build_model, default_qpos
 from awd.robot.urdf import mjcf_to_urdf
 from awd.run import main as run_main

@@ -16,7 +16,7 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.motion.clip import clip_from_positions
 from awd.robot import load_robot_spec
-from awd.robot.kinematics import motion_lib_for_robot
+from awd.motion.motion_lib import motion_lib_for_robot
 from awd.engine import default_tracked_bodies as tracked_bodies
 from awd.tasks import DucklingCommand, build_env, env_config_from_mapping, load_env_config, make_task
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion, make_amp_layout

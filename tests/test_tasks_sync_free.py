@@ -24,7 +24,7 @@ import pytest
 import torch
 from test_tasks import make_cfg, make_clip
 
-from awd.robot.kinematics import motion_lib_for_robot
+from awd.motion.motion_lib import motion_lib_for_robot
 from awd.engine import default_tracked_bodies as tracked_bodies
 from awd.tasks import make_task
 from awd.tasks.fake_engine import FakeEngine

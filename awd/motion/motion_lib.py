@@ -13,7 +13,7 @@ the root quaternion; foot contacts come from the nearest frame (ties go to the l
 
 Key bodies: clips store the root, joints and feet only. The world positions of a robot's AMP key bodies
 (feet, hands...) are given per clip frame at construction (`key_body_pos`, computed by forward kinematics of
-the robot's model: awd.robot.kinematics.motion_lib_for_robot) and interpolated like the other positions, so
+the robot's model: awd.motion.motion_lib.motion_lib_for_robot) and interpolated like the other positions, so
 demo features use the very frames the engine reports. Without them the state has no key bodies (B = 0).
 
 A query costs a few dozen torch ops whatever its size (the env queries windows of all its envs every step on
@@ -236,3 +236,14 @@ class MotionLib:
         if key not in self._window_offsets:
             self._window_offsets[key] = torch.arange(num_steps, device=self.device, dtype=torch.float64) * dt
         return self._window_offsets[key]
+
+
+def motion_lib_for_robot(spec, clips, device="cpu", dtype=None) -> MotionLib:
+    """A MotionLib of `clips` with the positions of the spec's key bodies (AMP features) in every frame, by forward
+    kinematics of the spec's MJCF (awd.robot.kinematics)."""
+    from awd.robot.kinematics import BodyPositions
+
+    kinematics = BodyPositions(spec, spec.key_bodies)
+    positions = [kinematics(clip.root_pos, clip.root_quat, clip.joint_pos) for clip in clips]
+    return MotionLib(clips, device=device, dtype=dtype or torch.float32, key_bodies=spec.key_bodies,
+                     key_body_pos=positions)

@@ -1,7 +1,8 @@
 """Forward kinematics of a robot spec's MJCF on the CPU: world positions of named bodies for a sequence of root
-poses and joint angles. Reference motion gets its AMP key-body positions from here (`motion_lib_for_robot`),
-from the very model the engine simulates, so demo features and engine features agree for any MJCF the spec
-names (ours or an official one whose frames differ from the clips' sole frames)."""
+poses and joint angles. Reference motion gets its AMP key-body positions from here
+(awd.motion.motion_lib.motion_lib_for_robot), from the very model the engine simulates, so demo features and
+engine features agree for any MJCF the spec names (ours or an official one whose frames differ from the clips'
+sole frames)."""
 
 from __future__ import annotations
 
@@ -38,14 +39,3 @@ class BodyPositions:
             positions[frame] = data.xpos[self.body_ids]
         return positions
 
-
-def motion_lib_for_robot(spec: RobotSpec, clips, device="cpu", dtype=None):
-    """A MotionLib of `clips` with the positions of the spec's key bodies (AMP features) in every frame."""
-    import torch
-
-    from awd.motion.motion_lib import MotionLib
-
-    kinematics = BodyPositions(spec, spec.key_bodies)
-    positions = [kinematics(clip.root_pos, clip.root_quat, clip.joint_pos) for clip in clips]
-    return MotionLib(clips, device=device, dtype=dtype or torch.float32, key_bodies=spec.key_bodies,
-                     key_body_pos=positions)

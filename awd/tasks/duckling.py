@@ -106,7 +106,7 @@ class DucklingTask:
         if motion_lib is not None and tuple(motion_lib.key_bodies) != tuple(self.spec.key_bodies):
             raise AwdError(cfg.source, "env.motion_file", f"the motion library has key bodies "
                            f"{list(motion_lib.key_bodies)}, the robot {list(self.spec.key_bodies)} "
-                           "(build it with awd.robot.kinematics.motion_lib_for_robot)")
+                           "(build it with awd.motion.motion_lib.motion_lib_for_robot)")
 
         self.default_joint_pos = self._tensor(self.spec.default_joint_pos)
         self.action_scale = float(self.spec.action_scale)

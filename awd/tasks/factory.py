@@ -50,7 +50,7 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     from awd.engine.base import default_tracked_bodies
     from awd.motion.dataset import load_dataset
     from awd.robot import load_robot_spec
-    from awd.robot.kinematics import motion_lib_for_robot
+    from awd.motion.motion_lib import motion_lib_for_robot
 
     if isinstance(cfg, (str, Path)):
         cfg = load_env_config(cfg)
