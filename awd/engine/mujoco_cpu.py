@@ -48,6 +48,7 @@ from awd.engine.mjmodel import build_engine_model, check_actuator_order, check_t
 from awd.errors import AwdError
 from awd.robot.model import joint_dof_addresses, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
+from awd.utils.rotations import rotate_by_parts
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
 
@@ -70,10 +71,7 @@ def _env_ids(env_ids, num_envs: int) -> np.ndarray:
 
 def _rotate_wxyz(quat: np.ndarray, vec: np.ndarray, inverse: bool = False) -> np.ndarray:
     """Rotate vectors (M,3) by quaternions (M,4) wxyz (or by their inverse)."""
-    w = quat[:, :1]
-    u = -quat[:, 1:] if inverse else quat[:, 1:]
-    t = 2.0 * np.cross(u, vec)
-    return vec + w * t + np.cross(u, t)
+    return rotate_by_parts(quat[:, :1], -quat[:, 1:] if inverse else quat[:, 1:], vec, np.cross)
 
 
 class MujocoCpuEngine(Engine):

@@ -49,6 +49,7 @@ from awd.errors import AwdError
 from awd.robot.model import default_qpos, joint_dof_addresses, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
 from awd.utils.cuda_graphs import launch
+from awd.utils.rotations import quat_rotate_wxyz
 
 _PLANE, _SPHERE, _CAPSULE, _ELLIPSOID, _CYLINDER, _BOX = (int(t) for t in (
     mujoco.mjtGeom.mjGEOM_PLANE, mujoco.mjtGeom.mjGEOM_SPHERE, mujoco.mjtGeom.mjGEOM_CAPSULE,
@@ -106,12 +107,6 @@ def _related(model, body_a: int, body_b: int) -> bool:
         return True
     parent_a, parent_b = model.body_parentid[body_a], model.body_parentid[body_b]
     return body_b == parent_a or body_a == parent_b or model.body_weldid[body_a] == model.body_weldid[body_b]
-
-
-def _quat_rotate_wxyz(quat: torch.Tensor, vec: torch.Tensor) -> torch.Tensor:
-    w, u = quat[:, :1], quat[:, 1:]
-    t = 2.0 * torch.linalg.cross(u, vec, dim=-1)
-    return vec + w * t + torch.linalg.cross(u, t, dim=-1)
 
 
 def _column_view(tensor: torch.Tensor, index: np.ndarray) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -262,7 +257,7 @@ class MujocoWarpEngine(Engine):
         quat = torch.cat([f32(root_quat)[:, 3:], f32(root_quat)[:, :3]], dim=-1)   # wxyz
         quat = quat / quat.norm(dim=-1, keepdim=True)
         conjugate = torch.cat([quat[:, :1], -quat[:, 1:]], dim=-1)
-        ang_local = _quat_rotate_wxyz(conjugate, f32(root_ang_vel))
+        ang_local = quat_rotate_wxyz(conjugate, f32(root_ang_vel))
         self._write(self._qpos[:, 0:3], mask, f32(root_pos))
         self._write(self._qpos[:, 3:7], mask, quat)
         self._write(self._qvel[:, 0:3], mask, f32(root_lin_vel))
@@ -304,7 +299,7 @@ class MujocoWarpEngine(Engine):
         quat = self._qpos[:, 3:7]
         self.root_quat[:, :3].copy_(quat[:, 1:])
         self.root_quat[:, 3].copy_(quat[:, 0])
-        self.root_ang_vel.copy_(_quat_rotate_wxyz(quat, self._qvel[:, 3:6]))
+        self.root_ang_vel.copy_(quat_rotate_wxyz(quat, self._qvel[:, 3:6]))
         if self._qpos_index is not None:
             self.joint_pos.copy_(self._qpos[:, self._qpos_index])
         if self._qvel_index is not None:

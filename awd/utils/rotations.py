@@ -63,11 +63,26 @@ def quat_mul(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     ], dim=-1)
 
 
+def rotate_by_parts(w, u, v, cross):
+    """v + 2w (u x v) + u x (2 u x v): v rotated by the unit quaternion with scalar part w and vector part u. The
+    one formula behind every quaternion rotation in awd: torch here (xyzw and MuJoCo's wxyz order), numpy in the
+    CPU engine (`cross` = np.cross)."""
+    t = 2.0 * cross(u, v)
+    return v + w * t + cross(u, t)
+
+
+def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.cross(a, b, dim=-1)
+
+
 def quat_rotate(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """Rotate vectors v by unit quaternions q (v' = q v q*)."""
-    xyz, w = q[..., :3], q[..., 3:4]
-    t = 2.0 * torch.cross(xyz.expand_as(v), v, dim=-1)
-    return v + w * t + torch.cross(xyz.expand_as(v), t, dim=-1)
+    """Rotate vectors v by unit quaternions q (x, y, z, w) (v' = q v q*)."""
+    return rotate_by_parts(q[..., 3:4], q[..., :3].expand_as(v), v, _cross)
+
+
+def quat_rotate_wxyz(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """Rotate vectors v by unit quaternions q in MuJoCo's order (w, x, y, z)."""
+    return rotate_by_parts(q[..., :1], q[..., 1:], v, _cross)
 
 
 def quat_rotate_inverse(q: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
