@@ -1,7 +1,8 @@
 """The `awd` command: every subcommand reaches the entry point, tool or benchmark it names; bad names are one line."""
 
-import shutil
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,6 +43,7 @@ def test_bad_subcommands_are_one_line_and_exit_code_2(argv, words, capsys):
 
 
 def test_pip_installs_the_command():
-    assert shutil.which("awd"), "pip install -e . puts `awd` on the PATH"
-    run = subprocess.run(["awd", "--help"], capture_output=True, text=True, timeout=60)
+    script = Path(sys.executable).parent / "awd"  # where pip puts console scripts of this environment
+    assert script.is_file(), "pip install -e . installs the `awd` command"
+    run = subprocess.run([str(script), "--help"], capture_output=True, text=True, timeout=60)
     assert run.returncode == 0 and "awd bench NAME" in run.stdout
