@@ -237,9 +237,12 @@ def train(args, overrides: list[str]) -> None:
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
-    except BaseException:
+    except BaseException as error:
         if not any((run_dir / "nn").glob("*.pth")):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that saved nothing leaves nothing behind
+        if type(error).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
+            raise AwdError(None, "--num_envs", f"out of GPU memory with {run['num_actors']} envs: try a smaller "
+                           "--num_envs") from None
         raise
 
 

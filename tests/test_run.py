@@ -130,3 +130,18 @@ def test_training_on_the_warp_engine(tmp_path):
     state = load_checkpoint(run_dir / "nn" / "DucklingCommand.pth")
     assert state["epoch"] == 2 and state["config"]["config"]["env_config"]["engine"] == "mujoco_warp"
 
+
+
+def test_gpu_out_of_memory_is_one_line_suggesting_fewer_envs(tmp_path, monkeypatch, capsys):
+    import awd.run as run_module
+
+    def out_of_memory(params, checkpoint):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    monkeypatch.setattr(run_module, "run_rl_games", out_of_memory)
+    with pytest.raises(SystemExit) as exit_info:
+        main([*SMALL, "--output_path", str(tmp_path), "--max_iterations", "1"])
+    assert exit_info.value.code == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == "error: --num_envs: out of GPU memory with 8 envs: try a smaller --num_envs"
+    assert list(tmp_path.iterdir()) == []
