@@ -257,20 +257,30 @@ def test_yaml_template_trains_one_epoch(path, tmp_path):
     assert [g["name"] for g in state["optimizer"]["param_groups"]] == ["actor", "critic", "disc"]
 
 
-def test_disc_saturation_warns_once_per_streak(capsys):
-    from types import SimpleNamespace
+def test_disc_saturation_warns_once_per_streak():
+    from awd.learning.watchdogs import Watchdogs
 
-    from awd.learning.amp_agent import AMPAgent
-    from awd.learning.amp_settings import AMPSettings
-
-    fake = SimpleNamespace(amp=AMPSettings(disc_saturation_epochs=3), _saturated_epochs=0)
+    lines = []
+    watchdogs = Watchdogs(0.95, 3, lines.append)
     saturated = {"info/disc_agent_acc": 0.99, "info/disc_demo_acc": 0.97}
     healthy = {"info/disc_agent_acc": 0.99, "info/disc_demo_acc": 0.6}
     for epoch, stats in enumerate([saturated] * 5 + [healthy] + [saturated] * 3, start=1):
-        AMPAgent._watch_disc_saturation(fake, stats, epoch)
-    out = capsys.readouterr().out
-    assert out.count("discriminator saturated") == 2
-    assert "at epoch 3" in out and "at epoch 9" in out
+        watchdogs.after_epoch(stats, epoch)
+    assert len(lines) == 2 and "at epoch 3" in lines[0] and "at epoch 9" in lines[1]
+
+
+def test_exploding_physics_stops_the_run_with_one_line():
+    from awd.learning.watchdogs import INVALID_STOP_EPOCHS, Watchdogs
+
+    watchdogs = Watchdogs(0.95, 50, print)
+    calm = {"info/disc_agent_acc": 0.6, "info/disc_demo_acc": 0.6, "episode/invalid_rate": 0.9}
+    for epoch in range(1, INVALID_STOP_EPOCHS):  # one short of the limit, then a healthy epoch resets the count
+        watchdogs.after_epoch(calm, epoch)
+    watchdogs.after_epoch({**calm, "episode/invalid_rate": 0.1}, INVALID_STOP_EPOCHS)
+    for epoch in range(1, INVALID_STOP_EPOCHS):
+        watchdogs.after_epoch(calm, 100 + epoch)
+    with pytest.raises(AwdError, match="90% of the episodes ended in an invalid .* check the robot's gains"):
+        watchdogs.after_epoch(calm, 200)
 
 
 def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_tensorboard(trained_checkpoint, tmp_path):

@@ -28,6 +28,7 @@ from awd.learning.discriminator import DiscLossWeights, discriminator_loss, styl
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
+from awd.learning.watchdogs import Watchdogs
 from awd.utils.cuda_graphs import GraphedStep
 
 
@@ -61,7 +62,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
                                             self.amp.disc_weight_decay, self.amp.disc_input_noise, self.amp.disc_loss)
-        self._saturated_epochs = 0
+        self.watchdogs = Watchdogs(self.amp.disc_saturation_acc, self.amp.disc_saturation_epochs, log)
         judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
         self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,
                                           Path(self.nn_dir).parent / "style", self.writer)
@@ -460,7 +461,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._add_episode_stats(stats)
             self._write_stats(stats, epoch)
             self._print_progress(stats, epoch, time.perf_counter() - start)
-            self._watch_disc_saturation(stats, epoch)
+            self.watchdogs.after_epoch(stats, epoch)
             done = ((self.max_epochs != -1 and epoch >= self.max_epochs)
                     or (self.max_frames != -1 and self.frame >= self.max_frames) or stop.requested)
             self._save_checkpoints(epoch, final=done)
@@ -497,22 +498,15 @@ class AMPAgent(a2c_continuous.A2CAgent):
         episodes = ""
         if "rewards/step" in stats:
             episodes = f"return {stats['rewards/step']:.2f} ep_len {stats['info/episode_length']:.0f} | "
+        rate = stats.get("episode/invalid_rate", 0.0)
+        invalid = f" invalid {rate:.2f}" if rate > 0 else ""
         minutes, seconds = divmod(int(elapsed), 60)
         log(f"epoch {epoch}{of} | frames {self.frame} | fps {stats['performance/fps']:.0f} | "
             f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
             f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
-            f"fall {stats.get('info/fall_rate', 0.0):.2f} | "
+            f"fall {stats.get('info/fall_rate', 0.0):.2f}{invalid} | "
             f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
             f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
-
-    def _watch_disc_saturation(self, stats: dict, epoch: int) -> None:
-        threshold = self.amp.disc_saturation_acc
-        saturated = stats["info/disc_agent_acc"] > threshold and stats["info/disc_demo_acc"] > threshold
-        self._saturated_epochs = self._saturated_epochs + 1 if saturated else 0
-        if self._saturated_epochs == self.amp.disc_saturation_epochs:
-            log(f"WARNING: discriminator saturated (agent and demo accuracy > {threshold}) for "
-                f"{self._saturated_epochs} epochs at epoch {epoch}; the style reward carries little signal "
-                "(consider a larger disc_grad_penalty or a smaller disc learning rate)")
 
     def checkpoint_paths(self, epoch: int) -> tuple[Path, Path]:
         """(latest, numbered) checkpoint paths inside the experiment's nn/ folder."""
