@@ -269,6 +269,18 @@ def test_disc_saturation_warns_once_per_streak():
     assert len(lines) == 2 and "at epoch 3" in lines[0] and "at epoch 9" in lines[1]
 
 
+def test_a_robot_that_cannot_stand_is_warned_about_once():
+    from awd.learning.watchdogs import FALL_WARN_EPOCHS, Watchdogs
+
+    lines = []
+    watchdogs = Watchdogs(0.95, 50, lines.append)
+    falling = {"info/disc_agent_acc": 0.6, "info/disc_demo_acc": 0.6, "info/fall_rate": 1.0, "info/episode_length": 36}
+    for epoch in range(1, 2 * FALL_WARN_EPOCHS):
+        watchdogs.after_epoch(falling, epoch)
+    watchdogs.after_epoch({**falling, "info/episode_length": 400}, 2 * FALL_WARN_EPOCHS)  # it learns to stand
+    assert len(lines) == 1 and f"up to epoch {FALL_WARN_EPOCHS}" in lines[0] and "gains" in lines[0]
+
+
 def test_exploding_physics_stops_the_run_with_one_line():
     from awd.learning.watchdogs import INVALID_STOP_EPOCHS, Watchdogs
 

@@ -3,7 +3,9 @@
   warning, once per streak;
 - exploding physics (more than `INVALID_STOP_RATE` of the episodes ending in an invalid state, for
   `INVALID_STOP_EPOCHS` epochs in a row): the run stops with a one-line error naming the likely causes (the latest
-  checkpoint saved before it stays)."""
+  checkpoint saved before it stays);
+- a robot that cannot stand (every episode a fall within `SHORT_FALL_STEPS` steps for `FALL_WARN_EPOCHS` epochs,
+  e.g. absurd gains): a warning, once per streak."""
 
 from __future__ import annotations
 
@@ -11,6 +13,8 @@ from awd.errors import AwdError
 
 INVALID_STOP_RATE = 0.5
 INVALID_STOP_EPOCHS = 20
+SHORT_FALL_STEPS = 50  # 1 s at 50 Hz
+FALL_WARN_EPOCHS = 50
 
 
 class Watchdogs:
@@ -18,10 +22,12 @@ class Watchdogs:
         self.saturation_acc, self.saturation_epochs, self.log = saturation_acc, saturation_epochs, log
         self.saturated_epochs = 0
         self.invalid_epochs = 0
+        self.falling_epochs = 0
 
     def after_epoch(self, stats: dict, epoch: int) -> None:
         self._saturation(stats, epoch)
         self._invalid(stats, epoch)
+        self._falls(stats, epoch)
 
     def _saturation(self, stats: dict, epoch: int) -> None:
         level = self.saturation_acc
@@ -31,6 +37,14 @@ class Watchdogs:
             self.log(f"WARNING: discriminator saturated (agent and demo accuracy > {level}) for "
                      f"{self.saturated_epochs} epochs at epoch {epoch}; the style reward carries little signal "
                      "(benchmarks/feature_probe.py shows what tells the policy from its clips)")
+
+    def _falls(self, stats: dict, epoch: int) -> None:
+        falling = (stats.get("info/fall_rate", 0.0) >= 0.99
+                   and stats.get("info/episode_length", SHORT_FALL_STEPS + 1) <= SHORT_FALL_STEPS)
+        self.falling_epochs = self.falling_epochs + 1 if falling else 0
+        if self.falling_epochs == FALL_WARN_EPOCHS:
+            self.log(f"WARNING: every episode ended in a fall within {SHORT_FALL_STEPS} steps for {FALL_WARN_EPOCHS} "
+                     f"epochs, up to epoch {epoch}: check the robot's gains (kp, kd), effort limits and start pose")
 
     def _invalid(self, stats: dict, epoch: int) -> None:
         rate = stats.get("episode/invalid_rate", 0.0)
