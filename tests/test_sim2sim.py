@@ -87,7 +87,7 @@ def test_runs_end_to_end_on_cpu_without_importing_awd(folder, tmp_path):
     assert result["planar_error"] >= 0.0 and result["yaw_error"] >= 0.0
 
 
-def test_bad_input_is_one_line_and_exit_code_2(folder, tmp_path):
+def test_bad_input_is_one_line_and_exit_code_2(sim2sim, folder, tmp_path):
     broken = tmp_path / "broken"
     broken.mkdir()
     metadata = json.loads((folder / "policy.json").read_text())
@@ -96,6 +96,31 @@ def test_bad_input_is_one_line_and_exit_code_2(folder, tmp_path):
     cases = [([str(tmp_path / "nowhere")], "policy.json: file not found"),
              ([str(folder), "--mjcf", str(tmp_path / "robot.xml")], "robot.mjcf: file not found"),
              ([str(broken)], "observation.parts: unknown part 'lidar'")]
+    tampered = {  # a policy.json edited by hand: each a one-line error naming the field
+        "truncated": (lambda text: text[:200], "invalid JSON"),
+        "no_observation": (lambda m: m.pop("observation"), "observation.delay_steps: missing"),
+        "string_gain": (lambda m: m["joints"]["kp"].__setitem__(2, "6.5"), "joints.kp: expected 16 numbers"),
+        "integrator": (lambda m: m["control"].update(integrator="verlet"), "control.integrator: expected one of"),
+        "sim_dt": (lambda m: m["control"].update(sim_dt=0.0), "control.sim_dt: expected a positive number"),
+        "part_size": (lambda m: m["observation"]["parts"][-1].update(size=4, scale=[1.0] * 4, offset=[0.0] * 4),
+                      "io.obs_size: expected 55 (the observation parts' sizes), found 54"),
+        "obs_size": (lambda m: m["io"].update(obs_size=55), "io.obs_size: expected 54 (the observation parts' sizes)"),
+    }
+    for name, (change, words) in tampered.items():
+        copy = tmp_path / name
+        copy.mkdir()
+        (copy / "policy.onnx").write_bytes((folder / "policy.onnx").read_bytes())
+        text = (folder / "policy.json").read_text()
+        if name == "truncated":
+            text = change(text)
+        else:
+            edited = json.loads(text)
+            change(edited)
+            text = json.dumps(edited)
+        (copy / "policy.json").write_text(text)
+        with pytest.raises(sim2sim.Sim2SimError) as info:  # the CLI prints this as "error: ...", exit code 2
+            sim2sim.load_export(copy)
+        assert words in str(info.value) and "\n" not in str(info.value), (name, str(info.value))
     for argv, words in cases:
         run = subprocess.run([sys.executable, str(TOOL), *argv], capture_output=True, text=True, timeout=120)
         assert run.returncode == 2

@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 import os
 import sys
 import time
@@ -69,9 +70,14 @@ def load_export(folder: str | Path) -> tuple[dict, ort.InferenceSession]:
     path = folder / "policy.json"
     if not path.is_file():
         raise Sim2SimError(f"{path}: file not found (expected an export folder written by tools/export.py)")
-    metadata = json.loads(path.read_text(encoding="utf-8"))
-    if metadata.get("format") != FORMAT:
-        raise Sim2SimError(f"{path}: format: expected {FORMAT!r}, found {metadata.get('format')!r}")
+    try:
+        metadata = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise Sim2SimError(f"{path}: invalid JSON ({error})") from None
+    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
+        found = metadata.get("format") if isinstance(metadata, dict) else type(metadata).__name__
+        raise Sim2SimError(f"{path}: format: expected {FORMAT!r}, found {found!r}")
+    check_contract(path, metadata)
     unknown = [part["name"] for part in metadata["observation"]["parts"] if part["name"] not in QUANTITIES]
     if unknown:
         raise Sim2SimError(f"{path}: observation.parts: unknown part {unknown[0]!r} (this tool knows {QUANTITIES})")
@@ -80,7 +86,67 @@ def load_export(folder: str | Path) -> tuple[dict, ort.InferenceSession]:
         raise Sim2SimError(f"{onnx_path}: file not found (files.onnx of {path})")
     options = ort.SessionOptions()
     options.intra_op_num_threads = 1
-    return metadata, ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+    takes = session.get_inputs()[0].shape[-1]
+    if takes != metadata["io"]["obs_size"]:
+        raise Sim2SimError(f"{path}: io.obs_size: {metadata['io']['obs_size']} disagrees with {onnx_path.name}, "
+                           f"which takes {takes} observations")
+    return metadata, session
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_count(value, least: int = 0) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _numbers(count: int | None = None):
+    return lambda v: isinstance(v, list) and (count is None or len(v) == count) and all(map(_is_number, v))
+
+
+def _field(path: Path, metadata: dict, dotted: str):
+    node = metadata
+    for key in dotted.split("."):
+        if not isinstance(node, dict) or key not in node:
+            raise Sim2SimError(f"{path}: {dotted}: missing")
+        node = node[key]
+    return node
+
+
+def check_contract(path: Path, metadata: dict) -> None:
+    """Every policy.json field this tool reads has its type and range (one-line Sim2SimError otherwise)."""
+    def need(dotted: str, ok, expected: str):
+        value = _field(path, metadata, dotted)
+        if not ok(value):
+            raise Sim2SimError(f"{path}: {dotted}: expected {expected}, found {json.dumps(value)[:80]}")
+
+    integrators = [name[6:].lower() for name in dir(mujoco.mjtIntegrator) if name.startswith("mjINT_")]
+    need("control.sim_dt", lambda v: _is_number(v) and v > 0, "a positive number (s)")
+    need("control.decimation", lambda v: _is_count(v, 1), "an integer >= 1")
+    need("control.integrator", lambda v: isinstance(v, str) and v.lower() in integrators, f"one of {integrators}")
+    need("joints.names", lambda v: isinstance(v, list) and v and all(isinstance(n, str) for n in v), "joint names")
+    count = len(metadata["joints"]["names"])
+    for key in ("default_pos", "kp", "kd", "effort_limit"):
+        need(f"joints.{key}", _numbers(count), f"{count} numbers")
+    need("action.scale", lambda v: _is_number(v) or _numbers(count)(v), f"a number or {count} numbers")
+    for key in ("action.delay_steps", "observation.delay_steps"):
+        need(key, lambda v: isinstance(v, list) and len(v) == 2 and all(_is_count(n) for n in v), "[min, max] steps")
+    need("io.obs_size", lambda v: _is_count(v, 1), "an integer >= 1")
+    need("io.action_size", lambda v: v == count, f"{count} (the joint count)")
+    parts = _field(path, metadata, "observation.parts")
+    start = 0
+    for index, part in enumerate(parts if isinstance(parts, list) else [None]):
+        size = part.get("size") if isinstance(part, dict) else None
+        if not (_is_count(size) and part.get("start") == start and isinstance(part.get("name"), str)
+                and _numbers(size)(part.get("scale")) and _numbers(size)(part.get("offset"))):
+            raise Sim2SimError(f"{path}: observation.parts[{index}]: expected name, start {start}, size, and scale "
+                               f"and offset of that size, found {json.dumps(part)[:80]}")
+        start += size
+    need("io.obs_size", lambda v: v == start, f"{start} (the observation parts' sizes)")
+    need("robot.init_root_height", _is_number, "a number (m)")
+    need("robot.init_root_quat_xyzw", _numbers(4), "4 numbers")
 
 
 def resolve_mjcf(metadata: dict, mjcf: str | Path | None) -> Path:
