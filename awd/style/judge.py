@@ -63,14 +63,11 @@ class PolicyUnderTest:
 
 
 def checkpoint_policy(path: str | Path, motion_file: str | None = None) -> PolicyUnderTest:
-    from awd.learning.checkpoint import load_checkpoint
-    from awd.learning.policy import build_actor, deterministic_actions
-    from awd.loader import build_contract_env, checkpoint_env_config
+    from awd.learning.policy import deterministic_actions
+    from awd.loader import checkpoint_env_config, load_policy
 
-    state = load_checkpoint(path, "cpu")
+    state, _, model = load_policy(path)
     env_config = checkpoint_env_config(path, state)
-    env = build_contract_env(env_config["task"], env_config["env"], env_config.get("source"))
-    model = build_actor(state, env, "cpu")
     return PolicyUnderTest(str(path), env_config, judged_dataset(path, env_config, motion_file),
                            partial(deterministic_actions, model), int(state.get("epoch", 0)))
 
