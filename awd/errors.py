@@ -1,7 +1,9 @@
-"""The project's user-facing error: one line naming the file, the field and what was expected."""
+"""The project's user-facing error: one line naming the file, the field and what was expected; and the number
+test input checks share."""
 
 from __future__ import annotations
 
+import math
 import sys
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +18,12 @@ class AwdError(ValueError):
         self.message = message
         where = ": ".join(part for part in (self.source, field) if part)
         super().__init__(f"{where}: {message}" if where else message)
+
+
+def is_number(value, finite: bool = True) -> bool:
+    """An int or float (not a bool), finite unless `finite` is False."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and (not finite or math.isfinite(value))
 
 
 @contextmanager

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import mujoco
 
-from awd.errors import AwdError
+from awd.errors import AwdError, is_number
 from awd.robot.spec import RobotSpec
 from awd.utils.io import read_json
 
@@ -89,10 +89,9 @@ def _check_value(source, key: str, value, kind: str, rule: str):
         if not isinstance(value, bool):
             raise AwdError(source, key, f"expected true or false, found {value!r}")
         return value
-    is_number = isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind == "int" and not (isinstance(value, int) and not isinstance(value, bool)):
         raise AwdError(source, key, f"expected an integer, found {value!r}")
-    if not is_number or not math.isfinite(value):
+    if not is_number(value):
         raise AwdError(source, key, f"expected a number, found {value!r}")
     if rule == "positive" and value <= 0:
         raise AwdError(source, key, f"expected a positive number, found {value!r}")

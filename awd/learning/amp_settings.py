@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-from awd.errors import AwdError
+from awd.errors import AwdError, is_number
 from awd.learning.discriminator import DISC_LOSSES
 
 CONFIG_SOURCE = "train config"
@@ -110,9 +110,7 @@ def check_ppo_keys(config: dict) -> None:
             continue
         expected = f"{'an integer' if kind is int else 'a number'} {'>=' if low_allowed else '>'} {low:g}" + (
             f" and <= {high:g}" if high is not None else "")
-        number = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        if kind is int:
-            number = number and float(value).is_integer()
+        number = is_number(value) and (kind is not int or float(value).is_integer())
         if not number or value < low or (value == low and not low_allowed) or (high is not None and value > high):
             raise AwdError(CONFIG_SOURCE, f"config.{key}", f"expected {expected}, found {value!r}")
 

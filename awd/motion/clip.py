@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from awd.errors import AwdError
+from awd.errors import AwdError, is_number
 from awd.utils.io import atomic_open
 
 FORMAT_NAME = "awd-clip"
@@ -241,13 +241,10 @@ def save_clip(clip: Clip, path) -> None:
 # ----------------------------------------------------------------------------------------------- load
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
 
 def _require_positive_number(path, document, key) -> float:
     value = document[key]
-    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+    if not is_number(value) or value <= 0:
         raise AwdError(path, key, f"expected a positive number, found {value!r}")
     return float(value)
 
@@ -283,7 +280,7 @@ def _check_top_level(path: Path, document: Any) -> None:
 def _check_timing(path: Path, document: dict) -> float:
     fps = _require_positive_number(path, document, "FPS")
     duration = document["FrameDuration"]
-    if not _is_number(duration) or abs(duration * fps - 1.0) > FRAME_DURATION_TOLERANCE:
+    if not is_number(duration, finite=False) or abs(duration * fps - 1.0) > FRAME_DURATION_TOLERANCE:
         raise AwdError(path, "FrameDuration", f"expected exactly 1/FPS = {1.0 / fps!r}, found {duration!r}")
     return fps
 
@@ -359,7 +356,7 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
             found = len(frame) if isinstance(frame, list) else type(frame).__name__
             raise AwdError(path, f"Frames[{index}]",
                            f"expected {length} numbers (for {num_joints} joints), found {found}")
-        if not all(_is_number(value) for value in frame):
+        if not all(is_number(value, finite=False) for value in frame):
             raise AwdError(path, f"Frames[{index}]", "expected numbers only")
     array = np.asarray(frames, dtype=np.float64).reshape(len(frames), length)
     bad = ~np.isfinite(array)

@@ -11,7 +11,7 @@ import mujoco
 import numpy as np
 
 from awd import DATA_DIR
-from awd.errors import AwdError
+from awd.errors import AwdError, is_number
 from awd.utils.io import read_yaml
 
 ASSETS_DIR = DATA_DIR / "assets"
@@ -198,7 +198,7 @@ class _Reader:
 
     def number_list(self, mapping: dict, field: str, length: int) -> list[float]:
         value = mapping.get(field.split(".")[-1])
-        if not isinstance(value, list) or len(value) != length or not all(_is_number(v) for v in value):
+        if not isinstance(value, list) or len(value) != length or not all(is_number(v) for v in value):
             raise AwdError(self.path, field, f"expected a list of {length} numbers, got {value!r}")
         return [float(v) for v in value]
 
@@ -244,7 +244,7 @@ class _Reader:
             joint = {"name": entry["name"], "default": entry.get("default", 0.0)}
             for key in ("default", *_JOINT_GAINS):
                 value = entry.get(key, joint.get(key, defaults.get(key)))
-                if not _is_number(value) or (key != "default" and value < 0):
+                if not is_number(value) or (key != "default" and value < 0):
                     raise AwdError(self.path, f"{field}.{key}",
                                    f"expected a {'number' if key == 'default' else 'non-negative number'} for joint "
                                    f"{entry['name']!r}, got {value!r}")
@@ -252,6 +252,3 @@ class _Reader:
             joints.append(joint)
         return joints
 
-
-def _is_number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
