@@ -240,7 +240,7 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, 
     state, env, model = load_policy(checkpoint, env_mapping)
     poisoned = non_finite_entries({"model": model.state_dict()})
     if poisoned:
-        raise AwdError(checkpoint, "model", f"not exported: non-finite values in {poisoned[0].rstrip('.')}"
+        raise AwdError(checkpoint, "model", f"not exported: non-finite values in {poisoned[0]}"
                        f"{f' and {len(poisoned) - 1} more' if len(poisoned) > 1 else ''}")
     metadata = policy_metadata(checkpoint, state, env, model)
     actors = {"policy": model.export_actor()}

@@ -95,15 +95,22 @@ def check_layout(path: str | Path, saved: dict | None, current: dict) -> None:
         raise AwdError(path, "layout", "checkpoint does not match the environment: " + "; ".join(differences))
 
 
-def non_finite_entries(value: Any, prefix: str = "") -> list[str]:
-    """Dotted names of the floating tensors in a nested state that hold NaN or infinity."""
+def _floating_tensors(value: Any, name: str = "") -> list[tuple[str, torch.Tensor]]:
     if isinstance(value, torch.Tensor):
-        return [prefix] if value.is_floating_point() and not bool(torch.isfinite(value).all()) else []
-    if isinstance(value, dict):
-        return [name for key, item in value.items() for name in non_finite_entries(item, f"{prefix}{key}.")]
-    if isinstance(value, (list, tuple)):
-        return [name for i, item in enumerate(value) for name in non_finite_entries(item, f"{prefix}{i}.")]
-    return []
+        return [(name, value)] if value.is_floating_point() else []
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, (list, tuple)) else ()
+    return [pair for key, item in items for pair in _floating_tensors(item, f"{name}.{key}" if name else str(key))]
+
+
+def non_finite_entries(value: Any) -> list[str]:
+    """Dotted names of the floating tensors in a nested state that hold NaN or infinity (one read from the
+    device for all of them)."""
+    tensors = _floating_tensors(value)
+    if not tensors:
+        return []
+    device = tensors[0][1].device
+    finite = torch.stack([torch.isfinite(tensor).all().to(device) for _, tensor in tensors]).tolist()
+    return [name for (name, _), ok in zip(tensors, finite) if not ok]
 
 
 def save_checkpoint(path: str | Path, state: dict) -> Path:
@@ -115,7 +122,7 @@ def save_checkpoint(path: str | Path, state: dict) -> Path:
     weights = {key: state.get(key) for key in ("model", "running_mean_std", "reward_mean_std", "amp_input_mean_std")}
     poisoned = non_finite_entries(weights)
     if poisoned:
-        shown = ", ".join(name.rstrip(".") for name in poisoned[:3])
+        shown = ", ".join(poisoned[:3])
         raise AwdError(path, "model", f"not written: non-finite values in {shown}"
                        f"{f' and {len(poisoned) - 3} more' if len(poisoned) > 3 else ''} (training diverged)")
     with atomic_open(path, "wb") as stream:
