@@ -152,9 +152,13 @@ TERMS: dict[str, RewardTerm] = {
 
 
 def compute_rewards(terms: dict, inputs: RewardInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-    """(total (N,), {term: weighted value (N,)}) for `terms` = {name: RewardTermConfig}."""
-    weighted = {name: term.weight * TERMS[name].fn(inputs, term.params) for name, term in terms.items()}
-    total = torch.zeros_like(inputs.root_height)
-    for value in weighted.values():
-        total = total + value
+    """(total (N,), {term: weighted value (N,)}) for `terms` = {name: RewardTermConfig}; a term listed with weight 0
+    (off, but reachable by an override) is not computed: its value is the zero tensor."""
+    zero = torch.zeros_like(inputs.root_height)
+    weighted = {name: term.weight * TERMS[name].fn(inputs, term.params) if term.weight else zero
+                for name, term in terms.items()}
+    total = zero
+    for name, term in terms.items():
+        if term.weight:
+            total = total + weighted[name]
     return total, weighted
