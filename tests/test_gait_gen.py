@@ -252,8 +252,8 @@ def test_cli_writes_n_reproducible_clips_from_any_directory(tmp_path, spec):
         # Same commands, same motion. Not byte-identical: Placo's IK differs run to run in the last bit
         # (~1e-15), which reaches the unrounded metadata floats; frames are rounded to 1e-6 when saved.
         a, b = (json.loads((tmp_path / folder / name).read_text()) for folder in ("a", "b"))
-        assert [a["Placo"][key] for key in ("dx", "dy", "dtheta")] == [b["Placo"][key] for key in ("dx", "dy",
-                                                                                                   "dtheta")]
+        keys = ("dx", "dy", "dtheta")
+        assert [a["Placo"][key] for key in keys] == [b["Placo"][key] for key in keys]
         assert np.allclose(a["Frames"], b["Frames"], rtol=0, atol=1.01e-6)
         assert a["Vel_x"] == pytest.approx(b["Vel_x"], abs=1e-9)
         load_clip(tmp_path / "a" / name, joint_names=spec.joint_names)

@@ -233,8 +233,8 @@ def test_in_place_normaliser_matches_rl_games_and_keeps_its_tensors():
     for _ in range(3):
         batch = torch.randn(16, 3, generator=generator) * 2 + 1
         reference(batch), in_place(batch)
-    assert all(now is before for now, before in zip((in_place.running_mean, in_place.running_var, in_place.count),
-                                                    tensors))
+    now = (in_place.running_mean, in_place.running_var, in_place.count)
+    assert all(after is before for after, before in zip(now, tensors))
     for name in ("running_mean", "running_var", "count"):
         torch.testing.assert_close(getattr(in_place, name), getattr(reference, name))
 

@@ -192,8 +192,8 @@ def test_mixed_joint_orders_rejected():
 
 def test_key_body_positions_interpolate_with_their_clip_and_are_checked():
     clip_a, clip_b = ramp_clip(), ramp_clip(num_frames=31, fps=30.0)
-    positions = [np.random.default_rng(i).normal(size=(clip.num_frames, 3, 3)) for i, clip in enumerate((clip_a,
-                                                                                                         clip_b))]
+    positions = [np.random.default_rng(i).normal(size=(clip.num_frames, 3, 3))
+                 for i, clip in enumerate((clip_a, clip_b))]
     lib = MotionLib([clip_a, clip_b], dtype=torch.float64, key_bodies=("a", "b", "c"), key_body_pos=positions)
     assert lib.key_bodies == ("a", "b", "c")
     state = query(lib, [1, 1, 0], [2 / 30, 2.5 / 30, 0.05])

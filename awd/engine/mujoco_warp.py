@@ -345,8 +345,8 @@ class MujocoWarpEngine(Engine):
             raise AwdError(None, "set_torque_scale.scale", "expected finite values >= 0")
         nominal = self._nominal
         self._batched_field("actuator_gainprm")[ids, :, 0] = nominal(self.model.actuator_gainprm[:, 0]) * scale
-        self._batched_field("actuator_biasprm")[ids, :, 1:3] = nominal(self.model.actuator_biasprm[:, 1:3]) * scale[...,
-                                                                                                                    None]
+        biases = nominal(self.model.actuator_biasprm[:, 1:3])
+        self._batched_field("actuator_biasprm")[ids, :, 1:3] = biases * scale[..., None]
         self._batched_field("actuator_forcerange")[ids] = nominal(self.model.actuator_forcerange) * scale[..., None]
 
     def _nominal(self, values) -> torch.Tensor:

@@ -414,8 +414,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return dict(zip(names, (total / steps).tolist()))
 
     def _step_schedule(self, kl: torch.Tensor) -> None:
-        self.last_lr, self.entropy_coef = self.scheduler.update(self.last_lr, self.entropy_coef, self.epoch_num, 0,
-                                                                kl.item())
+        self.last_lr, self.entropy_coef = self.scheduler.update(
+            self.last_lr, self.entropy_coef, self.epoch_num, 0, kl.item())
         self.update_lr(self.last_lr)
 
     def train_epoch(self) -> dict:

@@ -470,8 +470,8 @@ class DucklingTask:
         due = (self.progress > 0) & (self.progress % self.push_interval_steps == 0)
         env_ids = due.nonzero().flatten()
         if env_ids.numel():
-            self.engine.apply_root_velocity(env_ids, self._uniform(-push.max_vel_xy, push.max_vel_xy, env_ids.numel(),
-                                                                   2))
+            velocity = self._uniform(-push.max_vel_xy, push.max_vel_xy, env_ids.numel(), 2)
+            self.engine.apply_root_velocity(env_ids, velocity)
 
     @property
     def step_capturable(self) -> bool:
