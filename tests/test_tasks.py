@@ -178,8 +178,8 @@ def reward_inputs(n=16, N=3, **overrides):
         joint_torques=torch.zeros(N, n), actions=torch.zeros(N, n), prev_actions=torch.zeros(N, n),
         projected_gravity=torch.tensor([[0.0, 0.0, -1.0]]).repeat(N, 1), root_height=torch.full((N,), 0.237),
         height_target=torch.full((N,), 0.237), feet_first_contact=torch.zeros(N, 2, dtype=torch.bool),
-        feet_air_time=torch.zeros(N, 2), feet_swing_height=torch.zeros(N, 2), held_joints=torch.zeros(n,
-                                                                                                      dtype=torch.bool))
+        feet_air_time=torch.zeros(N, 2), feet_swing_height=torch.zeros(N, 2), feet_height=torch.zeros(N, 2),
+        feet_speed_xy=torch.zeros(N, 2), held_joints=torch.zeros(n, dtype=torch.bool))
     values.update(overrides)
     return RewardInputs(**values)
 
@@ -261,6 +261,15 @@ def test_feet_swing_height_scores_touchdowns_against_the_target():
     assert per_term["feet_swing_height"].tolist() == pytest.approx([0.2, 0.3, 0.0])
 
 
+def test_feet_clearance_costs_feet_that_move_low_over_the_floor():
+    heights = torch.tensor([[-0.06, 0.0], [0.015, 0.03], [0.0, float("inf")]])
+    speeds = torch.tensor([[10.0, 10.0], [10.0, 10.0], [0.0, 10.0]])
+    inputs = reward_inputs(feet_height=heights, feet_speed_xy=speeds)
+    _, per_term = compute_rewards(terms(feet_clearance=(-1.0, {"target": 0.03, "speed": 0.1})), inputs)
+    # a sliding foot costs 1 (one below its stance height too), at half the target height a quarter, above it nothing
+    assert per_term["feet_clearance"].tolist() == pytest.approx([-2.0, -0.25, 0.0], abs=1e-6)
+
+
 def test_foot_tracker_measures_each_swing_from_the_last_stance():
     from awd.tasks.feet import FootTracker
 
@@ -268,14 +277,22 @@ def test_foot_tracker_measures_each_swing_from_the_last_stance():
     heights = [0.05, 0.02, 0.02, 0.04, 0.05, 0.03, 0.021]  # from a (mid-air) reset: down, up 30 mm, down 1 mm higher
     contacts = [False, True, True, False, False, False, True]
     swings, air = [], []
-    for height, contact in zip(heights, contacts):
-        tracker.update(torch.tensor([[contact]]), torch.tensor([[height]]))
+    xs = [0.0, 0.0, 0.0, 0.002, 0.004, 0.006, 0.008]
+    lifted, speeds = [], []
+    for x, height, contact in zip(xs, heights, contacts):
+        tracker.update(torch.tensor([[contact]]), torch.tensor([[[x, 0.0, height]]]))
+        lifted.append(tracker.height_above_stance.item())
+        speeds.append(tracker.speed_xy.item())
         if tracker.first_contact.item():
             swings.append(tracker.last_swing_height.item())
             air.append(tracker.last_air_time.item())
     assert swings == pytest.approx([0.0, 0.03]) and air == pytest.approx([0.02, 0.06])
+    assert lifted == pytest.approx([float("inf"), 0.0, 0.0, 0.02, 0.03, 0.01, 0.0])
+    assert speeds == pytest.approx([0.0, 0.0, 0.0, 0.1, 0.1, 0.1, 0.1])
     tracker.reset(torch.tensor([True]))
     assert tracker.last_swing_height.item() == 0.0 and tracker.air_time.item() == 0.0
+    tracker.update(torch.tensor([[True]]), torch.tensor([[[1.0, 0.0, 0.02]]]))
+    assert tracker.speed_xy.item() == 0.0
 
 
 # ---------------------------------------------------------------------------------------------------- observations

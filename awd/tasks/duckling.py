@@ -513,7 +513,7 @@ class DucklingTask:
     def _update_tracking(self) -> None:
         self.velocity_history = torch.roll(self.velocity_history, 1, dims=1)
         self.velocity_history[:, 0] = torch.nan_to_num(self._root_velocities())
-        self.feet.update(self.engine.foot_contacts, self.engine.body_pos[:, self.foot_body_indices, 2])
+        self.feet.update(self.engine.foot_contacts, self.engine.body_pos[:, self.foot_body_indices])
 
     def tracking_velocities(self) -> tuple[torch.Tensor, torch.Tensor]:
         """(lin, ang) root velocities averaged over the window, in the current yaw frame."""
@@ -538,6 +538,7 @@ class DucklingTask:
             projected_gravity=-root_matrix[:, 2], root_height=engine.root_pos[:, 2],
             height_target=self.height_target, feet_first_contact=self.feet.first_contact,
             feet_air_time=self.feet.last_air_time, feet_swing_height=self.feet.last_swing_height,
+            feet_height=self.feet.height_above_stance, feet_speed_xy=self.feet.speed_xy,
             held_joints=self.held_joints)
 
     def compute_reward(self, root_matrix: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

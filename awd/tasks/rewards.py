@@ -33,6 +33,8 @@ class RewardInputs:
     feet_first_contact: torch.Tensor  # (N, 2) bool: touched down this step
     feet_air_time: torch.Tensor  # (N, 2) s: air time that just ended (valid where first contact)
     feet_swing_height: torch.Tensor  # (N, 2) m: highest point of the swing that just ended (valid where first contact)
+    feet_height: torch.Tensor  # (N, 2) m: each foot's height above its last stance (+inf before the first contact)
+    feet_speed_xy: torch.Tensor  # (N, 2) m/s: each foot's horizontal speed over the last policy step
     held_joints: torch.Tensor  # (n,) bool: joints left out of the AMP features (the clips hold them still)
 
 
@@ -101,6 +103,14 @@ def feet_swing_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
     return gain.sum(dim=-1) * ~_zero_command(inputs, p["threshold"])
 
 
+def feet_clearance(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """sum over feet of (1 - h / target)^2 * tanh(v_xy / speed) while the foot is below the target height h above its
+    stance: a foot that moves over the floor without lifting (a shuffle) costs up to 1 per foot; use a negative
+    weight."""
+    shortfall = (1.0 - inputs.feet_height / p["target"]).clamp(0.0, 1.0)  # a foot tipped below its stance: 1
+    return (shortfall * shortfall * torch.tanh(inputs.feet_speed_xy / p["speed"])).sum(dim=-1)
+
+
 def trunk_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """exp(-(z - z_target)^2 / std^2)."""
     return torch.exp(-(inputs.root_height - inputs.height_target) ** 2 / p["std"] ** 2)
@@ -142,6 +152,7 @@ TERMS: dict[str, RewardTerm] = {
     "held_joints": RewardTerm(held_joints),
     "feet_air_time": RewardTerm(feet_air_time, {"target": 0.2, "threshold": 1e-3}, ("target", "threshold")),
     "feet_swing_height": RewardTerm(feet_swing_height, {"target": 0.03, "threshold": 1e-3}, ("target", "threshold")),
+    "feet_clearance": RewardTerm(feet_clearance, {"target": 0.03, "speed": 0.1}, ("target", "speed")),
     "trunk_height": RewardTerm(trunk_height, {"std": 0.02}, ("std",)),
     "upright": RewardTerm(upright, {"std": 0.2}, ("std",)),
     "default_pose": RewardTerm(default_pose, {"std": 0.5}, ("std",)),
