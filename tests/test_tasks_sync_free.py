@@ -260,9 +260,25 @@ def test_step_is_capturable_only_on_a_capturable_engine_without_host_reads(spec,
     env.compact_resets = False
     assert not env.step_capturable, "the fake engine does not say it can be captured"
     engine.capturable = True
-    assert env.step_capturable and env.graph_holders == (env, engine)
+    assert env.step_capturable and env.graph_holders == (env, engine, env.feet)
     env.compact_resets = True
     assert not env.step_capturable
     randomised, engine = make_env(spec, motion_lib, 4, domain_rand={randomisation: {"enabled": True}})
     randomised.compact_resets, engine.capturable = False, True
     assert not randomised.step_capturable
+
+
+def test_every_object_whose_tensors_a_step_rebinds_is_a_graph_holder(spec, motion_lib):
+    """A CUDA graph replays a step's reads of the tensors its attributes held at capture: an object that rebinds
+    a tensor attribute (`self.x = f(self.x)`) outside `graph_holders` would be replayed from stale buffers."""
+    env, engine = make_env(spec, motion_lib, 4, rewards={"feet_air_time": {"weight": 1.0},
+                                                         "feet_clearance": {"weight": -1.0}})
+    env.compact_resets = False
+    env.reset()
+    objects = [env, engine, *(value for value in vars(env).values() if hasattr(value, "__dict__"))]
+    before = [{name: value for name, value in vars(obj).items() if torch.is_tensor(value)} for obj in objects]
+    for _ in range(3):
+        env.step(torch.zeros(4, env.num_actions))
+    rebinding = [obj for obj, tensors in zip(objects, before)
+                 if any(getattr(obj, name) is not value for name, value in tensors.items())]
+    assert env.feet in rebinding and all(any(obj is holder for holder in env.graph_holders) for obj in rebinding)

@@ -485,8 +485,8 @@ class DucklingTask:
 
     @property
     def graph_holders(self) -> tuple:
-        """The objects whose tensor attributes `step` advances."""
-        return (self, self.engine)
+        """The objects whose tensor attributes `step` advances (rebinds)."""
+        return (self, self.engine, self.feet)
 
     def invalid_state(self) -> torch.Tensor:
         engine = self.engine
