@@ -261,6 +261,19 @@ def test_feet_swing_height_scores_touchdowns_against_the_target():
     assert per_term["feet_swing_height"].tolist() == pytest.approx([0.2, 0.3, 0.0])
 
 
+def test_a_new_reward_term_is_one_function_and_one_config_line(spec, motion_lib, monkeypatch):
+    from awd.tasks import rewards
+
+    def trunk_z(inputs, params):
+        return inputs.task.engine.root_pos[:, 2]
+
+    monkeypatch.setitem(rewards.TERMS, "trunk_z", rewards.RewardTerm(trunk_z))
+    env, _ = make_env(spec, motion_lib, rewards={"trunk_z": {"weight": 2.0}})
+    env.reset()
+    _, reward, _, infos = env.step(torch.zeros(env.num_envs, env.num_actions))
+    assert torch.allclose(reward, 2.0 * env.engine.root_pos[:, 2]) and "rew_trunk_z" in infos["episode"]
+
+
 def test_feet_clearance_costs_feet_that_move_low_over_the_floor():
     heights = torch.tensor([[-0.06, 0.0], [0.015, 0.03], [0.0, float("inf")]])
     speeds = torch.tensor([[10.0, 10.0], [10.0, 10.0], [0.0, 10.0]])
@@ -638,7 +651,7 @@ def test_domain_randomisation_hooks(spec, motion_lib):
         env.step(torch.zeros(4, spec.num_joints))
     assert len(engine.pushes) == 1 and engine.pushes[0][0].tolist() == [0, 1, 2, 3]
     # action delay: envs with delay 1 still apply the previous (zero) action
-    env.action_delay[:] = torch.tensor([0, 1, 0, 1])
+    env.randomization.action_delay[:] = torch.tensor([0, 1, 0, 1])
     env.step(torch.ones(4, spec.num_joints))
     applied = (engine.last_targets - env.default_joint_pos) / spec.action_scale
     assert torch.allclose(applied[:, 0], torch.tensor([1.0, 0.0, 1.0, 0.0]))
@@ -648,7 +661,7 @@ def test_obs_delay_returns_older_observations(spec, motion_lib):
     env, engine = make_env(spec, motion_lib, num_envs=2, init={"mode": "Default"},
                            domain_rand={"obs_delay": {"enabled": True, "max_steps": 1}})
     env.reset()
-    env.obs_delay[:] = torch.tensor([0, 1])
+    env.randomization.obs_delay[:] = torch.tensor([0, 1])
     action = torch.full((2, spec.num_joints), 0.5)
     obs, *_ = env.step(action)
     s = slices(env)["last_action"]

@@ -192,7 +192,7 @@ def test_masked_reset_touches_only_the_masked_envs_and_blends_default_and_refere
     for name, value in before.items():
         assert torch.equal(getattr(env, name)[~mask], value[~mask]), name
     assert torch.equal(engine.joint_pos[~mask], joints[~mask])
-    assert torch.equal(env.obs_buffer_stale, mask)
+    assert torch.equal(env.randomization.obs_buffer_stale, mask)
 
 
 def test_episode_stats_are_means_over_ended_episodes_and_zero_without_any(spec, motion_lib):
@@ -260,7 +260,7 @@ def test_step_is_capturable_only_on_a_capturable_engine_without_host_reads(spec,
     env.compact_resets = False
     assert not env.step_capturable, "the fake engine does not say it can be captured"
     engine.capturable = True
-    assert env.step_capturable and env.graph_holders == (env, engine, env.feet)
+    assert env.step_capturable and env.graph_holders == (env, engine, env.feet, env.randomization)
     env.compact_resets = True
     assert not env.step_capturable
     randomised, engine = make_env(spec, motion_lib, 4, domain_rand={randomisation: {"enabled": True}})

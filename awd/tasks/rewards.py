@@ -3,13 +3,15 @@ to one value per env, multiplied by its weight; the task reward is the plain sum
 is never hidden by a floor). Tracking terms use exp kernels exp(-err^2 / std^2) on velocities expressed in
 the yaw (heading) frame, so roll and pitch of the trunk do not leak into the tracked velocity.
 
-Weights are per policy step (not multiplied by dt); penalties carry negative weights in the YAML.
+Weights are per policy step (not multiplied by dt); penalties carry negative weights in the YAML. A new term is
+one function here (listed in `TERMS`) and one line in the task's YAML; a quantity that `RewardInputs` does not
+name is read from `inputs.task` (its engine state, commands, foot tracker).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import torch
 
@@ -36,6 +38,7 @@ class RewardInputs:
     feet_height: torch.Tensor  # (N, 2) m: each foot's height above its last stance (+inf before the first contact)
     feet_speed_xy: torch.Tensor  # (N, 2) m/s: each foot's horizontal speed over the last policy step
     held_joints: torch.Tensor  # (n,) bool: joints left out of the AMP features (the clips hold them still)
+    task: Any = None  # the task itself, for what the fields above do not name
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import torch
 
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.duckling import DucklingTask
+from awd.tasks.observations import ObsTerm
 from awd.tasks.registry import register
 
 DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
@@ -41,7 +42,6 @@ class DucklingCommand(DucklingTask):
     def __init__(self, cfg, engine, motion_lib=None, spec=None):
         super().__init__(cfg, engine, motion_lib, spec)
         c = cfg.commands
-        self.command_scale = self._tensor(c.obs_scale)
         ranges = [c.lin_vel_x, c.lin_vel_y, c.ang_vel_z]
         self.command_low = self._tensor([low for low, _ in ranges])
         self.command_span = self._tensor([high - low for low, high in ranges])
@@ -49,19 +49,13 @@ class DucklingCommand(DucklingTask):
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
         self.command_override: torch.Tensor | None = None  # (3,) or (N, 3): fixed commands (player, tests)
 
-    def task_obs_parts(self):
-        return [("commands", 3)]
-
-    def compute_task_obs(self):
-        return self.commands * self.command_scale
-
-    def task_obs_description(self):
-        return {"commands": (("lin_vel_x", "lin_vel_y", "ang_vel_z"), self.cfg.commands.obs_scale, 0.0,
-                             "commanded velocity in the yaw frame (m/s, m/s, rad/s)")}
+    def task_obs_terms(self):
+        return [ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
+                        "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale)]
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
-        draws = self._rand(4, count)  # vx, vy, wz, zero
+        draws = self.draws.rand(4, count)  # vx, vy, wz, zero
         commands = draws[:3].T * self.command_span + self.command_low
         speeds = torch.cat([commands[:, :2].norm(dim=-1, keepdim=True).expand(-1, 2), commands[:, 2:].abs()], dim=-1)
         zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
@@ -97,21 +91,16 @@ class DucklingStand(DucklingTask):
     task_name = "DucklingStand"
     env_cfg, train_cfg = "mini_bdx/duckling_stand.yaml", DUCK_TRAIN
 
-    def task_obs_parts(self):
-        return [("height_target_offset", 1)] if self.cfg.stand.target_obs else []
-
-    def task_obs_description(self):
-        return {"height_target_offset": (("offset",), 1.0, 0.0,
-                                         "trunk-height target minus the robot's init root height (m)")}
-
-    def compute_task_obs(self):
+    def task_obs_terms(self):
         if not self.cfg.stand.target_obs:
-            return self._zeros(self.num_envs, 0)
-        return (self.height_target - float(self.spec.init_root_height)).unsqueeze(-1)
+            return []
+        init = float(self.spec.init_root_height)
+        return [ObsTerm("height_target_offset", 1, lambda task, matrix: (task.height_target - init).unsqueeze(-1),
+                        ("offset",), "trunk-height target minus the robot's init root height (m)")]
 
     def reset_task(self, mask):
         low, high = self.cfg.stand.height_offset_range
-        target = float(self.spec.init_root_height) + self._uniform(low, high, self.num_envs)
+        target = float(self.spec.init_root_height) + self.draws.uniform(low, high, self.num_envs)
         self.height_target = torch.where(mask, target, self.height_target)
 
 
@@ -137,8 +126,9 @@ class DucklingViewMotion(DucklingTask):
     def _play(self) -> None:
         """Put every env in its clip's state at its clip time, with the AMP history from the clip."""
         everyone = torch.ones(self.num_envs, dtype=torch.bool, device=self.device)
-        state, window = self._reference_states(self.clip_ids, self.clip_times)
-        self.engine.reset_where(everyone, *self._split_state(self._blend_reset_state(everyone, state)))
+        resets = self.reset_states
+        state, window = resets.reference(self.clip_ids, self.clip_times)
+        self.engine.reset_where(everyone, *resets.split(resets.blend(everyone, state)))
         self.amp_history = window
 
     def step(self, actions=None):
@@ -148,7 +138,7 @@ class DucklingViewMotion(DucklingTask):
         if self.sequential:
             next_ids = (self.clip_ids + self.num_envs) % lib.num_clips
         else:
-            next_ids = lib.sample_clips(self.num_envs, generator=self._motion_generator())
+            next_ids = lib.sample_clips(self.num_envs, generator=self.reset_states.motion_generator())
         self.clip_ids = torch.where(ended, next_ids, self.clip_ids)
         self.clip_times = torch.where(ended, 0.0, self.clip_times)
         self._play()
