@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -233,25 +232,24 @@ def test_compact_and_full_resets_agree(spec):
 
 
 def test_agent_weights_episode_means_by_episodes_finished():
-    from awd.learning.amp_agent import AMPAgent
+    from awd.learning.episode_stats import episode_means, record_episode_infos
 
-    agent = SimpleNamespace(ppo_device="cpu")
     stats = {}
     for count, length in ((0, 0.0), (3, 1.0), (0, 0.0), (1, 5.0)):
         episode = {"episode_length_s": torch.tensor(length), "episodes_finished": torch.tensor(float(count))}
-        AMPAgent._record_episode_infos(agent, {"episode": episode}, stats)
-    AMPAgent._record_episode_infos(agent, {"episode": {}}, stats)
-    means = AMPAgent._episode_means(stats)
+        record_episode_infos({"episode": episode}, stats)
+    record_episode_infos({"episode": {}}, stats)
+    means = episode_means(stats)
     assert means["episode/episode_length_s"] == pytest.approx((3 * 1.0 + 1 * 5.0) / 4)  # per episode
     assert means["episode/episodes_finished"] == pytest.approx(1.0)  # per step
     none_ended = {}
-    AMPAgent._record_episode_infos(agent, {"episode": {"fall_rate": torch.tensor(0.0),
+    record_episode_infos({"episode": {"fall_rate": torch.tensor(0.0),
                                                        "episodes_finished": torch.tensor(0.0)}}, none_ended)
-    assert "episode/fall_rate" not in AMPAgent._episode_means(none_ended)
+    assert "episode/fall_rate" not in episode_means(none_ended)
     plain = {}  # an env without `episodes_finished`: plain means over steps
     for value in (1.0, 3.0):
-        AMPAgent._record_episode_infos(agent, {"episode": {"rew_alive": torch.tensor(value)}}, plain)
-    assert AMPAgent._episode_means(plain) == {"episode/rew_alive": 2.0}
+        record_episode_infos({"episode": {"rew_alive": torch.tensor(value)}}, plain)
+    assert episode_means(plain) == {"episode/rew_alive": 2.0}
 
 
 @pytest.mark.parametrize("randomisation", ["push", "friction", "torque_scale", "trunk_mass"])

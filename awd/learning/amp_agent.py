@@ -5,7 +5,8 @@ score the rollout's AMP obs with D (style reward), mix `task_reward_w * r_task +
 bootstrap the value on timeouts, compute GAE, then run `mini_epochs` passes over shuffled minibatches,
 each step minimising PPO (clip, critic, bounds, entropy) + disc_coef * discriminator loss. Afterwards the
 rollout's AMP obs go into the replay buffer. One Adam with separate param groups (and learning rates)
-for actor, critic and discriminator. Checkpoints: see awd.learning.checkpoint.
+for actor, critic and discriminator (awd.learning.optimizer). Its state in checkpoints: awd.learning.agent_state;
+its epoch statistics: awd.learning.episode_stats and awd.learning.progress.
 
 Config keys read beyond rl_games' PPO ones are listed in AMPSettings (awd.learning.amp_settings) and in the training
 YAML template.
@@ -22,7 +23,11 @@ from rl_games.common import a2c_common, common_losses, datasets, schedulers
 from torch.nn.utils import clip_grad_norm_
 
 from awd.errors import AwdError
-from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint, save_checkpoint, to_plain
+from awd.learning.agent_state import full_state, restore_agent
+from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
+from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
+from awd.learning.optimizer import build_optimizer, learning_rates, scale_learning_rates
+from awd.learning.progress import progress_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
@@ -49,7 +54,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.init_rnn_from_model(self.model)
         self.last_lr = float(self.last_lr)
         self.bound_loss_type = "bound"
-        self.optimizer = self._build_optimizer()
+        self.optimizer = build_optimizer(self._module().a2c_network, self._learning_rates(), self.weight_decay,
+                                         self.ppo_device)
         self.dataset = datasets.PPODataset(self.batch_size, self.minibatch_size, False, False, self.ppo_device,
                                            self.seq_length, permute=True)
         if self.normalize_value:
@@ -104,36 +110,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return model.to(self.ppo_device)
 
     def _learning_rates(self) -> dict[str, float]:
-        actor = float(self.config["learning_rate"])
-        critic = self.amp.critic_learning_rate
-        disc = self.amp.disc_learning_rate
-        return {"actor": actor, "critic": actor if critic is None else float(critic),
-                "disc": actor if disc is None else float(disc)}
-
-    def _build_optimizer(self) -> torch.optim.Optimizer:
-        net = self._module().a2c_network
-        rates = self._learning_rates()
-        groups = [
-            {"params": net.actor_parameters(), "lr": rates["actor"], "awd_base_lr": rates["actor"], "name": "actor",
-             "weight_decay": self.weight_decay},
-            {"params": net.critic_parameters(), "lr": rates["critic"], "awd_base_lr": rates["critic"], "name": "critic",
-             "weight_decay": self.weight_decay},
-            {"params": net.disc_parameters(), "lr": rates["disc"], "awd_base_lr": rates["disc"], "name": "disc",
-             "weight_decay": 0.0},
-        ]
-        cuda = torch.device(self.ppo_device).type == "cuda"
-        return torch.optim.Adam(groups, eps=1e-8, fused=cuda, capturable=cuda)
-
-    def _fit_optimizer_to_device(self) -> None:
-        """A loaded optimizer state keeps the saving run's fused/capturable flags: use this device's (fused and
-        capturable on CUDA), with Adam's step counters where those modes need them."""
-        cuda = torch.device(self.ppo_device).type == "cuda"
-        for group in self.optimizer.param_groups:
-            group["fused"] = group["capturable"] = cuda
-        for state in self.optimizer.state.values():
-            if "step" in state:
-                state["step"] = torch.as_tensor(state["step"], dtype=torch.float32,
-                                                device=self.ppo_device if cuda else "cpu")
+        return learning_rates(self.config["learning_rate"], self.amp.critic_learning_rate, self.amp.disc_learning_rate)
 
     def _current_layout(self) -> dict:
         if self.vec_env is not None and hasattr(self.vec_env, "get_layout"):
@@ -142,9 +119,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def update_lr(self, lr: float) -> None:
         """Scale every group's base lr by lr / actor base lr (schedules act on the actor lr)."""
-        scale = float(lr) / float(self.config["learning_rate"])
-        for group in self.optimizer.param_groups:
-            group["lr"] = group["awd_base_lr"] * scale
+        scale_learning_rates(self.optimizer, float(lr) / float(self.config["learning_rate"]))
 
     # ------------------------------------------------------------------ rollout
     def init_tensors(self):
@@ -154,7 +129,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         buffers["amp_obs"] = torch.zeros(shape + tuple(self.amp_space.shape), device=self.ppo_device)
         buffers["task_rewards"] = torch.zeros(shape + (1,), device=self.ppo_device)
         buffers["timeouts"] = torch.zeros(shape + (1,), device=self.ppo_device)
-        self.finished_episodes = torch.zeros(3, device=self.ppo_device)   # return sum, length sum, count
+        self.finished_episodes = FinishedEpisodes(self.ppo_device)
         self.tensor_list = self.tensor_list + ["amp_obs"]
 
     def cast_obs(self, obs):
@@ -173,45 +148,6 @@ class AMPAgent(a2c_continuous.A2CAgent):
                            f"expected shape {(self.num_actors, *self.amp_space.shape)}, found {tuple(amp_obs.shape)}")
         terminate = torch.as_tensor(terminate, device=self.ppo_device).reshape(-1).bool()
         return amp_obs, terminate & dones.bool()
-
-    def _record_episode_infos(self, infos: dict, sums: dict) -> None:
-        """Adds (weight * value, weight) of every episode statistic to `sums[names]`, a (2, K) tensor on the
-        env's device, in a handful of kernels (no host sync or copy per step); it is read once per epoch. An env
-        that reports `episodes_finished` gives means over the episodes that ended: each is weighted by that count (a
-        step
-        where none ended adds nothing); other values, and the count, weigh 1 per step."""
-        episode = infos.get("episode") or {}
-        count = episode.get("episodes_finished")
-        if count is not None:
-            count = torch.as_tensor(count, dtype=torch.float32)
-            count = count if count.dim() == 0 else count.mean()
-        values, weights, names = [], [], []
-        for name, value in episode.items():
-            try:
-                value = torch.as_tensor(value, dtype=torch.float32)
-            except (TypeError, ValueError):
-                continue
-            values.append(value if value.dim() == 0 else value.mean())
-            weights.append(count if count is not None and name != "episodes_finished" else None)
-            names.append(name)
-        if not names:
-            return
-        names = tuple(names)
-        values = torch.stack(values)   # on the env's device: nothing is copied per step
-        one = values.new_ones(())
-        weights = torch.stack([one if weight is None else weight for weight in weights])
-        record = torch.stack([values * weights, weights])
-        sums[names] = sums[names] + record if names in sums else record
-
-    @staticmethod
-    def _episode_means(sums: dict) -> dict[str, float]:
-        """Weighted means of the recorded episode values; a value whose weights sum to 0 is left out."""
-        means = {}
-        for names, (weighted, weight) in sums.items():
-            for name, value, total in zip(names, weighted.tolist(), weight.tolist()):
-                if total > 0:
-                    means[f"episode/{name}"] = value / total
-        return means
 
     def _graph_rollout(self) -> None:
         """With `cuda_graphs` on CUDA: policy inference, and the env step where the env allows it, replayed as
@@ -248,23 +184,12 @@ class AMPAgent(a2c_continuous.A2CAgent):
             buffers["timeouts"][n] = (self.dones.bool() & ~falls).float().unsqueeze(1)
             done_count += self.dones.sum()
             fall_count += falls.sum()
-            self._record_episode_infos(infos, stats)
-            self._update_episode_trackers(rewards, infos)
-        self.rollout_stats = self._episode_means(stats)
+            record_episode_infos(infos, stats)
+            self.finished_episodes.add_step(self.current_rewards, self.current_lengths, rewards, self.dones)
+        self.rollout_stats = episode_means(stats)
         if done_count > 0:
             self.rollout_stats["info/fall_rate"] = float(fall_count / done_count)
         return self._finish_rollout(step_time)
-
-    def _update_episode_trackers(self, rewards: torch.Tensor, infos: dict) -> None:
-        """Returns and lengths of the episodes that end, summed on the device (read once per epoch)."""
-        self.current_rewards.add_(rewards)
-        self.current_lengths.add_(1)
-        done = self.dones.float()
-        self.finished_episodes += torch.stack([(self.current_rewards[:, 0] * done).sum(),
-                                               (self.current_lengths * done).sum(), done.sum()])
-        not_done = 1.0 - done
-        self.current_rewards.mul_(not_done.unsqueeze(1))
-        self.current_lengths.mul_(not_done)
 
     def style_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Style reward of raw AMP obs [..., amp_size] -> [..., 1] (D in eval, normalised inputs)."""
@@ -458,9 +383,10 @@ class AMPAgent(a2c_continuous.A2CAgent):
             stats = self.train_epoch()
             self.dataset.update_values_dict(None)
             self.frame += self.curr_frames
-            self._add_episode_stats(stats)
+            stats.update(self.finished_episodes.pop_means())
+            self.mean_rewards = stats.get("rewards/step", self.mean_rewards)
             self._write_stats(stats, epoch)
-            self._print_progress(stats, epoch, time.perf_counter() - start)
+            log(progress_line(stats, epoch, self.max_epochs, self.frame, time.perf_counter() - start))
             self.watchdogs.after_epoch(stats, epoch)
             done = ((self.max_epochs != -1 and epoch >= self.max_epochs)
                     or (self.max_frames != -1 and self.frame >= self.max_frames) or stop.requested)
@@ -473,40 +399,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
                     self.writer.close()  # drains tensorboardX's queue: every scalar is on disk
                 return self.last_mean_rewards, epoch
 
-    def _add_episode_stats(self, stats: dict) -> None:
-        """Mean return and length of the episodes that ended during the epoch (none: not logged)."""
-        returns, lengths, count = self.finished_episodes.tolist()
-        self.finished_episodes.zero_()
-        if count > 0:
-            stats["rewards/step"] = returns / count
-            stats["episode_lengths/step"] = stats["info/episode_length"] = lengths / count
-            self.mean_rewards = stats["rewards/step"]
-
     def _write_stats(self, stats: dict, epoch: int) -> None:
-        if self.writer is None:
-            return
-        total = stats["performance/play_time"] + stats["performance/update_time"]
-        stats["performance/fps"] = self.curr_frames / max(total, 1e-9)
-        stats["performance/step_fps"] = self.curr_frames / max(stats["performance/step_time"], 1e-9)
-        for key, value in stats.items():
-            self.writer.add_scalar(key, value, self.frame)
-        self.writer.add_scalar("info/epochs", epoch, self.frame)
-        self.writer.flush()
-
-    def _print_progress(self, stats: dict, epoch: int, elapsed: float) -> None:
-        of = f"/{self.max_epochs}" if self.max_epochs != -1 else ""
-        episodes = ""
-        if "rewards/step" in stats:
-            episodes = f"return {stats['rewards/step']:.2f} ep_len {stats['info/episode_length']:.0f} | "
-        rate = stats.get("episode/invalid_rate", 0.0)
-        invalid = f" invalid {rate:.2f}" if rate > 0 else ""
-        minutes, seconds = divmod(int(elapsed), 60)
-        log(f"epoch {epoch}{of} | frames {self.frame} | fps {stats['performance/fps']:.0f} | "
-            f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
-            f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
-            f"fall {stats.get('info/fall_rate', 0.0):.2f}{invalid} | "
-            f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
-            f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
+        if self.writer is not None:
+            write_stats(self.writer, stats, epoch, self.frame, self.curr_frames)
 
     def checkpoint_paths(self, epoch: int) -> tuple[Path, Path]:
         """(latest, numbered) checkpoint paths inside the experiment's nn/ folder."""
@@ -529,46 +424,11 @@ class AMPAgent(a2c_continuous.A2CAgent):
             save_checkpoint(numbered, {**state, "amp_replay_buffer": None, "optimizer": None})
 
     def get_full_state_weights(self) -> dict:
-        model = self._module()
-        state = {"model": model.state_dict(), "optimizer": self.optimizer.state_dict(),
-                 "epoch": int(self.epoch_num), "frame": int(self.frame),
-                 "last_mean_rewards": float(self.last_mean_rewards),
-                 "amp_input_mean_std": model.amp_input_mean_std.state_dict(),
-                 "amp_replay_buffer": self.replay_buffer.state_dict(),
-                 "config": self.plain_params, "layout": self.layout,
-                 "env_state": to_plain(self.vec_env.get_env_state()) if self.vec_env is not None else None}
-        if self.normalize_input:
-            state["running_mean_std"] = model.running_mean_std.state_dict()
-        if self.normalize_value:
-            state["reward_mean_std"] = model.value_mean_std.state_dict()
-        return state
+        return full_state(self)
 
     def save(self, fn) -> Path:
         return save_checkpoint(fn, self.get_full_state_weights())
 
     def restore(self, fn, set_epoch: bool = True) -> None:
         """Resume from a checkpoint: weights, normalisers, optimiser, counters and replay buffer."""
-        state = load_checkpoint(fn, self.ppo_device)
-        check_layout(fn, state.get("layout"), self.layout)
-        try:
-            self._module().load_state_dict(state["model"])
-            if state.get("optimizer") is not None:
-                self.optimizer.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise AwdError(fn, "model", f"checkpoint does not fit the configured network ({first_line})") from None
-        rates = self._learning_rates()
-        for group in self.optimizer.param_groups:  # the config's learning rates win over the saved ones
-            group["lr"] = group["awd_base_lr"] = rates[group["name"]]
-        self._fit_optimizer_to_device()
-        self.last_lr = rates["actor"]
-        if set_epoch:
-            self.epoch_num, self.frame = int(state["epoch"]), int(state["frame"])
-        self.last_mean_rewards = float(state.get("last_mean_rewards", -1e9))
-        if state.get("amp_replay_buffer") is not None:
-            self.replay_buffer.load_state_dict(state["amp_replay_buffer"])
-        else:
-            log(f"{fn} holds no replay buffer nor optimiser state (a numbered checkpoint): both start empty")
-        if self.vec_env is not None:
-            self.vec_env.set_env_state(state.get("env_state"))
-        log(f"restored {fn} (epoch {self.epoch_num}, frame {self.frame}, replay {len(self.replay_buffer)} rows)")
+        restore_agent(self, fn, set_epoch)

@@ -1,0 +1,55 @@
+"""The AMP agent's complete training state: what its latest checkpoint holds (weights, normalisers, optimiser,
+counters, replay buffer, config, layout and the env's state) and how a resume puts it back. File format and
+atomic writing: awd.learning.checkpoint.
+"""
+
+from __future__ import annotations
+
+from awd.errors import AwdError
+from awd.learning.amp_settings import log
+from awd.learning.checkpoint import check_layout, load_checkpoint, to_plain
+from awd.learning.optimizer import fit_optimizer_to_device, set_learning_rates
+
+
+def full_state(agent) -> dict:
+    model = agent._module()
+    state = {"model": model.state_dict(), "optimizer": agent.optimizer.state_dict(),
+             "epoch": int(agent.epoch_num), "frame": int(agent.frame),
+             "last_mean_rewards": float(agent.last_mean_rewards),
+             "amp_input_mean_std": model.amp_input_mean_std.state_dict(),
+             "amp_replay_buffer": agent.replay_buffer.state_dict(),
+             "config": agent.plain_params, "layout": agent.layout,
+             "env_state": to_plain(agent.vec_env.get_env_state()) if agent.vec_env is not None else None}
+    if agent.normalize_input:
+        state["running_mean_std"] = model.running_mean_std.state_dict()
+    if agent.normalize_value:
+        state["reward_mean_std"] = model.value_mean_std.state_dict()
+    return state
+
+
+def restore_agent(agent, fn, set_epoch: bool = True) -> None:
+    """Weights, normalisers, optimiser, counters, replay buffer and env state from checkpoint `fn`; the config's
+    learning rates win over the saved ones."""
+    state = load_checkpoint(fn, agent.ppo_device)
+    check_layout(fn, state.get("layout"), agent.layout)
+    try:
+        agent._module().load_state_dict(state["model"])
+        if state.get("optimizer") is not None:
+            agent.optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise AwdError(fn, "model", f"checkpoint does not fit the configured network ({first_line})") from None
+    rates = agent._learning_rates()
+    set_learning_rates(agent.optimizer, rates)
+    fit_optimizer_to_device(agent.optimizer, agent.ppo_device)
+    agent.last_lr = rates["actor"]
+    if set_epoch:
+        agent.epoch_num, agent.frame = int(state["epoch"]), int(state["frame"])
+    agent.last_mean_rewards = float(state.get("last_mean_rewards", -1e9))
+    if state.get("amp_replay_buffer") is not None:
+        agent.replay_buffer.load_state_dict(state["amp_replay_buffer"])
+    else:
+        log(f"{fn} holds no replay buffer nor optimiser state (a numbered checkpoint): both start empty")
+    if agent.vec_env is not None:
+        agent.vec_env.set_env_state(state.get("env_state"))
+    log(f"restored {fn} (epoch {agent.epoch_num}, frame {agent.frame}, replay {len(agent.replay_buffer)} rows)")

@@ -1,0 +1,32 @@
+"""What a training epoch reports: its statistics written to TensorBoard and its one-line progress log."""
+
+from __future__ import annotations
+
+
+def write_stats(writer, stats: dict, epoch: int, frame: int, epoch_frames: int) -> None:
+    """Every statistic of the epoch, plus the frame rates, at `frame`; flushed so that a killed run keeps them."""
+    total = stats["performance/play_time"] + stats["performance/update_time"]
+    stats["performance/fps"] = epoch_frames / max(total, 1e-9)
+    stats["performance/step_fps"] = epoch_frames / max(stats["performance/step_time"], 1e-9)
+    for key, value in stats.items():
+        writer.add_scalar(key, value, frame)
+    writer.add_scalar("info/epochs", epoch, frame)
+    writer.flush()
+
+
+def progress_line(stats: dict, epoch: int, max_epochs: int, frame: int, elapsed: float) -> str:
+    of = f"/{max_epochs}" if max_epochs != -1 else ""
+    episodes = ""
+    if "rewards/step" in stats:
+        episodes = f"return {stats['rewards/step']:.2f} ep_len {stats['info/episode_length']:.0f} | "
+    rate = stats.get("episode/invalid_rate", 0.0)
+    invalid = f" invalid {rate:.2f}" if rate > 0 else ""
+    minutes, seconds = divmod(int(elapsed), 60)
+    fps = stats.get("performance/fps")
+    fps = f"{fps:.0f}" if fps is not None else "-"
+    return (f"epoch {epoch}{of} | frames {frame} | fps {fps} | "
+            f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
+            f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
+            f"fall {stats.get('info/fall_rate', 0.0):.2f}{invalid} | "
+            f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
+            f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")
