@@ -18,12 +18,11 @@ if __package__ in (None, ""):  # `python awd/run.py` from a checkout
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from awd.config import apply_override, load_run_config  # noqa: E402
-from awd.engine import ENGINES  # noqa: E402
+from awd.engine import ENGINES, engine_entry  # noqa: E402
 from awd.errors import AwdError, exit_on_error  # noqa: E402
 from awd.tasks.registry import TASKS  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
-DEFAULT_NUM_ENVS = {"mujoco": 64, "mujoco_warp": 8192}
 DEFAULT_TASK = "DucklingCommand"
 
 
@@ -56,9 +55,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--export_dir", help="with --export: output folder (default: <checkpoint dir>/<stem>_export)")
     parser.add_argument("--raw", action="store_true",
                         help="with --export: also actors without the normaliser and normalizer.npz")
-    parser.add_argument("--engine", choices=ENGINES,
-                        help="physics (default: mujoco_warp with a CUDA GPU and mujoco_warp installed, else mujoco)")
-    parser.add_argument("--sim_device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
+    parser.add_argument("--engine", choices=list(ENGINES),
+                        help="physics (default: a GPU engine (mujoco_warp) with a CUDA GPU and its package "
+                        "installed, else mujoco)")
+    parser.add_argument("--sim_device", help="physics device (default: cuda:0 for a GPU engine, cpu for mujoco)")
     parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
     args, rest = parser.parse_known_args(argv)
     unknown = [item for item in rest if "=" not in item or item.startswith("-")]
@@ -68,29 +68,27 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
 
 
 def default_engine() -> str:
-    """MuJoCo Warp when a CUDA GPU and mujoco_warp are present, CPU MuJoCo otherwise."""
-    import importlib.util
-
+    """The first GPU engine whose package is installed when there is a CUDA GPU (MuJoCo Warp), else CPU MuJoCo."""
     import torch
 
-    return "mujoco_warp" if torch.cuda.is_available() and importlib.util.find_spec("mujoco_warp") else "mujoco"
+    gpu = [name for name, entry in ENGINES.items() if entry.accelerator and entry.installed()]
+    return gpu[0] if gpu and torch.cuda.is_available() else "mujoco"
 
 
 def choose_devices(args) -> tuple[str, str, str]:
-    """(engine, sim_device, rl_device): MuJoCo Warp simulates on the GPU, CPU MuJoCo on the CPU; the policy
-    runs on a GPU when there is one."""
-    import importlib.util
-
+    """(engine, sim_device, rl_device): a GPU engine (MuJoCo Warp) simulates on the GPU, CPU MuJoCo on the CPU;
+    the policy runs on a GPU when there is one."""
     import torch
 
     engine = args.engine or default_engine()
-    if engine == "mujoco_warp" and importlib.util.find_spec("mujoco_warp") is None:
-        raise AwdError(None, "--engine",
-                       'mujoco_warp is not installed: pip install -e ".[gpu]" (or use --engine mujoco)')
-    if engine == "mujoco_warp" and args.sim_device is None and not torch.cuda.is_available():
-        raise AwdError(None, "--engine", "mujoco_warp found no CUDA GPU here: use --sim_device cpu (Warp's CPU "
+    entry = engine_entry(engine)
+    if not entry.installed():
+        raise AwdError(None, "--engine", f"{entry.package} is not installed: {entry.install_hint} "
+                       "(or use --engine mujoco)")
+    if entry.accelerator and args.sim_device is None and not torch.cuda.is_available():
+        raise AwdError(None, "--engine", f"{engine} found no CUDA GPU here: use --sim_device cpu (its CPU "
                        "backend, slow) or --engine mujoco")
-    sim_device = args.sim_device or ("cuda:0" if engine == "mujoco_warp" else "cpu")
+    sim_device = args.sim_device or ("cuda:0" if entry.accelerator else "cpu")
     rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device
 
@@ -105,7 +103,7 @@ def build_run_config(args, overrides: list[str]) -> dict:
     for key, value in TASKS[task].train_overrides if task in TASKS else ():
         run[key] = value
     run["name"] = task
-    return apply_run_flags(args, config, overrides, DEFAULT_NUM_ENVS)
+    return apply_run_flags(args, config, overrides, {})
 
 
 def resumed_run_config(args, overrides: list[str]) -> dict:
@@ -161,7 +159,7 @@ def apply_run_flags(args, config: dict, overrides: list[str], num_envs: dict) ->
         run["max_epochs"] = args.max_iterations
     if args.seed is not None:
         params["seed"] = args.seed
-    run["num_actors"] = args.num_envs or num_envs.get(engine) or DEFAULT_NUM_ENVS[engine]
+    run["num_actors"] = args.num_envs or num_envs.get(engine) or engine_entry(engine).default_num_envs
     run["device"] = run["device_name"] = rl_device
     for override in overrides:
         apply_override(config, override)

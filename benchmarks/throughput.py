@@ -65,6 +65,7 @@ if __package__ in (None, ""):  # `python benchmarks/throughput.py` from a checko
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from awd.config import load_run_config  # noqa: E402
+from awd.engine import ENGINES  # noqa: E402
 from awd.errors import exit_on_error  # noqa: E402
 from awd.learning.amp_agent import AMPAgent  # noqa: E402
 from awd.learning.register import make_runner, register_env  # noqa: E402
@@ -428,7 +429,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--task", default=TASK, help=f"task with default configs (default {TASK})")
     parser.add_argument("--num_envs", type=positive, nargs="+", default=[1024, 4096, 8192, 16384])
-    parser.add_argument("--engine", choices=["mujoco", "mujoco_warp"], default="mujoco_warp" if cuda else "mujoco")
+    parser.add_argument("--engine", choices=list(ENGINES), default="mujoco_warp" if cuda else "mujoco")
     parser.add_argument("--device", help="physics device (default: cuda:0 for mujoco_warp, cpu for mujoco)")
     parser.add_argument("--rl_device", help="policy device (default: cuda:0 if available, else cpu)")
     parser.add_argument("--modes", type=parse_modes, default=list(MODES), help="comma list of physics,task,train")

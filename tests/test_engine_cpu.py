@@ -244,3 +244,14 @@ def test_forces_and_torques_are_the_last_substeps_and_zero_right_after_a_reset(s
     assert (engine.foot_contact_forces[0] > 0).all(), "envs not reset keep their last substep's forces"
     engine.step(default_targets(spec, 2))
     assert engine.joint_torques[1].abs().sum() > 0
+
+
+def test_an_engine_is_a_module_and_one_registry_entry(spec, monkeypatch):
+    import awd.engine as engines
+    from awd.run import build_run_config, parse_args
+
+    entry = engines.EngineEntry("awd.tasks.fake_engine:FakeEngine", "torch", "", 3, False)
+    monkeypatch.setitem(engines.ENGINES, "fake", entry)
+    assert type(make_engine("fake", spec, 2)).__name__ == "FakeEngine"
+    config = build_run_config(*parse_args(["--engine", "fake"]))
+    assert config["train"]["params"]["config"]["num_actors"] == 3 and config["engine"] == "fake"
