@@ -128,9 +128,17 @@ def test_unknown_disc_loss_is_a_config_error():
     from awd.errors import AwdError
     from awd.learning.amp_settings import AMPSettings
 
-    assert AMPSettings.from_config({"disc_loss": "lsgan"}).disc_loss == "lsgan"
-    with pytest.raises(AwdError, match="disc_loss.*lsgan"):
+    import typing
+
+    from awd.learning.discriminator import DISC_LOSSES
+
+    assert typing.get_args(typing.get_type_hints(AMPSettings)["disc_loss"]) == DISC_LOSSES
+    settings = AMPSettings.from_config({"disc_loss": "lsgan", "disc_learning_rate": None, "horizon_length": 4})
+    assert settings.disc_loss == "lsgan" and settings.disc_learning_rate is None
+    with pytest.raises(AwdError, match=r"^train config: config.disc_loss: expected one of \['bce', 'lsgan'\]"):
         AMPSettings.from_config({"disc_loss": "wgan"})
+    with pytest.raises(AwdError, match="config.amp_batch_size: expected an integer, got 512.5"):
+        AMPSettings.from_config({"amp_batch_size": 512.5})
 
 
 def test_gradient_penalty_nonnegative_and_zero_for_constant_network():

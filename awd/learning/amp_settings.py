@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields
+from typing import Literal
 
 from awd.errors import AwdError, is_number
-from awd.learning.discriminator import DISC_LOSSES
+from awd.utils.typed_config import build
 
 CONFIG_SOURCE = "train config"
 
@@ -29,7 +30,7 @@ class AMPSettings:
     disc_grad_penalty: float = 5.0
     disc_weight_decay: float = 1e-4
     disc_input_noise: float = 0.0        # std of noise on D's normalised inputs in training (instance noise)
-    disc_loss: str = "bce"               # "bce" or "lsgan" (awd.learning.discriminator)
+    disc_loss: Literal["bce", "lsgan"] = "bce"  # awd.learning.discriminator
     disc_reward_norm: bool = False       # style reward divided by its std over the rollout before mixing
     normalize_amp_input: bool = True
     amp_replay_buffer_size: int = 200_000
@@ -51,20 +52,10 @@ class AMPSettings:
 
     @classmethod
     def from_config(cls, config: dict) -> "AMPSettings":
-        values = {}
-        for field in fields(cls):
-            if field.name in config and config[field.name] is not None:
-                default = field.default
-                kind = type(default) if default is not None else float
-                try:
-                    values[field.name] = kind(config[field.name])
-                except (TypeError, ValueError):
-                    raise AwdError(CONFIG_SOURCE, f"config.{field.name}",
-                                   f"expected {kind.__name__}, found {config[field.name]!r}") from None
-        if values.get("disc_loss", "bce") not in DISC_LOSSES:
-            raise AwdError(CONFIG_SOURCE, "config.disc_loss", f"expected one of {list(DISC_LOSSES)}, "
-                           f"found {values['disc_loss']!r}")
-        return cls(**values)
+        """The AMP keys of `params.config` (awd.utils.typed_config; a null value keeps the default)."""
+        names = {field.name for field in fields(cls)}
+        values = {key: value for key, value in config.items() if key in names and value is not None}
+        return build(cls, values, CONFIG_SOURCE, "config")
 
 
 def _divisors(n: int) -> list[int]:

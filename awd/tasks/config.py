@@ -1,6 +1,7 @@
 """Typed env configs for the Duckling tasks, built from the `env:` mapping of an env YAML
 (`awd/data/cfg/<robot>/duckling_*.yaml`). Every section is a frozen dataclass; an unknown key, a wrong type or
-an out-of-range value raises a one-line AwdError naming the file and the dotted key.
+an out-of-range value raises a one-line AwdError naming the file and the dotted key (awd.utils.typed_config, the
+one typed-config mechanism; ranges are checked in `_validate`).
 
 Reward terms are a mapping `rewards: {term: {weight: w, <param>: value}}` validated against the term
 registry in `awd.tasks.rewards` (unknown term or parameter -> AwdError).
@@ -10,15 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import types
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from awd.errors import AwdError
+from awd.utils.typed_config import build, convert
 
-INIT_MODES = ("Default", "Start", "Random", "Hybrid")
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class AmpConfig:
 
 @dataclass(frozen=True)
 class InitConfig:
-    mode: str = "Hybrid"  # Default | Start | Random | Hybrid
+    mode: Literal["Default", "Start", "Random", "Hybrid"] = "Hybrid"
     hybrid_prob: float = 0.5  # Hybrid: probability of a reference (Random) init per reset env
     root_height_offset: float = 0.0  # added to the root height on reference init (m)
 
@@ -183,61 +182,12 @@ def env_config_from_mapping(mapping: Any, source: str | Path = "env config") -> 
         raise AwdError(source, "env", f"expected a mapping, got {mapping!r}")
     mapping = dict(mapping)
     rewards_raw = mapping.pop("rewards", {}) or {}
-    cfg = _build(EnvConfig, {k: v for k, v in mapping.items() if k != "source"}, source, "env")
+    fields = {key: value for key, value in mapping.items() if key != "source"}
+    cfg = build(EnvConfig, fields, source, "env", skip=("rewards", "source"))
     rewards = _build_rewards(rewards_raw, source)
     cfg = dataclasses.replace(cfg, rewards=rewards, source=source)
     _validate(cfg)
     return cfg
-
-
-def _build(cls, mapping: Any, source: str, prefix: str):
-    if not isinstance(mapping, dict):
-        raise AwdError(source, prefix, f"expected a mapping, got {mapping!r}")
-    hints = typing.get_type_hints(cls)
-    names = [f.name for f in dataclasses.fields(cls) if f.name not in ("rewards", "source")]
-    unknown = sorted(set(mapping) - set(names))
-    if unknown:
-        raise AwdError(source, f"{prefix}.{unknown[0]}", f"unknown key; expected one of {names}")
-    values = {name: _convert(hints[name], mapping[name], source, f"{prefix}.{name}")
-              for name in names if name in mapping}
-    return cls(**values)
-
-
-def _convert(kind, value, source: str, key: str):
-    if dataclasses.is_dataclass(kind):
-        return _build(kind, value if value is not None else {}, source, key)
-    origin = typing.get_origin(kind)
-    if origin in (typing.Union, types.UnionType):
-        options = [a for a in typing.get_args(kind) if a is not type(None)]
-        if value is None:
-            return None
-        return _convert(options[0], value, source, key)
-    if kind is bool:
-        if not isinstance(value, bool):
-            raise AwdError(source, key, f"expected true or false, got {value!r}")
-        return value
-    if kind is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise AwdError(source, key, f"expected an integer, got {value!r}")
-        return value
-    if kind is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise AwdError(source, key, f"expected a number, got {value!r}")
-        return float(value)
-    if kind is str:
-        if not isinstance(value, str) or not value:
-            raise AwdError(source, key, f"expected a non-empty string, got {value!r}")
-        return value
-    if origin is tuple and typing.get_args(kind)[-1] is Ellipsis:
-        if not isinstance(value, (list, tuple)):
-            raise AwdError(source, key, f"expected a list, got {value!r}")
-        return tuple(_convert(typing.get_args(kind)[0], v, source, f"{key}[{i}]") for i, v in enumerate(value))
-    if origin is tuple:
-        args = typing.get_args(kind)
-        if not isinstance(value, (list, tuple)) or len(value) != len(args):
-            raise AwdError(source, key, f"expected a list of {len(args)} numbers, got {value!r}")
-        return tuple(_convert(a, v, source, f"{key}[{i}]") for i, (a, v) in enumerate(zip(args, value)))
-    raise TypeError(f"unsupported config type {kind} for {key}")
 
 
 def _build_rewards(raw: Any, source: str) -> dict[str, RewardTermConfig]:
@@ -258,8 +208,8 @@ def _build_rewards(raw: Any, source: str) -> dict[str, RewardTermConfig]:
         unknown = sorted(set(entry) - {"weight", *defaults})
         if unknown:
             raise AwdError(source, f"{key}.{unknown[0]}", f"unknown parameter; expected weight or {sorted(defaults)}")
-        weight = _convert(float, entry["weight"], source, f"{key}.weight")
-        params = {p: _convert(float, entry.get(p, d), source, f"{key}.{p}") for p, d in defaults.items()}
+        weight = convert(float, entry["weight"], source, f"{key}.weight")
+        params = {p: convert(float, entry.get(p, d), source, f"{key}.{p}") for p, d in defaults.items()}
         for p in TERMS[name].positive:
             if params[p] <= 0:
                 raise AwdError(source, f"{key}.{p}", f"expected a positive number, got {params[p]!r}")
@@ -283,8 +233,6 @@ def _validate(cfg: EnvConfig) -> None:
         fail("amp.num_steps", f"expected a positive integer, got {cfg.amp.num_steps}")
     if cfg.observations.joint_vel_scale <= 0:
         fail("observations.joint_vel_scale", f"expected a positive number, got {cfg.observations.joint_vel_scale}")
-    if cfg.init.mode not in INIT_MODES:
-        fail("init.mode", f"expected one of {list(INIT_MODES)}, got {cfg.init.mode!r}")
     if not 0.0 <= cfg.init.hybrid_prob <= 1.0:
         fail("init.hybrid_prob", f"expected a probability in [0, 1], got {cfg.init.hybrid_prob}")
     if cfg.init.mode != "Default" and cfg.motion_file is None and cfg.task != "DucklingStand":
