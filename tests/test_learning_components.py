@@ -327,3 +327,53 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_is_kept(tmp_path, m
     assert str(info.value) == f"{path}: could not write (No space left on device); the file there before, if any, " \
                               "is kept"
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["latest.pth"]
+
+
+def _adam_pair(seed=0):
+    torch.manual_seed(seed)
+    net = torch.nn.Linear(4, 3)
+    twin = torch.nn.Linear(4, 3)
+    twin.load_state_dict(net.state_dict())
+    return (net, torch.optim.Adam(net.parameters(), lr=0.1)), (twin, torch.optim.Adam(twin.parameters(), lr=0.1))
+
+
+def test_a_guarded_step_is_adams_step_and_skips_a_non_finite_one_exactly():
+    from awd.learning.guarded_step import GuardedStep
+
+    (net, adam), (twin, plain) = _adam_pair()
+    guarded = GuardedStep(adam, max_grad_norm=0.5)
+    x = torch.randn(8, 4)
+    for _ in range(3):
+        for model, optimizer in ((net, adam), (twin, plain)):
+            optimizer.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            if model is net:
+                assert not guarded(loss)
+            else:
+                torch.nn.utils.clip_grad_norm_(twin.parameters(), 0.5)
+                plain.step()
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), twin.parameters()))
+    weights = [p.detach().clone() for p in net.parameters()]
+    moments = [v.clone() for state in adam.state.values() for v in state.values()]
+    adam.zero_grad()
+    loss = (net(x) * float("nan")).sum()
+    loss.backward()
+    assert guarded(loss)
+    assert all(torch.equal(a, b) for a, b in zip(net.parameters(), weights))
+    assert all(torch.equal(a, b) for a, b in zip([v for s in adam.state.values() for v in s.values()], moments))
+
+
+def test_updates_skipped_for_non_finite_values_warn_then_stop_the_run():
+    from awd.errors import AwdError
+    from awd.learning.watchdogs import SKIPPED_STOP_EPOCHS, Watchdogs
+
+    lines = []
+    dogs = Watchdogs(0.95, 50, lines.append)
+    quiet = {"info/disc_agent_acc": 0.5, "info/disc_demo_acc": 0.5}
+    dogs.after_epoch({**quiet, "info/skipped_updates": 0.25}, 1)
+    assert len(lines) == 1 and "25% of the updates of epoch 1 were skipped" in lines[0]
+    with pytest.raises(AwdError, match=f"every update of {SKIPPED_STOP_EPOCHS} epochs in a row"):
+        for epoch in range(2, 2 + SKIPPED_STOP_EPOCHS):
+            dogs.after_epoch({**quiet, "info/skipped_updates": 1.0}, epoch)
+    assert len(lines) == 1

@@ -20,12 +20,12 @@ from pathlib import Path
 import torch
 from rl_games.algos_torch import a2c_continuous, torch_ext
 from rl_games.common import a2c_common, common_losses, datasets, schedulers
-from torch.nn.utils import clip_grad_norm_
 
 from awd.errors import AwdError
 from awd.learning.agent_state import full_state, restore_agent
 from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
+from awd.learning.guarded_step import GuardedStep
 from awd.learning.optimizer import build_optimizer, learning_rates, scale_learning_rates
 from awd.learning.progress import progress_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
@@ -56,6 +56,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.bound_loss_type = "bound"
         self.optimizer = build_optimizer(self._module().a2c_network, self._learning_rates(), self.weight_decay,
                                          self.ppo_device)
+        self.guarded_step = GuardedStep(self.optimizer, self.grad_norm if self.truncate_grads else None)
         self.dataset = datasets.PPODataset(self.batch_size, self.minibatch_size, False, False, self.ppo_device,
                                            self.seq_length, permute=True)
         if self.normalize_value:
@@ -280,16 +281,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        if self.truncate_grads:
-            clip_grad_norm_(self.model.parameters(), self.grad_norm)
-        self.optimizer.step()
+        skipped = self.guarded_step(loss)
         mu, sigma = res["mus"].detach(), res["sigmas"].detach()
         with torch.no_grad():
             kl = torch_ext.policy_kl(mu, sigma, inputs["mu"], inputs["sigma"])
         stats = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
                  "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
-                 "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, **{f"info/{k}": v for k,
-                                                                                v in d_info.items()}}
+                 "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, "info/skipped_updates": skipped.float(),
+                 **{f"info/{k}": v for k, v in d_info.items()}}
         return stats, mu, sigma
 
     def _lr_scheduled(self) -> bool:
@@ -325,7 +324,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 stats, mu, sigma = self.train_actor_critic(self.dataset[i])
                 self.dataset.update_mu_sigma(mu, sigma)
                 names = names or tuple(stats)
-                stacked = torch.stack([stats[name] for name in names])
+                stacked = torch.stack([stats[name] for name in names]).nan_to_num_(0.0, 0.0, 0.0)
                 total = stacked if total is None else total + stacked
                 steps += 1
                 if schedule == "legacy":

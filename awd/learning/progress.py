@@ -21,6 +21,8 @@ def progress_line(stats: dict, epoch: int, max_epochs: int, frame: int, elapsed:
         episodes = f"return {stats['rewards/step']:.2f} ep_len {stats['info/episode_length']:.0f} | "
     rate = stats.get("episode/invalid_rate", 0.0)
     invalid = f" invalid {rate:.2f}" if rate > 0 else ""
+    skipped = stats.get("info/skipped_updates", 0.0)
+    invalid += f" | skipped updates {skipped:.0%}" if skipped > 0 else ""
     minutes, seconds = divmod(int(elapsed), 60)
     fps = stats.get("performance/fps")
     fps = f"{fps:.0f}" if fps is not None else "-"

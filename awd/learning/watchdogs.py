@@ -5,7 +5,10 @@
   `INVALID_STOP_EPOCHS` epochs in a row): the run stops with a one-line error naming the likely causes (the latest
   checkpoint saved before it stays);
 - a robot that cannot stand (every episode a fall within `SHORT_FALL_STEPS` steps for `FALL_WARN_EPOCHS` epochs,
-  e.g. absurd gains): a warning, once per streak."""
+  e.g. absurd gains): a warning, once per streak;
+- updates skipped for a non-finite loss or gradient (awd.learning.guarded_step): a warning at the first epoch of
+  a streak, and a stop with a one-line error when every update of `SKIPPED_STOP_EPOCHS` epochs in a row was
+  skipped (the weights never saw a non-finite value)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ INVALID_STOP_RATE = 0.5
 INVALID_STOP_EPOCHS = 20
 SHORT_FALL_STEPS = 50  # 1 s at 50 Hz
 FALL_WARN_EPOCHS = 50
+SKIPPED_STOP_EPOCHS = 3
 
 
 class Watchdogs:
@@ -23,11 +27,14 @@ class Watchdogs:
         self.saturated_epochs = 0
         self.invalid_epochs = 0
         self.falling_epochs = 0
+        self.skipping_epochs = 0
+        self.all_skipped_epochs = 0
 
     def after_epoch(self, stats: dict, epoch: int) -> None:
         self._saturation(stats, epoch)
         self._invalid(stats, epoch)
         self._falls(stats, epoch)
+        self._skipped(stats, epoch)
 
     def _saturation(self, stats: dict, epoch: int) -> None:
         level = self.saturation_acc
@@ -53,3 +60,14 @@ class Watchdogs:
             raise AwdError("physics", "episode/invalid_rate", f"{rate:.0%} of the episodes ended in an invalid "
                            f"(non-finite or diverging) state for {INVALID_STOP_EPOCHS} epochs, up to epoch {epoch}: "
                            "the simulation explodes; check the robot's gains (kp, kd), pushes and the time step")
+
+    def _skipped(self, stats: dict, epoch: int) -> None:
+        share = stats.get("info/skipped_updates", 0.0)
+        self.skipping_epochs = self.skipping_epochs + 1 if share > 0 else 0
+        self.all_skipped_epochs = self.all_skipped_epochs + 1 if share >= 1.0 else 0
+        if self.skipping_epochs == 1:
+            self.log(f"WARNING: {share:.0%} of the updates of epoch {epoch} were skipped: non-finite loss or gradient")
+        if self.all_skipped_epochs == SKIPPED_STOP_EPOCHS:
+            raise AwdError("training", "losses", f"every update of {SKIPPED_STOP_EPOCHS} epochs in a row, up to epoch "
+                           f"{epoch}, had a non-finite loss or gradient (skipped: the weights are unharmed); check "
+                           "the clips for absurd values (tools: plot_clip), the learning rates and the reward scales")
