@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -99,6 +100,24 @@ def test_atomic_save_leaves_no_partial_file(tmp_path):
     with pytest.raises(ValueError):
         save_clip(nan_clip, tmp_path / "new.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.json"]
+
+
+def test_temporaries_of_a_killed_writer_are_removed_and_a_live_writers_kept(tmp_path):
+    import subprocess
+    import sys
+
+    from awd.utils.io import atomic_open
+
+    finished = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead, alive = int(finished.stdout), os.getpid()
+    stale = tmp_path / f".policy.pth.{dead}.abc123.tmp"
+    live = tmp_path / f".policy.pth.{alive}.def456.tmp"
+    other = tmp_path / f".other.pth.{dead}.abc123.tmp"
+    for path in (stale, live, other):
+        path.write_bytes(b"half a checkpoint")
+    with atomic_open(tmp_path / "policy.pth", "wb") as stream:
+        stream.write(b"weights")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([live.name, other.name, "policy.pth"])
 
 
 def test_clip_rejects_inconsistent_shapes():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
@@ -57,12 +58,14 @@ def read_json(path: str | Path) -> Any:
 
 @contextmanager
 def atomic_open(path: str | Path, mode: str = "w"):
-    """Open a temporary file next to `path`; on success rename it over `path`, on failure remove it. An OS error
-    (full disk, no permission) becomes a one-line AwdError naming `path`; the file there before is kept."""
+    """Open a temporary file next to `path` (`.NAME.PID.*.tmp`); on success rename it over `path`, on failure
+    remove it. Temporaries of `path` left by a writer that no longer runs (a kill -9) are removed first. An OS
+    error (full disk, no permission) becomes a one-line AwdError naming `path`; the file there before is kept."""
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        _remove_stale_temporaries(path)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=path.parent)
     except OSError as error:
         raise AwdError(path, None, f"could not write ({error.strerror or error})") from None
     try:
@@ -105,6 +108,23 @@ def atomic_directory(path: str | Path, marker: str):
     except BaseException:
         shutil.rmtree(building, ignore_errors=True)
         raise
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        pid = stale.name[len(path.name) + 2:].split(".", 1)[0]
+        if pid.isdigit() and not _running(int(pid)):
+            stale.unlink(missing_ok=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _umask() -> int:
