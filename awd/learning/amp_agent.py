@@ -27,7 +27,7 @@ from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
 from awd.learning.guarded_step import GuardedStep
 from awd.learning.optimizer import build_optimizer, learning_rates, scale_learning_rates
-from awd.learning.progress import progress_line, write_stats
+from awd.learning.progress import progress_line, threads_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
@@ -79,6 +79,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         log(f"amp agent: {self.num_actors} envs x {self.horizon_length} steps = batch {self.batch_size}, "
             f"{self.batch_size // self.minibatch_size} minibatches of {self.minibatch_size}, "
             f"{self.mini_epochs_num} mini-epochs, disc rows per minibatch {self.amp_minibatch_size}")
+        log(threads_line(self.vec_env))
         if config.get("load_checkpoint") and config.get("load_path"):
             self.restore(config["load_path"])
 

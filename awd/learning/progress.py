@@ -1,6 +1,20 @@
-"""What a training epoch reports: its statistics written to TensorBoard and its one-line progress log."""
+"""What a training run reports: the threads it runs on (at start), each epoch's statistics written to TensorBoard
+and its one-line progress log."""
 
 from __future__ import annotations
+
+import os
+
+import torch
+
+
+def threads_line(env) -> str:
+    """Thread counts of this process: torch's, the physics engine's (CPU MuJoCo) and OpenMP's wait policy."""
+    engine = getattr(getattr(env, "env", env), "engine", None)
+    physics = getattr(engine, "num_threads", None)
+    return (f"threads: torch {torch.get_num_threads()} (inter-op {torch.get_num_interop_threads()}), physics "
+            f"{physics if physics is not None else 'on its device'}, OpenMP wait policy "
+            f"{os.environ.get('OMP_WAIT_POLICY', 'default').lower()}, {len(os.sched_getaffinity(0))} cores usable")
 
 
 def write_stats(writer, stats: dict, epoch: int, frame: int, epoch_frames: int) -> None:
