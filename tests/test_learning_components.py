@@ -377,3 +377,16 @@ def test_updates_skipped_for_non_finite_values_warn_then_stop_the_run():
         for epoch in range(2, 2 + SKIPPED_STOP_EPOCHS):
             dogs.after_epoch({**quiet, "info/skipped_updates": 1.0}, epoch)
     assert len(lines) == 1
+
+
+def test_a_run_states_its_threads_and_openmp_threads_sleep_while_waiting():
+    import os
+    from types import SimpleNamespace
+
+    import awd  # noqa: F401  (sets the wait policy unless the user did)
+    from awd.learning.progress import threads_line
+
+    env = SimpleNamespace(env=SimpleNamespace(engine=SimpleNamespace(num_threads=3)))
+    line = threads_line(env)
+    assert line.startswith(f"threads: torch {torch.get_num_threads()} ") and "physics 3," in line
+    assert f"wait policy {os.environ['OMP_WAIT_POLICY'].lower()}" in line
