@@ -323,3 +323,15 @@ def test_cli_bad_numbers_are_one_line_before_anything_is_written(argv, words, tm
     assert exit_info.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert words in line and not (tmp_path / "out").exists()
+
+
+def test_ranges_beyond_the_presets_step_limits_are_said_to_be_clamped():
+    from awd.gait.cli import clamped_ranges
+
+    params = {"walk_max_dx_forward": 0.08, "walk_max_dx_backward": 0.03, "walk_max_dy": 0.1, "walk_max_dtheta": 1.0}
+    inside = {"dx": (-0.03, 0.08), "dy": (-0.1, 0.1), "dtheta": (-1.0, 1.0)}
+    assert clamped_ranges(inside, params) == []
+    lines = clamped_ranges({**inside, "dx": (5.0, 5.0), "dtheta": (-2.0, 0.0)}, params)
+    assert lines == [
+        "--max_dx 5 is beyond the preset's walk_max_dx_forward (0.08 per step): Placo clamps each step to 0.08",
+        "--min_dtheta -2 is beyond the preset's walk_max_dtheta (1 per step): Placo clamps each step to -1"]

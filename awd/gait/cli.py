@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 import time
 
 from awd.errors import AwdError, exit_on_error
@@ -81,6 +82,8 @@ def run(argv=None) -> int:
     named = args.named or args.names is not None
     count = args.num_recordings if args.num_recordings is not None else (0 if named else 10)
     ranges = {key: (getattr(args, f"min_{key}"), getattr(args, f"max_{key}")) for key in DEFAULT_RANGES}
+    for line in clamped_ranges(ranges, params):
+        print(f"warning: {line}", file=sys.stderr)
     jobs = _select_named(named_jobs(params), args.names) if named else []
     jobs += random_jobs(count, ranges, args.seed, stand=args.stand)
     options = GenerationOptions(length=args.length, fps=args.fps, skip_warmup=args.skip_warmup)
@@ -90,6 +93,20 @@ def run(argv=None) -> int:
         print(f"{len(results)} clips in {args.output_dir} ({time.perf_counter() - started:.1f} s wall, "
               f"{args.jobs} worker(s))")
     return 0
+
+
+def clamped_ranges(ranges: dict, params: dict) -> list[str]:
+    """One line per range bound beyond the preset's step limits, which Placo's walk planner clamps each step to."""
+    limits = {("dx", 1): "walk_max_dx_forward", ("dx", 0): "walk_max_dx_backward", ("dy", 0): "walk_max_dy",
+              ("dy", 1): "walk_max_dy", ("dtheta", 0): "walk_max_dtheta", ("dtheta", 1): "walk_max_dtheta"}
+    lines = []
+    for (key, end), limit in limits.items():
+        value, bound = ranges[key][end], params[limit]
+        if (value > bound) if end else (value < -bound):
+            flag = f"--{'max' if end else 'min'}_{key}"
+            lines.append(f"{flag} {value:g} is beyond the preset's {limit} ({bound:g} per step): Placo clamps each "
+                         f"step to {'' if end else '-'}{bound:g}")
+    return lines
 
 
 def _select_named(jobs: list, names: str | None) -> list:
