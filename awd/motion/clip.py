@@ -275,6 +275,12 @@ def _check_top_level(path: Path, document: Any) -> None:
     for key in ("Placo", "Metadata"):
         if key in document and not isinstance(document[key], dict):
             raise AwdError(path, key, f"expected a mapping, found {type(document[key]).__name__}")
+    for key in ("EnableCycleOffsetPosition", "EnableCycleOffsetRotation"):
+        if key in document and not isinstance(document[key], bool):
+            raise AwdError(path, key, f"expected true or false, found {document[key]!r}")
+    for key in ("Vel_x", "Vel_y", "Yaw"):
+        if key in document and not (is_number(document[key]) and math.isfinite(document[key])):
+            raise AwdError(path, key, f"expected a finite number, found {document[key]!r}")
 
 
 def _check_timing(path: Path, document: dict) -> float:
