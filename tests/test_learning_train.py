@@ -312,6 +312,8 @@ def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_ten
 
     checkpoint = shutil.copy(trained_checkpoint, tmp_path / "latest.pth")
     writer = Writer()
+    (tmp_path / "style").mkdir()
+    (tmp_path / "style" / "epoch000003.pth").write_bytes(b"left by a judge killed before it loaded it")
     monitor = StyleMonitor(10, 1, tmp_path / "style", writer,
                            judge_args=("--settle_s", "0.2", "--measure_s", "0.6", "--no_classifier"))
     monitor.after_save(checkpoint, 5, 100)  # not due yet
@@ -319,6 +321,8 @@ def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_ten
     monitor.after_save(checkpoint, 10, 2000)
     monitor.after_save(checkpoint, 20, 4000)  # one judge at a time
     assert monitor.pending is not None and monitor.last_epoch == 10
+    monitor.pending[0].wait()  # the judge removed its snapshot itself: a killed run leaves none
+    assert not (tmp_path / "style" / "epoch000010.pth").exists()
     monitor.poll(wait=True)
     assert writer.scalars["style/extremes_passed"][1] == 2000 and 0.0 <= writer.scalars["style/clips_passed"][0] <= 1.0
     assert "style/classifier_accuracy" not in writer.scalars and writer.scalars["style/judge_s"][0] > 0

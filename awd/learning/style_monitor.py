@@ -9,7 +9,8 @@ judge finishes, its numbers are logged under `style/` at the frame of the checkp
     style/judge_s                                 the judge's wall time
 
 The judge runs on `style_eval_threads` CPU threads (niced); one at a time: a checkpoint saved while one runs waits
-for the next turn. Nothing is judged when `style_eval_every` is 0.
+for the next turn. Nothing is judged when `style_eval_every` is 0. The judge deletes its snapshot (a hard link to
+the latest checkpoint) once loaded, so a run killed meanwhile leaves no 0.3 GB copy behind.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class StyleMonitor:
     def __init__(self, every: int, threads: int, folder: str | Path, writer, judge_args: tuple[str, ...] = ()):
         self.every, self.threads, self.writer, self.judge_args = int(every), max(1, int(threads)), writer, judge_args
         self.folder = Path(folder)
+        for stale in self.folder.glob("epoch*.pth"):  # snapshots of a judge killed before it loaded one
+            stale.unlink()
         self.last_epoch = 0
         self.pending: tuple[subprocess.Popen, Path, int] | None = None
 
@@ -68,7 +71,7 @@ class StyleMonitor:
         snapshot.unlink(missing_ok=True)
         os.link(checkpoint, snapshot)  # the trainer replaces the file by a rename, never in place
         command = [sys.executable, "-m", "awd.style.judge", str(snapshot), "--threads", str(self.threads),
-                   "--json", str(snapshot.with_suffix(".json")), *self.judge_args]
+                   "--json", str(snapshot.with_suffix(".json")), "--remove_after_load", *self.judge_args]
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
         with open(snapshot.with_suffix(".log"), "w", encoding="utf-8") as log:
             process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env,
