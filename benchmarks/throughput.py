@@ -292,7 +292,8 @@ def train_params(setup: Setup, num_envs: int, max_epochs: int, train_dir: str) -
     run = dict(params["config"])
     run.update({"name": setup.task, "env_name": ENV_NAME, "num_actors": num_envs, "device": setup.rl_device,
                 "device_name": setup.rl_device, "max_epochs": max_epochs, "save_frequency": 0,
-                "save_latest_frequency": 0, "train_dir": train_dir, "full_experiment_name": "throughput",
+                "save_latest_frequency": 0, "save_latest_interval_s": 0, "train_dir": train_dir,
+                "full_experiment_name": "throughput",
                 "env_config": {"task": setup.task, "env": setup.config["env"], "source": setup.config["sources"]["env"],
                                "num_envs": num_envs, "engine": setup.engine, "sim_device": setup.sim_device}})
     return params | {"config": run}

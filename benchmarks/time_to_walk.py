@@ -82,7 +82,8 @@ def parse_cpus(text: str | None) -> set[int] | None:
 def train_command(args, overrides: list[str], out: Path) -> list[str]:
     command = [sys.executable, str(ROOT / "awd" / "run.py"), "--task", "DucklingCommand", "--headless",
                "--seed", str(args.seed), "--max_iterations", "1000000", "--output_path", str(out),
-               "--experiment", EXPERIMENT, f"train.params.config.save_latest_frequency={args.eval_every}"]
+               "--experiment", EXPERIMENT, f"train.params.config.save_latest_frequency={args.eval_every}",
+               "train.params.config.save_latest_interval_s=0"]
     if args.engine:
         command += ["--engine", args.engine]
     if args.num_envs:

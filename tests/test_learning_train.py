@@ -348,3 +348,19 @@ def test_sigterm_stops_after_the_epoch_with_the_latest_checkpoint_saved(tmp_path
     assert epoch == 2 and "training stopped by SIGTERM at epoch 2" in capsys.readouterr().out
     assert load_checkpoint(tmp_path / "exp" / "nn" / "dummy.pth")["epoch"] == 2
     assert signal.getsignal(signal.SIGTERM) is handler  # the handler is restored
+
+
+@pytest.mark.parametrize("interval, saved_at", [(0.0, [3]), (1e-9, [1, 2, 3])])
+def test_the_latest_checkpoint_is_rewritten_by_time_between_epoch_counts(tmp_path, monkeypatch, interval, saved_at):
+    import awd.learning.amp_agent as amp_agent
+
+    epochs = []
+    def record(path, state):
+        if Path(path).name == "dummy.pth":  # the latest (the numbered ones are written at the end only)
+            epochs.append(state["epoch"])
+
+    monkeypatch.setattr(amp_agent, "save_checkpoint", record)
+    agent = make_agent(train_yaml(tmp_path, max_epochs=3, save_latest_frequency=0, save_frequency=0,
+                                  save_latest_interval_s=interval))
+    agent.train()
+    assert epochs == saved_at

@@ -377,7 +377,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def _train_epochs(self, stop: StopRequest):
         """Epochs until max_epochs / max_frames or a stop request; the last one saves the latest checkpoint."""
-        start = time.perf_counter()
+        start = self._latest_saved_at = time.perf_counter()
         while True:
             epoch = self.update_epoch()
             stats = self.train_epoch()
@@ -412,13 +412,16 @@ class AMPAgent(a2c_continuous.A2CAgent):
         """The latest checkpoint complete (resume); numbered ones (play, export) without the replay buffer (0.3 GB at
         200k rows) and the optimiser state."""
         latest, numbered = self.checkpoint_paths(epoch)
-        save_latest = final or (self.amp.save_latest_frequency > 0 and epoch % self.amp.save_latest_frequency == 0)
+        every, interval = self.amp.save_latest_frequency, self.amp.save_latest_interval_s
+        due = interval > 0 and time.perf_counter() - self._latest_saved_at >= interval
+        save_latest = final or due or (every > 0 and epoch % every == 0)
         save_numbered = final or (self.save_freq > 0 and epoch % self.save_freq == 0)
         if not (save_latest or save_numbered):
             return
         state = self.get_full_state_weights()
         if save_latest:
             save_checkpoint(latest, state)
+            self._latest_saved_at = time.perf_counter()
             self.style_monitor.after_save(latest, epoch, self.frame)
         if save_numbered:
             save_checkpoint(numbered, {**state, "amp_replay_buffer": None, "optimizer": None})

@@ -40,7 +40,8 @@ class AMPSettings:
     amp_minibatch_size: int = 4096       # rows of agent / replay / demo each fed to D per PPO minibatch
     critic_learning_rate: float | None = None   # default: learning_rate
     disc_learning_rate: float | None = None     # default: learning_rate
-    save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth
+    save_latest_frequency: int = 10      # epochs between rewrites of <nn_dir>/<name>.pth (0: by time only)
+    save_latest_interval_s: float = 60.0  # and at the first epoch end this long after the last rewrite (0: off)
     disc_saturation_acc: float = 0.95
     disc_saturation_epochs: int = 50
     # on CUDA: replay env steps, policy inference and minibatch steps (constant lr only) as CUDA graphs
