@@ -40,11 +40,15 @@ def test_training_and_export_make_no_network_attempt(tmp_path):
     attempt = "import socket\ntry: socket.create_connection(('192.0.2.1', 80), timeout=1)\nexcept OSError: pass"
     subprocess.run([*TRACED, "-o", str(probe), sys.executable, "-c", attempt], check=True, capture_output=True)
     assert len(internet_attempts(probe.read_text())) == 1
-    train = [sys.executable, "awd/run.py", *SMALL, "--max_iterations", "1", "--output_path", str(tmp_path / "runs")]
-    log = tmp_path / "train.trace"
-    subprocess.run([*TRACED, "-o", str(log), *train], cwd=ROOT, check=True, capture_output=True, timeout=300)
-    (checkpoint,) = (tmp_path / "runs").glob("*/nn/DucklingCommand.pth")
-    export = [sys.executable, "tools/export.py", str(checkpoint), "-o", str(tmp_path / "export")]
-    export_log = tmp_path / "export.trace"
-    subprocess.run([*TRACED, "-o", str(export_log), *export], cwd=ROOT, check=True, capture_output=True, timeout=300)
-    assert internet_attempts(log.read_text() + export_log.read_text()) == []
+    runs, export = tmp_path / "runs", tmp_path / "export"
+    train_args = [*SMALL, "--max_iterations", "1", "--output_path", str(runs)]
+    script = "\n".join([  # training, then export, in one traced process
+        "import awd.export, awd.run, pathlib",
+        f"awd.run.main({train_args!r})",
+        f"checkpoint = next(pathlib.Path({str(runs)!r}).glob('*/nn/DucklingCommand.pth'))",
+        f"awd.export.main([str(checkpoint), '-o', {str(export)!r}])"])
+    log = tmp_path / "train_export.trace"
+    subprocess.run([*TRACED, "-o", str(log), sys.executable, "-c", script], cwd=ROOT, check=True, capture_output=True,
+                   timeout=300)
+    assert (export / "policy.onnx").is_file()
+    assert internet_attempts(log.read_text()) == []
