@@ -98,8 +98,8 @@ def test_a_step_adding_tensor_attributes_is_refused_and_rolled_back():
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed")
 def test_graphed_env_steps_match_eager_steps_on_mujoco_warp():
-    """DucklingCommand on MuJoCo Warp with 0.2-s episodes (resets from reference motion every few steps):
-    the same actions give the same observations, rewards and resets eagerly and replayed."""
+    """DucklingCommand on MuJoCo Warp with 0.2-s episodes (resets from reference motion every few steps) and the
+    foot-tracker terms on: the same actions give the same observations, rewards and resets eagerly and replayed."""
     import yaml
 
     from awd import DATA_DIR
@@ -108,6 +108,8 @@ def test_graphed_env_steps_match_eager_steps_on_mujoco_warp():
 
     raw = yaml.safe_load((DATA_DIR / "cfg/mini_bdx/duckling_command.yaml").read_text())["env"]
     raw.update(episode_length_s=0.2, seed=3)
+    for term in ("feet_air_time", "feet_swing_height", "feet_clearance"):
+        raw["rewards"][term]["weight"] = 1.0
 
     def engine_factory(spec, num_envs, device, tracked_bodies):
         return make_engine("mujoco_warp", spec, num_envs, device, tracked_bodies)
