@@ -30,8 +30,8 @@ setup(
         # run.py --test --video: offscreen frames written through ffmpeg (shipped inside imageio-ffmpeg)
         "video": ["imageio==2.38.1", "imageio-ffmpeg==0.8.1"],
         # the tests run the MuJoCo Warp engine on Warp's CPU backend, so dev includes the GPU packages; they also
-        # export, run sim2sim and write a video; ruff lints (tests/test_lint.py)
-        "dev": ["pytest", "ruff==0.17.6", "mujoco-warp==4.0.0", "warp-lang==1.19.0", "onnx==1.23.2",
-                "onnxruntime==1.31.1", "imageio==2.38.1", "imageio-ffmpeg==0.8.1"],
+        # export, run sim2sim and write a video; ruff lints (tests/test_lint.py); pytest-xdist: 2 workers (pytest.ini)
+        "dev": ["pytest", "pytest-xdist==3.8.0", "ruff==0.17.6", "mujoco-warp==4.0.0", "warp-lang==1.19.0",
+                "onnx==1.23.2", "onnxruntime==1.31.1", "imageio==2.38.1", "imageio-ffmpeg==0.8.1"],
     },
 )

@@ -97,6 +97,7 @@ def test_a_step_adding_tensor_attributes_is_refused_and_rolled_back():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None, reason="mujoco_warp not installed")
+@pytest.mark.xdist_group("warp")
 def test_graphed_env_steps_match_eager_steps_on_mujoco_warp():
     """DucklingCommand on MuJoCo Warp with 0.2-s episodes (resets from reference motion every few steps) and the
     foot-tracker terms on: the same actions give the same observations, rewards and resets eagerly and replayed."""

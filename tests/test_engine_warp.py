@@ -14,8 +14,9 @@ from awd.engine.compare import compare_one_step, differences, failures
 from awd.robot import load_robot_spec
 from awd.engine import default_tracked_bodies as tracked_bodies
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None,
-                                reason="mujoco_warp not installed (pip install -e \".[gpu]\")")
+pytestmark = [pytest.mark.xdist_group("warp"),  # one worker compiles the kernels (pytest.ini)
+              pytest.mark.skipif(importlib.util.find_spec("mujoco_warp") is None,
+                                 reason="mujoco_warp not installed (pip install -e \".[gpu]\")")]
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
 from check_warp_engine import clip_states  # noqa: E402

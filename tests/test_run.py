@@ -125,6 +125,7 @@ def test_warp_without_a_gpu_points_to_the_cpu_backend(tmp_path, capsys):
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.xdist_group("warp")  # with the other Warp tests: one worker compiles the kernels
 def test_training_on_the_warp_engine(tmp_path):
     run_dir = _train(tmp_path, 1, "--engine", "mujoco_warp", "--sim_device", "cpu")
     state = load_checkpoint(run_dir / "nn" / "DucklingCommand.pth")
