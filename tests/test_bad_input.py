@@ -1,6 +1,6 @@
 """Generated bad input: every leaf of the shipped env YAMLs, every AMP training setting and every field of a clip,
-each given a value of the wrong kind (or removed), must give a one-line AwdError that names the file and the
-field, never a traceback or silent acceptance."""
+each given a value of the wrong kind (or removed), and every PPO/AMP number outside its range, must give a
+one-line AwdError that names the file and the field, never a traceback or silent acceptance."""
 
 import copy
 import json
@@ -10,7 +10,7 @@ import pytest
 
 from awd import DATA_DIR
 from awd.errors import AwdError
-from awd.learning.amp_settings import AMPSettings
+from awd.learning.amp_settings import PPO_KEYS, AMPSettings, check_ppo_keys
 from awd.motion.clip import load_clip
 from awd.tasks.config import env_config_from_mapping
 from awd.utils.io import read_yaml
@@ -72,6 +72,16 @@ def test_a_wrong_kind_of_amp_setting_names_its_key(key):
     assert_one_line(caught.value, "train config", f"config.{key}")
 
 
+@pytest.mark.parametrize("key", sorted(PPO_KEYS))
+def test_a_training_number_out_of_its_range_names_its_key(key):
+    kind, low, low_allowed, high = PPO_KEYS[key]
+    below = low - 1 if low_allowed else low
+    for value in (below, *([high + 1] if high is not None else [])):
+        with pytest.raises(AwdError) as caught:
+            check_ppo_keys({key: kind(value)})
+        assert_one_line(caught.value, "train config", f"config.{key}", "expected")
+
+
 def clip_cases():
     document = json.loads(CLIP.read_text())
     required = ("Format", "SchemaVersion", "FPS", "MotionWeight", "Joints", "Frames", "Frame_offset", "Frame_size")
@@ -101,5 +111,6 @@ def test_a_malformed_clip_names_its_file_and_field(tmp_path: Path, key, value):
 
 
 def test_the_generated_suite_has_at_least_a_hundred_cases():
-    count = len(list(env_cases())) + len(AMPSettings.__dataclass_fields__) + len(list(clip_cases()))
+    count = (len(list(env_cases())) + len(AMPSettings.__dataclass_fields__) + len(PPO_KEYS)
+             + len(list(clip_cases())))
     assert count >= 100, count

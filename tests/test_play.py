@@ -143,3 +143,17 @@ def test_bad_input_is_one_line_and_exit_code_2(trained_checkpoint, monkeypatch, 
     assert exit_info.value.code == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("error: ") and words in line, line
+
+
+def test_a_missing_opengl_backend_named_by_mujoco_gl_is_one_line_naming_its_package(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "MUJOCO_GL": "osmesa"}
+    if subprocess.run([sys.executable, "-c", "import mujoco"], env=env, capture_output=True).returncode == 0:
+        pytest.skip("OSMesa is installed here")
+    run = subprocess.run([sys.executable, "-c", "import awd"], env=env, capture_output=True, text=True)
+    assert run.returncode == 2 and run.stdout == ""
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("error: MUJOCO_GL=osmesa: ") and "apt install libosmesa6" in line

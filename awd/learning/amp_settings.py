@@ -91,11 +91,22 @@ PPO_KEYS = {"num_actors": (int, 1, True, None), "horizon_length": (int, 1, True,
             "gamma": (float, 0.0, True, 1.0), "tau": (float, 0.0, True, 1.0), "e_clip": (float, 0.0, False, None),
             "critic_coef": (float, 0.0, True, None), "entropy_coef": (float, 0.0, True, None),
             "bounds_loss_coef": (float, 0.0, True, None), "grad_norm": (float, 0.0, False, None),
-            "max_epochs": (int, -1, True, None)}
+            "max_epochs": (int, -1, True, None),
+            # AMP keys (types also checked by AMPSettings)
+            "task_reward_w": (float, 0.0, True, None), "disc_reward_w": (float, 0.0, True, None),
+            "disc_reward_scale": (float, 0.0, False, None), "disc_coef": (float, 0.0, True, None),
+            "disc_logit_reg": (float, 0.0, True, None), "disc_grad_penalty": (float, 0.0, True, None),
+            "disc_weight_decay": (float, 0.0, True, None), "disc_input_noise": (float, 0.0, True, None),
+            "amp_replay_buffer_size": (int, 1, True, None), "amp_replay_keep_prob": (float, 0.0, True, 1.0),
+            "amp_obs_demo_buffer_size": (int, 1, True, None), "amp_batch_size": (int, 1, True, None),
+            "amp_minibatch_size": (int, 1, True, None), "save_latest_frequency": (int, 0, True, None),
+            "save_latest_interval_s": (float, 0.0, True, None), "disc_saturation_acc": (float, 0.0, True, 1.0),
+            "disc_saturation_epochs": (int, 1, True, None), "style_eval_every": (int, 0, True, None),
+            "style_eval_threads": (int, 1, True, None)}
 
 
 def check_ppo_keys(config: dict) -> None:
-    """Each PPO key present has its type and range, or an AwdError naming it."""
+    """Each PPO or AMP key present has its type and range, or an AwdError naming it."""
     for key, (kind, low, low_allowed, high) in PPO_KEYS.items():
         value = config.get(key)
         if value is None:
