@@ -4,8 +4,8 @@ resampled every 5 s, thresholds from the task config's `verdict`) and the style 
 every judged clip, every command extreme, the style classifier). `--no_style` judges tracking alone.
 
 Training runs as `python awd/run.py --task DucklingCommand --headless ...` in a subprocess (its output goes to
-OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the override
-`train.params.config.save_latest_frequency`). Whenever no evaluation is running, the newest checkpoint is
+OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the overrides
+`train.params.config.save_latest_frequency`, and `save_latest_interval_s=0`: no rewrites by time). Whenever no evaluation is running, the newest checkpoint is
 hard-linked to OUT/eval/ (a stable snapshot: the trainer replaces the file by a rename) and evaluated by
 tools/evaluate.py in a second subprocess, by default on the CPU engine with a few threads, so training is not
 paused; `--eval_cpus` pins it to given cores. A row's minutes are when its checkpoint was written, counted from
