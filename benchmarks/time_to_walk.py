@@ -5,12 +5,13 @@ every judged clip, every command extreme, the style classifier). `--no_style` ju
 
 Training runs as `python awd/run.py --task DucklingCommand --headless ...` in a subprocess (its output goes to
 OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the overrides
-`train.params.config.save_latest_frequency`, and `save_latest_interval_s=0`: no rewrites by time). Whenever no evaluation is running, the newest checkpoint is
-hard-linked to OUT/eval/ (a stable snapshot: the trainer replaces the file by a rename) and evaluated by
-tools/evaluate.py in a second subprocess, by default on the CPU engine with a few threads, so training is not
-paused; `--eval_cpus` pins it to given cores. A row's minutes are when its checkpoint was written, counted from
-the launch of the training process (start-up, kernel compile and demo-buffer fill included). Training stops
-at the first pass or at `--minutes`; a checkpoint written before the limit is still evaluated after it.
+`train.params.config.save_latest_frequency`, and `save_latest_interval_s=0`: no rewrites by time). Whenever no
+evaluation is running, the newest checkpoint is hard-linked to OUT/eval/ (a stable snapshot: the trainer replaces
+the file by a rename) and evaluated by tools/evaluate.py in a second subprocess, by default on the CPU engine with
+a few threads, so training is not paused; `--eval_cpus` pins it to given cores. A row's minutes are when its
+checkpoint was written, counted from the launch of the training process (start-up, kernel compile and demo-buffer
+fill included). Training stops at the first pass or at `--minutes`; a checkpoint written before the limit is still
+evaluated after it.
 
     python benchmarks/time_to_walk.py --engine mujoco_warp --minutes 10          # GPU training, CPU evaluation
     python benchmarks/time_to_walk.py --engine mujoco --num_envs 16 --minutes 2  # CPU only (smoke test)
