@@ -27,7 +27,7 @@ from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
 from awd.learning.guarded_step import GuardedStep
 from awd.learning.optimizer import build_optimizer, learning_rates, scale_learning_rates
-from awd.learning.progress import progress_line, threads_line, write_stats
+from awd.learning.progress import add_frame_rates, progress_line, threads_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.replay_buffer import ReplayBuffer
@@ -385,6 +385,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self.frame += self.curr_frames
             stats.update(self.finished_episodes.pop_means())
             self.mean_rewards = stats.get("rewards/step", self.mean_rewards)
+            add_frame_rates(stats, self.curr_frames)
             self._write_stats(stats, epoch)
             log(progress_line(stats, epoch, self.max_epochs, self.frame, time.perf_counter() - start))
             self.watchdogs.after_epoch(stats, epoch)
@@ -401,7 +402,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def _write_stats(self, stats: dict, epoch: int) -> None:
         if self.writer is not None:
-            write_stats(self.writer, stats, epoch, self.frame, self.curr_frames)
+            write_stats(self.writer, stats, epoch, self.frame)
 
     def checkpoint_paths(self, epoch: int) -> tuple[Path, Path]:
         """(latest, numbered) checkpoint paths inside the experiment's nn/ folder."""

@@ -17,11 +17,15 @@ def threads_line(env) -> str:
             f"{os.environ.get('OMP_WAIT_POLICY', 'default').lower()}, {len(os.sched_getaffinity(0))} cores usable")
 
 
-def write_stats(writer, stats: dict, epoch: int, frame: int, epoch_frames: int) -> None:
-    """Every statistic of the epoch, plus the frame rates, at `frame`; flushed so that a killed run keeps them."""
+def add_frame_rates(stats: dict, epoch_frames: int) -> None:
+    """`performance/fps` (whole epoch) and `performance/step_fps` (env steps only)."""
     total = stats["performance/play_time"] + stats["performance/update_time"]
     stats["performance/fps"] = epoch_frames / max(total, 1e-9)
     stats["performance/step_fps"] = epoch_frames / max(stats["performance/step_time"], 1e-9)
+
+
+def write_stats(writer, stats: dict, epoch: int, frame: int) -> None:
+    """Every statistic of the epoch at `frame`; flushed so that a killed run keeps them."""
     for key, value in stats.items():
         writer.add_scalar(key, value, frame)
     writer.add_scalar("info/epochs", epoch, frame)
@@ -38,9 +42,7 @@ def progress_line(stats: dict, epoch: int, max_epochs: int, frame: int, elapsed:
     skipped = stats.get("info/skipped_updates", 0.0)
     invalid += f" | skipped updates {skipped:.0%}" if skipped > 0 else ""
     minutes, seconds = divmod(int(elapsed), 60)
-    fps = stats.get("performance/fps")
-    fps = f"{fps:.0f}" if fps is not None else "-"
-    return (f"epoch {epoch}{of} | frames {frame} | fps {fps} | "
+    return (f"epoch {epoch}{of} | frames {frame} | fps {stats['performance/fps']:.0f} | "
             f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
             f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
             f"fall {stats.get('info/fall_rate', 0.0):.2f}{invalid} | "

@@ -60,10 +60,9 @@ class Observations:
         self.size = sum(term.size for term in terms)
 
         def constant(value, identity):
-            values = per_element(value, 1) if np.ndim(value) == 0 else [float(v) for v in value]
-            if all(v == identity for v in values):
+            if np.all(np.asarray(value, dtype=np.float64) == identity):
                 return None
-            return float(value) if np.ndim(value) == 0 else torch.tensor(values, device=device, dtype=dtype)
+            return float(value) if np.ndim(value) == 0 else torch.tensor(np.asarray(value), device=device, dtype=dtype)
 
         self._applied = [(term, constant(term.offset, 0.0), constant(term.scale, 1.0)) for term in terms]
 

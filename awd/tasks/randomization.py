@@ -67,10 +67,9 @@ class DomainRandomization:
     def reset(self, mask: torch.Tensor) -> None:
         """Per-episode draws of the envs where `mask` (N,) is true, and their delay histories forgotten."""
         cfg, draws = self.cfg, self.draws
-        if cfg.action_delay.enabled:
-            self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
         self.obs_buffer_stale |= mask
         if cfg.action_delay.enabled:
+            self.action_buffer.masked_fill_(mask.view(-1, 1, 1), 0.0)
             self.action_delay = torch.where(mask, draws.randint(cfg.action_delay.max_steps, self.num_envs),
                                             self.action_delay)
         if cfg.obs_delay.enabled:
