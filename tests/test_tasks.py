@@ -256,9 +256,13 @@ def test_feet_swing_height_scores_touchdowns_against_the_target():
     commands = torch.tensor([[0.2, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.0, 0.0]])
     heights = torch.tensor([[0.045, 0.006], [0.024, 0.03], [0.03, 0.03]])
     inputs = reward_inputs(commands=commands, feet_first_contact=first, feet_swing_height=heights)
-    _, per_term = compute_rewards(terms(feet_swing_height=(1.0, {"target": 0.03, "threshold": 1e-3})), inputs)
-    # 0.5 (capped at the target) - 0.3; 0.3 with the right foot not landing; 0 at zero command
-    assert per_term["feet_swing_height"].tolist() == pytest.approx([0.2, 0.3, 0.0])
+
+    def swing_reward(offset):
+        params = {"target": 0.03, "offset": offset, "threshold": 1e-3}
+        return compute_rewards(terms(feet_swing_height=(1.0, params)), inputs)[1]["feet_swing_height"].tolist()
+    # 1 (capped at the target) + 0.2; 0.8 with the right foot not landing; 0 at zero command
+    assert swing_reward(0.0) == pytest.approx([1.2, 0.8, 0.0])
+    assert swing_reward(0.5) == pytest.approx([0.2, 0.3, 0.0])
 
 
 def test_a_new_reward_term_is_one_function_and_one_config_line(spec, motion_lib, monkeypatch):
