@@ -33,6 +33,7 @@ from awd.learning.discriminator import DiscLossWeights, discriminator_loss, styl
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
+from awd.learning.style_termination import StyleTermination
 from awd.learning.watchdogs import Watchdogs
 from awd.utils.cuda_graphs import GraphedStep
 
@@ -69,6 +70,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
                                             self.amp.disc_weight_decay, self.amp.disc_input_noise, self.amp.disc_loss)
+        self.style_termination = StyleTermination(self.amp.style_termination_threshold,
+                                                  self.amp.style_termination_steps, self.style_rewards, self.vec_env,
+                                                  self.num_actors, self.ppo_device)
         self.watchdogs = Watchdogs(self.amp.disc_saturation_acc, self.amp.disc_saturation_epochs, log)
         judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
         self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,
@@ -182,6 +186,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             step_time += time.perf_counter() - start
             amp_obs, falls = self._read_amp_infos(infos, self.dones)
             buffers["amp_obs"][n] = amp_obs
+            self.style_termination.observe(amp_obs, self.dones)
             buffers["task_rewards"][n] = self.rewards_shaper(rewards)
             buffers["timeouts"][n] = (self.dones.bool() & ~falls).float().unsqueeze(1)
             done_count += self.dones.sum()
@@ -191,6 +196,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.rollout_stats = episode_means(stats)
         if done_count > 0:
             self.rollout_stats["info/fall_rate"] = float(fall_count / done_count)
+        self.rollout_stats.update(self.style_termination.rollout_stats(done_count))
         return self._finish_rollout(step_time)
 
     def style_rewards(self, amp_obs: torch.Tensor) -> torch.Tensor:

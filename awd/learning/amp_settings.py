@@ -32,6 +32,8 @@ class AMPSettings:
     disc_input_noise: float = 0.0        # std of noise on D's normalised inputs in training (instance noise)
     disc_loss: Literal["bce", "lsgan"] = "bce"  # awd.learning.discriminator
     disc_reward_norm: bool = False       # style reward divided by its std over the rollout before mixing
+    style_termination_threshold: float = 0.0  # episodes end after a sustained style reward below this (0: off)
+    style_termination_steps: int = 30    # consecutive policy steps below the threshold (awd.learning.style_termination)
     normalize_amp_input: bool = True
     amp_replay_buffer_size: int = 200_000
     amp_replay_keep_prob: float = 0.01

@@ -78,6 +78,9 @@ class AwdVecEnv(IVecEnv):
         if hasattr(self.env, "set_train_info"):
             self.env.set_train_info(env_frames, *args, **kwargs)
 
+    def request_termination(self, mask: torch.Tensor) -> None:
+        self.env.request_termination(mask)
+
     def get_env_state(self):
         return self.env.get_env_state() if hasattr(self.env, "get_env_state") else None
 

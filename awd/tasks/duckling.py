@@ -132,6 +132,7 @@ class DucklingTask:
         self.episode_sums = {name: self.reward_sums[:, i] for i, name in enumerate(self.reward_names)}
         self.episode_task_reward = self._zeros(N)
         self.last_reset_was_reference = self._zeros(N, dtype=torch.bool)
+        self.termination_requests = self._zeros(N, dtype=torch.bool)
         self.reset_states = ResetStates(self, self.draws)
 
     @property
@@ -345,7 +346,7 @@ class DucklingTask:
         grace = self.progress > self.cfg.termination.grace_steps
         enabled = self.cfg.termination.enabled
         fell = self.fallen(root_matrix) & grace & ~invalid if enabled else torch.zeros_like(invalid)
-        terminate = fell | invalid
+        terminate = fell | invalid | self.termination_requests
         timeout = (self.progress >= self.max_episode_steps) & ~terminate
         dones = terminate | timeout
 
@@ -359,6 +360,11 @@ class DucklingTask:
         reset_matrix = self._reset(dones)
         obs = self.compute_observations(root_matrix if reset_matrix is None else reset_matrix)
         return obs, reward, dones, infos
+
+    def request_termination(self, mask: torch.Tensor) -> None:
+        """The envs in `mask` end their episodes as terminations at every step until the next request (the trainer's
+        awd.learning.style_termination)."""
+        self.termination_requests.copy_(mask)
 
     def _episode_stats(self, dones, fell, invalid) -> dict[str, torch.Tensor]:
         """Means over the episodes that ended this step (0 when none did) and their number
