@@ -111,6 +111,15 @@ class Engine(ABC):
         """Motor strength (len(ids), n): scales kp, kd and the effort limit of each joint, which is the
         same as scaling the applied torque."""
 
+    def get_state(self) -> dict[str, torch.Tensor] | None:
+        """Everything the next step depends on, as tensors (a resume continues exactly); None where the engine
+        cannot say (a resume then resets every env)."""
+        return None
+
+    def set_state(self, state: dict[str, torch.Tensor]) -> None:
+        """Put back what `get_state` returned (same engine, same env count)."""
+        raise NotImplementedError(f"{type(self).__name__} has no exact state")
+
     # --- state ------------------------------------------------------------------------------------------------
     root_pos: torch.Tensor
     root_quat: torch.Tensor

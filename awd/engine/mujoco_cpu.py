@@ -51,6 +51,9 @@ from awd.robot.spec import RobotSpec
 from awd.utils.rotations import rotate_by_parts
 
 STATE_SPEC = mujoco.mjtState.mjSTATE_TIME | mujoco.mjtState.mjSTATE_QPOS | mujoco.mjtState.mjSTATE_QVEL
+EXACT_SPEC = mujoco.mjtState.mjSTATE_INTEGRATION  # what mj_step reads, solver warm start included
+MODEL_FIELDS = ("geom_friction", "body_mass", "body_ipos", "actuator_gainprm", "actuator_biasprm",
+                "actuator_forcerange")  # the ones domain randomisation changes per env
 
 
 def _as_numpy(value, shape: tuple, field: str) -> np.ndarray:
@@ -213,6 +216,32 @@ class MujocoCpuEngine(Engine):
         if self.device.type != "cpu":
             for key, tensor in self._tensors.items():
                 tensor.copy_(torch.from_numpy(out[key]), non_blocking=True)
+
+    # --- exact state (resume) ---------------------------------------------------------------------------------
+    def get_state(self) -> dict[str, torch.Tensor]:
+        size = mujoco.mj_stateSize(self.model, EXACT_SPEC)
+        integration = np.zeros((self.num_envs, size))
+        for i, (m, d) in enumerate(zip(self._models, self._datas)):
+            mujoco.mj_getState(m, d, integration[i], EXACT_SPEC)
+        state = {"integration": integration, "sensors": self._sensors, "ctrl": self._ctrl, "torques": self._torques,
+                 "warned": self._warned}
+        state |= {field: np.stack([getattr(m, field) for m in self._models]) for field in MODEL_FIELDS}
+        return {key: torch.from_numpy(np.array(value)) for key, value in state.items()}
+
+    def set_state(self, state: dict[str, torch.Tensor]) -> None:
+        arrays = {key: value.numpy() for key, value in state.items()}
+        for i in range(self.num_envs):
+            if any(not np.array_equal(arrays[field][i], getattr(self._models[i], field)) for field in MODEL_FIELDS):
+                model = self._own_model(i)
+                for field in MODEL_FIELDS:
+                    getattr(model, field)[:] = arrays[field][i]
+                mujoco.mj_setConst(model, self._scratch)
+        for i, (m, d) in enumerate(zip(self._models, self._datas)):
+            mujoco.mj_setState(m, d, arrays["integration"][i], EXACT_SPEC)
+            self._refresh_env(m, d, i)
+        for name in ("sensors", "ctrl", "torques", "warned"):
+            np.copyto(getattr(self, f"_{name}"), arrays[name])
+        self._publish()
 
     # --- domain randomisation ---------------------------------------------------------------------------------
     def apply_root_velocity(self, env_ids, lin_vel_xy) -> None:

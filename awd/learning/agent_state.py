@@ -9,6 +9,10 @@ from awd.errors import AwdError
 from awd.learning.amp_settings import log
 from awd.learning.checkpoint import check_layout, load_checkpoint, to_plain
 from awd.learning.optimizer import fit_optimizer_to_device, set_learning_rates
+from awd.learning.resume_state import rng_states, rollout_state
+
+
+RESUME_ONLY = ("amp_replay_buffer", "optimizer", "demo_keys", "rollout", "env_state", "rng")
 
 
 def full_state(agent) -> dict:
@@ -19,7 +23,9 @@ def full_state(agent) -> dict:
              "amp_input_mean_std": model.amp_input_mean_std.state_dict(),
              "amp_replay_buffer": agent.replay_buffer.state_dict(),
              "config": agent.plain_params, "layout": agent.layout,
-             "env_state": to_plain(agent.vec_env.get_env_state()) if agent.vec_env is not None else None}
+             "env_state": to_plain(agent.vec_env.get_env_state()) if agent.vec_env is not None else None,
+             "demo_keys": agent.demo_buffer.state_dict(), "rng": rng_states(),
+             "rollout": to_plain(rollout_state(agent)) if getattr(agent, "obs", None) is not None else None}
     if agent.normalize_input:
         state["running_mean_std"] = model.running_mean_std.state_dict()
     if agent.normalize_value:
@@ -50,6 +56,10 @@ def restore_agent(agent, fn, set_epoch: bool = True) -> None:
         agent.replay_buffer.load_state_dict(state["amp_replay_buffer"])
     else:
         log(f"{fn} holds no replay buffer nor optimiser state (a numbered checkpoint): both start empty")
-    if agent.vec_env is not None:
-        agent.vec_env.set_env_state(state.get("env_state"))
+    reason = agent.vec_env.set_env_state(state.get("env_state")) if agent.vec_env is not None else "no env"
+    if reason is not None:
+        log(f"{fn}: every env starts afresh ({reason})")
+    if not agent.demo_buffer.load_state_dict(state.get("demo_keys")):
+        log(f"{fn} holds no demo keys: the demo buffer is filled afresh")
+    agent.resume = {"env_restored": reason is None, "rollout": state.get("rollout"), "rng": state.get("rng")}
     log(f"restored {fn} (epoch {agent.epoch_num}, frame {agent.frame}, replay {len(agent.replay_buffer)} rows)")

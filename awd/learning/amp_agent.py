@@ -22,7 +22,7 @@ from rl_games.algos_torch import a2c_continuous, torch_ext
 from rl_games.common import a2c_common, common_losses, datasets, schedulers
 
 from awd.errors import AwdError
-from awd.learning.agent_state import full_state, restore_agent
+from awd.learning.agent_state import RESUME_ONLY, full_state, restore_agent
 from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
 from awd.learning.guarded_step import GuardedStep
@@ -30,7 +30,9 @@ from awd.learning.optimizer import build_optimizer, learning_rates, scale_learni
 from awd.learning.progress import add_frame_rates, progress_line, threads_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
+from awd.learning.demo_buffer import DemoBuffer
 from awd.learning.replay_buffer import ReplayBuffer
+from awd.learning.resume_state import start_rollout
 from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.learning.style_termination import StyleTermination
@@ -66,7 +68,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.amp_minibatch_size = max(1, min(self.amp.amp_minibatch_size, self.minibatch_size))
         self.replay_buffer = ReplayBuffer(self.amp.amp_replay_buffer_size, self.amp.amp_replay_keep_prob,
                                           self.ppo_device)
-        self.demo_buffer = ReplayBuffer(self.amp.amp_obs_demo_buffer_size, 1.0, self.ppo_device)
+        self.demo_buffer = DemoBuffer(self.amp.amp_obs_demo_buffer_size, self.vec_env, self.amp_space.shape,
+                                      self.ppo_device, self.env_name)
+        self.resume: dict | None = None  # set by a restore: what train() puts back (awd.learning.resume_state)
         self.layout = self._current_layout()
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
                                             self.amp.disc_weight_decay, self.amp.disc_input_noise, self.amp.disc_loss)
@@ -227,23 +231,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return batch_dict
 
     # ------------------------------------------------------------------ demos and replay
-    def _fetch_demos(self, count: int) -> torch.Tensor:
-        demos = torch.as_tensor(self.vec_env.fetch_amp_obs_demo(count), device=self.ppo_device, dtype=torch.float32)
-        expected = (count, *self.amp_space.shape)
-        if tuple(demos.shape) != expected:
-            raise AwdError(self.env_name, "fetch_amp_obs_demo",
-                           f"expected shape {expected}, found {tuple(demos.shape)}")
-        return demos
-
-    def _prefill_demo_buffer(self) -> None:
-        """Fill the demo buffer before the first epoch (the old AWD agent started from a near-empty one)."""
-        chunk = max(self.amp.amp_batch_size, 4096)
-        while not self.demo_buffer.is_full:
-            self.demo_buffer.store(self._fetch_demos(min(chunk, self.demo_buffer.capacity - len(self.demo_buffer))))
-
     def prepare_dataset(self, batch_dict: dict) -> None:
         super().prepare_dataset(batch_dict)
-        self.demo_buffer.store(self._fetch_demos(self.amp.amp_batch_size))
+        self.demo_buffer.fetch(self.amp.amp_batch_size)
         amp_obs = batch_dict["amp_obs"]
         model = self._module()
         model.update_amp_stats(amp_obs)
@@ -371,8 +361,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
     # ------------------------------------------------------------------ loop, logging, checkpoints
     def train(self):
         self.init_tensors()
-        self._prefill_demo_buffer()
-        self.obs = self.env_reset()
+        self.demo_buffer.fill(max(self.amp.amp_batch_size, 4096))  # full before the first epoch (AWD: near empty)
+        self.obs = start_rollout(self, self.resume)
         self._graph_rollout()
         self.last_mean_rewards = float(self.last_mean_rewards)
         stop = StopRequest().install()
@@ -416,8 +406,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return Path(self.nn_dir) / f"{name}.pth", Path(self.nn_dir) / f"{name}_ep{epoch:06d}.pth"
 
     def _save_checkpoints(self, epoch: int, final: bool) -> None:
-        """The latest checkpoint complete (resume); numbered ones (play, export) without the replay buffer (0.3 GB at
-        200k rows) and the optimiser state."""
+        """The latest checkpoint complete (resume); numbered ones (play, export) without what only a resume reads
+        (RESUME_ONLY: the replay buffer, 0.3 GB at 200k rows, the optimiser state, ...)."""
         latest, numbered = self.checkpoint_paths(epoch)
         every, interval = self.amp.save_latest_frequency, self.amp.save_latest_interval_s
         due = interval > 0 and time.perf_counter() - self._latest_saved_at >= interval
@@ -431,7 +421,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._latest_saved_at = time.perf_counter()
             self.style_monitor.after_save(latest, epoch, self.frame)
         if save_numbered:
-            save_checkpoint(numbered, {**state, "amp_replay_buffer": None, "optimizer": None})
+            save_checkpoint(numbered, {**state, **dict.fromkeys(RESUME_ONLY)})
 
     def get_full_state_weights(self) -> dict:
         return full_state(self)

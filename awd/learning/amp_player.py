@@ -63,9 +63,6 @@ class AMPPlayer(players.PpoPlayerContinuous):
         if layout is not None:
             check_layout(fn, state.get("layout"), layout)
         self.model.load_state_dict(state["model"])
-        env_state = state.get("env_state")
-        if self.env is not None and env_state is not None and hasattr(self.env, "set_env_state"):
-            self.env.set_env_state(env_state)
 
     def disc_reward(self, amp_obs: torch.Tensor) -> torch.Tensor:
         """Style reward [batch, 1] of raw AMP obs under the loaded discriminator."""

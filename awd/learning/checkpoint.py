@@ -8,6 +8,8 @@ A checkpoint is a dict with (at least) these keys:
     config                                                          the resolved rl_games params, plain values only
     layout                                                          obs/action/amp sizes and names (see env_layout)
     env_state                                                       whatever the env's get_env_state returned (plain)
+    demo_keys, rng, rollout                                         demo buffer keys, random generators, the
+                                                                    rollout's obs and dones (awd.learning.resume_state)
 The only loader is `load_checkpoint` (torch.load with weights_only=True); `save_checkpoint` refuses NaN or
 infinity in the model and normalisers.
 """

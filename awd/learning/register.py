@@ -27,8 +27,10 @@ Env contract (what a task object must provide; one object simulates `num_envs` r
         built exactly like infos["amp_obs"]
     optional: get_layout() -> dict of plain values (names: obs terms, joint order, amp features...);
         stored in checkpoints, and a checkpoint whose layout differs from the env's is refused
-    optional: get_env_state() / set_env_state(state) (plain values, e.g. a curriculum),
-        set_train_info(frame, agent)
+    optional: get_env_state() / set_env_state(state) (plain values: what a resume puts back; set_env_state
+        returns why it could not, or None), amp_demo_keys(n) -> (clip ids, times) with
+        amp_demo_windows(ids, times) (a checkpoint then holds demo keys, not windows),
+        request_termination(mask) (awd.learning.style_termination), set_train_info(frame, agent)
 Tensors may live on any device; the agent moves them to `config.device`.
 
 How an env reaches rl_games: `register_env(name, creator)` puts

@@ -84,6 +84,8 @@ class AwdVecEnv(IVecEnv):
     def get_env_state(self):
         return self.env.get_env_state() if hasattr(self.env, "get_env_state") else None
 
-    def set_env_state(self, env_state) -> None:
-        if env_state is not None and hasattr(self.env, "set_env_state"):
-            self.env.set_env_state(env_state)
+    def set_env_state(self, env_state) -> str | None:
+        """Put back the env's state; returns why it could not, None when it did."""
+        if not hasattr(self.env, "set_env_state"):
+            return "the env keeps no state"
+        return self.env.set_env_state(env_state)

@@ -41,7 +41,7 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks import terminations
+from awd.tasks import env_state, terminations
 from awd.tasks.amp_features import (flatten_window, frame_from_engine, held_joint_mask, make_amp_layout,
                                     window_from_motion)
 from awd.tasks.config import EnvConfig
@@ -62,6 +62,9 @@ class DucklingTask:
     """Base Duckling env. `engine` follows awd.engine.base.Engine; `motion_lib` is a MotionLib or None."""
 
     task_name = "Duckling"
+    state_attributes = ("progress", "actions", "prev_actions", "amp_history", "commands", "height_target",
+                        "velocity_history", "reward_sums", "episode_task_reward", "last_reset_was_reference",
+                        "termination_requests")  # what a resume puts back (awd.tasks.env_state)
     env_cfg: str | None = None  # default env YAML and rl_games YAML (under awd/data/cfg), train overrides
     train_cfg: str | None = None
     train_overrides: tuple[tuple[str, object], ...] = ()
@@ -189,11 +192,19 @@ class DucklingTask:
 
     def fetch_amp_obs_demo(self, num_samples: int) -> torch.Tensor:
         """(num_samples, K * frame_size) demo windows from the motion library."""
+        return self.amp_demo_windows(*self.amp_demo_keys(num_samples))
+
+    def amp_demo_keys(self, num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Clip ids and window end times of `num_samples` demo windows."""
         if self.motion_lib is None:
             raise AwdError(self.cfg.source, "env.motion_file", "AMP demos need a motion library (motion_file)")
-        ids, times = self.motion_lib.sample_windows(num_samples, self.amp_layout.num_steps, self.dt,
-                                                    generator=self.reset_states.motion_generator())
-        window = window_from_motion(self.amp_layout, self.motion_lib, ids, times, self.dt)
+        return self.motion_lib.sample_windows(num_samples, self.amp_layout.num_steps, self.dt,
+                                              generator=self.reset_states.motion_generator())
+
+    def amp_demo_windows(self, clip_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """(n, K * frame_size) demo windows ending at `times` in clips `clip_ids`."""
+        device = self.motion_lib.device
+        window = window_from_motion(self.amp_layout, self.motion_lib, clip_ids.to(device), times.to(device), self.dt)
         return flatten_window(window).to(self.device, self.dtype)
 
     # ------------------------------------------------------------------------------------------ resets
@@ -360,6 +371,13 @@ class DucklingTask:
         reset_matrix = self._reset(dones)
         obs = self.compute_observations(root_matrix if reset_matrix is None else reset_matrix)
         return obs, reward, dones, infos
+
+    def get_env_state(self) -> dict | None:
+        return env_state.capture(self)
+
+    def set_env_state(self, state: dict | None) -> str | None:
+        """Put back a `get_env_state`; returns why it could not, None when it did."""
+        return env_state.restore(self, state)
 
     def request_termination(self, mask: torch.Tensor) -> None:
         """The envs in `mask` end their episodes as terminations at every step until the next request (the trainer's

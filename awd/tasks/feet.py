@@ -17,6 +17,9 @@ UNKNOWN_STANCE = 1.0e3  # m: a stance height no foot reaches, so a swing measure
 
 
 class FootTracker:
+    state_attributes = ("air_time", "last_air_time", "swing_peak", "last_swing_height", "stance_height",
+                        "first_contact", "height_above_stance", "speed_xy", "last_xy", "xy_known")
+
     def __init__(self, num_envs: int, num_feet: int, dt: float, device, dtype=torch.float32):
         def zeros(kind=dtype):
             return torch.zeros(num_envs, num_feet, device=device, dtype=kind)

@@ -45,6 +45,8 @@ def select_delayed(buffer: torch.Tensor, delay: torch.Tensor) -> torch.Tensor:
 
 
 class DomainRandomization:
+    state_attributes = ("action_buffer", "action_delay", "obs_buffer", "obs_delay", "obs_buffer_stale")
+
     def __init__(self, cfg: DomainRandConfig, draws: Draws, engine, num_actions: int, num_obs: int, dt: float):
         N, device = int(engine.num_envs), draws.device
 

@@ -111,6 +111,7 @@ class DucklingViewMotion(DucklingTask):
 
     task_name = "DucklingViewMotion"
     env_cfg, train_cfg = "mini_bdx/duckling_view_motion.yaml", None  # played, not trained
+    state_attributes = DucklingTask.state_attributes + ("clip_ids", "clip_times")
 
     def __init__(self, cfg, engine, motion_lib=None, spec=None, sequential: bool = True):
         super().__init__(cfg, engine, motion_lib, spec)
