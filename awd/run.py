@@ -19,7 +19,7 @@ if __package__ in (None, ""):  # `python awd/run.py` from a checkout
 
 from awd.config import apply_override, load_run_config  # noqa: E402
 from awd.engine import ENGINES, engine_entry  # noqa: E402
-from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.errors import AwdError, exit_on_error, is_number  # noqa: E402
 from awd.tasks.registry import TASKS  # noqa: E402
 from awd.utils.io import write_yaml_atomic  # noqa: E402
 
@@ -163,6 +163,10 @@ def apply_run_flags(args, config: dict, overrides: list[str], num_envs: dict) ->
     run["device"] = run["device_name"] = rl_device
     for override in overrides:
         apply_override(config, override)
+    threads = params.get("torch_threads", "auto")
+    if threads != "auto" and not (is_number(threads) and float(threads).is_integer() and threads >= 0):
+        raise AwdError("train config", "params.torch_threads",
+                       f"expected 'auto' or an integer >= 0 (0: torch's default), found {threads!r}")
     run["name"] = args.experiment or run["name"]
     run["env_name"] = "awd"
     run["env_config"] = {"task": config["task"], "env": config["env"], "source": config["sources"]["env"],

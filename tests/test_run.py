@@ -117,6 +117,7 @@ def test_resume_with_a_different_layout_fails_clearly_and_leaves_nothing(trained
         (["env.rewards.lin_vel_xy.weigth=1"], "no key 'weigth'"),
         (["--motion_file", "no_such_clips"], "motion file or folder not found"),
         (["--num_envs=-5"], "--num_envs: expected a positive count"),
+        (["train.params.torch_threads=-3"], "params.torch_threads: expected 'auto' or an integer >= 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_code_2(tmp_path, capsys, argv, words):

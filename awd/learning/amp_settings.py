@@ -104,7 +104,8 @@ PPO_KEYS = {"num_actors": (int, 1, True, None), "horizon_length": (int, 1, True,
             "amp_minibatch_size": (int, 1, True, None), "save_latest_frequency": (int, 0, True, None),
             "save_latest_interval_s": (float, 0.0, True, None), "disc_saturation_acc": (float, 0.0, True, 1.0),
             "disc_saturation_epochs": (int, 1, True, None), "style_eval_every": (int, 0, True, None),
-            "style_eval_threads": (int, 1, True, None)}
+            "style_eval_threads": (int, 1, True, None), "style_termination_threshold": (float, 0.0, True, None),
+            "style_termination_steps": (int, 1, True, None)}
 
 
 def check_ppo_keys(config: dict) -> None:
