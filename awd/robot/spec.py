@@ -11,7 +11,8 @@ import mujoco
 import numpy as np
 
 from awd import DATA_DIR
-from awd.errors import AwdError, is_number
+from awd.errors import AwdError
+from awd.utils.typed_config import build
 from awd.utils.io import read_yaml
 
 ASSETS_DIR = DATA_DIR / "assets"
@@ -74,50 +75,123 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
     raise AwdError(None, "robot", f"unknown robot {name_or_path!r}: expected one of {known} or a path to a robot.yaml")
 
 
+@dataclass(frozen=True)
+class _Gains:
+    kp: float | None = None
+    kd: float | None = None
+    effort_limit: float | None = None
+
+
+@dataclass(frozen=True)
+class _Joint(_Gains):
+    name: str = ""
+    default: float = 0.0
+
+
+@dataclass(frozen=True)
+class _Control:
+    sim_dt: float
+    decimation: int
+    action_scale: float
+
+
+@dataclass(frozen=True)
+class _Bodies:
+    trunk: str
+    feet: tuple[str, ...]
+    key_bodies: tuple[str, ...]
+    head: str | None = None
+
+
+@dataclass(frozen=True)
+class _Init:
+    root_height: float
+    root_quat: tuple[float, float, float, float]
+
+
+@dataclass(frozen=True)
+class SpecFile:
+    """The robot.yaml schema (awd.utils.typed_config: types, unknown and missing keys); load_robot_spec checks the
+    rest against the MJCF."""
+
+    name: str
+    mjcf: str
+    control: _Control
+    bodies: _Bodies
+    init: _Init
+    joints: tuple[_Joint, ...]
+    urdf: str | None = None
+    placo_defaults: str | None = None
+    joint_defaults: _Gains = _Gains()
+
+
 def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
     """Load and validate a robot spec YAML against its MJCF."""
     path = resolve_spec_path(name_or_path)
-    raw = read_yaml(path)
-    reader = _Reader(path, raw)
-    mjcf_path = reader.file("mjcf")
+    raw = build(SpecFile, read_yaml(path), str(path), "")
+    mjcf_path = _file(path, "mjcf", raw.mjcf)
     model = _compile_mjcf(path, mjcf_path)
-    joints = reader.joints()
-    joint_names = tuple(joint["name"] for joint in joints)
+    joint_names, gains = _joints(path, raw)
     lower, upper = _joint_ranges(path, model, joint_names)
-    default = np.array([joint["default"] for joint in joints], dtype=np.float64)
+    default = np.array([joint.default for joint in raw.joints], dtype=np.float64)
     _check_default_pose(path, joint_names, default, lower, upper)
-    bodies = reader.section("bodies")
-    feet = reader.body_list(bodies, "feet", model)
-    if len(feet) != 2:
-        raise AwdError(path, "bodies.feet", f"expected two bodies [left, right], got {feet}")
-    control = reader.section("control")
-    init = reader.section("init")
-    root_quat = np.array(reader.number_list(init, "init.root_quat", 4), dtype=np.float64)
+    for field in ("control.sim_dt", "control.decimation", "control.action_scale", "init.root_height"):
+        section, key = field.split(".")
+        if getattr(getattr(raw, section), key) <= 0:
+            kind = "a positive integer" if key == "decimation" else "a positive number"
+            raise AwdError(path, field, f"expected {kind}, got {getattr(getattr(raw, section), key)!r}")
+    if len(raw.bodies.feet) != 2:
+        raise AwdError(path, "bodies.feet", f"expected two bodies [left, right], got {list(raw.bodies.feet)}")
+    if not raw.bodies.key_bodies:
+        raise AwdError(path, "bodies.key_bodies", "expected a non-empty list of body names")
+    bodies = [model.body(b).name for b in range(1, model.nbody)]
+    for key in ("trunk", "head", "feet", "key_bodies"):
+        value = getattr(raw.bodies, key)
+        for name in (value,) if isinstance(value, str) else value or ():
+            if name not in bodies:
+                raise AwdError(path, f"bodies.{key}", f"no body named {name!r} in the MJCF; bodies: {bodies}")
+    root_quat = np.array(raw.init.root_quat, dtype=np.float64)
     if abs(np.linalg.norm(root_quat) - 1.0) > 1e-3:
         raise AwdError(path, "init.root_quat", f"expected a unit quaternion (x, y, z, w), got {root_quat.tolist()}")
     return RobotSpec(
-        name=reader.string(raw, "name"),
-        spec_path=path,
-        mjcf_path=mjcf_path,
-        urdf_path=reader.file("urdf", required=False),
-        placo_defaults_path=reader.file("placo_defaults", required=False),
-        joint_names=joint_names,
-        default_joint_pos=default,
-        kp=np.array([joint["kp"] for joint in joints], dtype=np.float64),
-        kd=np.array([joint["kd"] for joint in joints], dtype=np.float64),
-        effort_limit=np.array([joint["effort_limit"] for joint in joints], dtype=np.float64),
-        joint_lower=lower,
-        joint_upper=upper,
-        trunk_body=reader.body(bodies, "trunk", model),
-        head_body=reader.body(bodies, "head", model, required=False),
-        foot_bodies=feet,
-        key_bodies=reader.body_list(bodies, "key_bodies", model),
-        sim_dt=reader.positive(control, "control.sim_dt"),
-        decimation=int(reader.positive(control, "control.decimation", integer=True)),
-        action_scale=reader.positive(control, "control.action_scale"),
-        init_root_height=reader.positive(init, "init.root_height"),
+        name=raw.name, spec_path=path, mjcf_path=mjcf_path,
+        urdf_path=_file(path, "urdf", raw.urdf, must_exist=False),
+        placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
+        joint_names=joint_names, default_joint_pos=default, **gains, joint_lower=lower, joint_upper=upper,
+        trunk_body=raw.bodies.trunk, head_body=raw.bodies.head, foot_bodies=raw.bodies.feet,
+        key_bodies=raw.bodies.key_bodies, sim_dt=raw.control.sim_dt, decimation=raw.control.decimation,
+        action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
     )
+
+
+def _file(spec_path: Path, key: str, value: str | None, must_exist: bool = True) -> Path | None:
+    if value is None:
+        return None
+    resolved = (spec_path.parent / Path(value).expanduser()).resolve()
+    if must_exist and not resolved.is_file():
+        raise AwdError(spec_path, key, f"file not found: {resolved}")
+    return resolved
+
+
+def _joints(path: Path, raw: SpecFile) -> tuple[tuple[str, ...], dict[str, np.ndarray]]:
+    """Joint names in action order and their gains (a joint's own, else `joint_defaults`), each >= 0."""
+    if not raw.joints:
+        raise AwdError(path, "joints", "expected a non-empty list of {name: ..., default: ...} entries")
+    names, gains = [], {key: [] for key in _JOINT_GAINS}
+    for index, joint in enumerate(raw.joints):
+        if not joint.name:
+            raise AwdError(path, f"joints[{index}].name", "missing; expected a joint name of the MJCF")
+        if joint.name in names:
+            raise AwdError(path, f"joints[{index}]", f"joint {joint.name!r} is listed twice")
+        names.append(joint.name)
+        for key in _JOINT_GAINS:
+            value = getattr(joint, key) if getattr(joint, key) is not None else getattr(raw.joint_defaults, key)
+            if value is None or value < 0:
+                raise AwdError(path, f"joints[{index}].{key}",
+                               f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
+            gains[key].append(value)
+    return tuple(names), {key: np.array(values, dtype=np.float64) for key, values in gains.items()}
 
 
 def _compile_mjcf(spec_path: Path, mjcf_path: Path) -> mujoco.MjModel:
@@ -154,101 +228,3 @@ def _check_default_pose(path, joint_names, default, lower, upper) -> None:
         if not low <= value <= high:
             raise AwdError(path, f"joints.{name}.default",
                            f"expected a value within [{low:g}, {high:g}], got {value:g}")
-
-
-class _Reader:
-    """Typed access to the raw YAML with errors naming the spec file and the field."""
-
-    def __init__(self, path: Path, raw):
-        if not isinstance(raw, dict):
-            raise AwdError(path, None, "expected a mapping at the top level of the robot spec")
-        self.path = path
-        self.raw = raw
-
-    def string(self, mapping: dict, key: str) -> str:
-        value = mapping.get(key)
-        if not isinstance(value, str) or not value:
-            raise AwdError(self.path, key, f"expected a non-empty string, got {value!r}")
-        return value
-
-    def section(self, key: str) -> dict:
-        value = self.raw.get(key)
-        if not isinstance(value, dict):
-            raise AwdError(self.path, key, f"expected a mapping, got {value!r}")
-        return value
-
-    def file(self, key: str, required: bool = True) -> Path | None:
-        value = self.raw.get(key)
-        if value is None and not required:
-            return None
-        if not isinstance(value, str):
-            raise AwdError(self.path, key, f"expected a file name relative to the spec, got {value!r}")
-        resolved = (self.path.parent / Path(value).expanduser()).resolve()
-        if required and not resolved.is_file():
-            raise AwdError(self.path, key, f"file not found: {resolved}")
-        return resolved
-
-    def positive(self, mapping: dict, field: str, integer: bool = False) -> float:
-        value = mapping.get(field.split(".")[-1])
-        valid_type = isinstance(value, int) if integer else isinstance(value, (int, float))
-        if isinstance(value, bool) or not valid_type or value <= 0:
-            kind = "a positive integer" if integer else "a positive number"
-            raise AwdError(self.path, field, f"expected {kind}, got {value!r}")
-        return float(value)
-
-    def number_list(self, mapping: dict, field: str, length: int) -> list[float]:
-        value = mapping.get(field.split(".")[-1])
-        if not isinstance(value, list) or len(value) != length or not all(is_number(v) for v in value):
-            raise AwdError(self.path, field, f"expected a list of {length} numbers, got {value!r}")
-        return [float(v) for v in value]
-
-    def body(self, mapping: dict, key: str, model: mujoco.MjModel, required: bool = True) -> str | None:
-        value = mapping.get(key)
-        if value is None and not required:
-            return None
-        self._check_body(f"bodies.{key}", value, model)
-        return value
-
-    def body_list(self, mapping: dict, key: str, model: mujoco.MjModel) -> tuple[str, ...]:
-        value = mapping.get(key)
-        if not isinstance(value, list) or not value:
-            raise AwdError(self.path, f"bodies.{key}", f"expected a non-empty list of body names, got {value!r}")
-        for name in value:
-            self._check_body(f"bodies.{key}", name, model)
-        return tuple(value)
-
-    def _check_body(self, field: str, name, model: mujoco.MjModel) -> None:
-        bodies = [model.body(b).name for b in range(1, model.nbody)]
-        if name not in bodies:
-            raise AwdError(self.path, field, f"no body named {name!r} in the MJCF; bodies: {bodies}")
-
-    def joints(self) -> list[dict]:
-        defaults = self.raw.get("joint_defaults", {})
-        if not isinstance(defaults, dict):
-            raise AwdError(self.path, "joint_defaults", f"expected a mapping, got {defaults!r}")
-        entries = self.raw.get("joints")
-        if not isinstance(entries, list) or not entries:
-            raise AwdError(self.path, "joints", "expected a non-empty list of {name: ..., default: ...} entries")
-        joints, seen = [], set()
-        for index, entry in enumerate(entries):
-            field = f"joints[{index}]"
-            if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
-                raise AwdError(self.path, field, f"expected a mapping with a 'name', got {entry!r}")
-            unknown = set(entry) - {"name", "default", *_JOINT_GAINS}
-            if unknown:
-                raise AwdError(self.path, field,
-                               f"unknown key(s) {sorted(unknown)}; expected name, default, {', '.join(_JOINT_GAINS)}")
-            if entry["name"] in seen:
-                raise AwdError(self.path, field, f"joint {entry['name']!r} is listed twice")
-            seen.add(entry["name"])
-            joint = {"name": entry["name"], "default": entry.get("default", 0.0)}
-            for key in ("default", *_JOINT_GAINS):
-                value = entry.get(key, joint.get(key, defaults.get(key)))
-                if not is_number(value) or (key != "default" and value < 0):
-                    raise AwdError(self.path, f"{field}.{key}",
-                                   f"expected a {'number' if key == 'default' else 'non-negative number'} for joint "
-                                   f"{entry['name']!r}, got {value!r}")
-                joint[key] = float(value)
-            joints.append(joint)
-        return joints
-

@@ -23,9 +23,25 @@ def build(cls, mapping: Any, source: str, prefix: str, skip: tuple[str, ...] = (
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     unknown = sorted(set(mapping) - set(names))
     if unknown:
-        raise AwdError(source, f"{prefix}.{unknown[0]}", f"unknown key; expected one of {names}")
-    return cls(**{name: convert(hints[name], mapping[name], source, f"{prefix}.{name}")
+        raise AwdError(source, _dotted(prefix, unknown[0]), f"unknown key; expected one of {names}")
+    required = [f.name for f in dataclasses.fields(cls) if f.name in names and f.name not in mapping
+                and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
+    if required:
+        raise AwdError(source, _dotted(prefix, required[0]), f"missing; expected {_describe(hints[required[0]])}")
+    return cls(**{name: convert(hints[name], mapping[name], source, _dotted(prefix, name))
                   for name in names if name in mapping})
+
+
+def _dotted(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _describe(kind) -> str:
+    if dataclasses.is_dataclass(kind):
+        return "a mapping"
+    if typing.get_origin(kind) is tuple:
+        return "a list"
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a non-empty string"}.get(kind, "a value")
 
 
 def convert(kind, value, source: str, key: str):
