@@ -17,7 +17,7 @@ RECOMPUTE_CHUNK = 4096
 
 class DemoBuffer:
     def __init__(self, capacity: int, vec_env, window_shape: tuple[int, ...], device, source: str):
-        self.vec_env, self.window_shape, self.device, self.source = vec_env, tuple(window_shape), device, source
+        self.window_shape, self.device, self.source = tuple(window_shape), device, source
         self.windows = ReplayBuffer(capacity, 1.0, device)
         self.env = env = getattr(vec_env, "env", vec_env)
         keyed = hasattr(env, "amp_demo_keys") and hasattr(env, "amp_demo_windows")
@@ -48,7 +48,7 @@ class DemoBuffer:
     def fetch(self, count: int) -> None:
         """Add `count` fresh demo windows."""
         if self.keys is None:
-            self.windows.store(self._checked(self.vec_env.fetch_amp_obs_demo(count), count, "fetch_amp_obs_demo"))
+            self.windows.store(self._checked(self.env.fetch_amp_obs_demo(count), count, "fetch_amp_obs_demo"))
             return
         ids, times = self.env.amp_demo_keys(count)
         keys = torch.stack([torch.as_tensor(ids).to(self.device, torch.float64),

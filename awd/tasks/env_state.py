@@ -8,9 +8,10 @@ from __future__ import annotations
 import torch
 
 
-def _holders(task) -> dict[str, object]:
-    return {type(holder).__name__: holder for holder in task.graph_holders
-            if getattr(holder, "state_attributes", ())}
+def _state_tensors(task) -> dict[str, torch.Tensor]:
+    """`<holder class>.<attribute>` -> the live tensor, for every holder's `state_attributes`."""
+    return {f"{type(holder).__name__}.{name}": getattr(holder, name)
+            for holder in task.graph_holders for name in getattr(holder, "state_attributes", ())}
 
 
 def capture(task) -> dict | None:
@@ -18,8 +19,7 @@ def capture(task) -> dict | None:
     engine = task.engine.get_state()
     if engine is None:
         return None
-    tensors = {f"{role}.{name}": getattr(holder, name).clone()
-               for role, holder in _holders(task).items() for name in holder.state_attributes}
+    tensors = {key: tensor.clone() for key, tensor in _state_tensors(task).items()}
     return {"num_envs": task.num_envs, "tensors": tensors, "generator": task.generator.get_state(), "engine": engine}
 
 
@@ -29,8 +29,7 @@ def restore(task, state: dict | None) -> str | None:
         return "the checkpoint holds no exact env state"
     if state.get("num_envs") != task.num_envs:
         return f"the checkpoint's env count {state.get('num_envs')} differs from {task.num_envs}"
-    targets = {key: getattr(holder, name) for role, holder in _holders(task).items()
-               for name in holder.state_attributes for key in [f"{role}.{name}"]}
+    targets = _state_tensors(task)
     saved = state["tensors"]
     if set(saved) != set(targets) or any(saved[k].shape != targets[k].shape for k in targets):
         return "the checkpoint's env buffers differ from this env's (another task or config)"
