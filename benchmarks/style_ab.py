@@ -1,7 +1,8 @@
 """Style A/B: train several variants of DucklingCommand side by side on one machine for the same wall time, then
 judge each one's latest checkpoint with the evaluator and the style benchmark (CPU, in parallel) and print one
-table: tracking, extremes and clips passed, the classifier's accuracy, the forward clip's gait, and how saturated
-the discriminator was (share of epochs after epoch 100 with both accuracies above 0.9).
+table: tracking, extremes and clips passed, the classifier's accuracy, the gait's medians over the judged clips
+(clearance, double support, stride, joint error / baseline, held joints) and how many clips pass each check, and
+how saturated the discriminator was (share of epochs after epoch 100 with both accuracies above 0.9).
 
     python benchmarks/style_ab.py --minutes 8 base= "noise=train.params.config.disc_input_noise=1.0" \\
         "no_root=env.amp.root_rotation=false env.amp.root_angular_velocity=false"
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -52,20 +54,32 @@ def judge_command(checkpoint: Path, json_path: Path, threads: int) -> list[str]:
             "--json", str(json_path)]
 
 
-def summary_row(name: str, result: dict, sat: dict, clip: str = "forward_medium") -> dict:
+def _median(values) -> float | None:
+    values = [v for v in values if v is not None]
+    return float(statistics.median(values)) if values else None
+
+
+def clip_medians(clips: list[dict]) -> dict:
+    """Medians over the judged clips: the lower foot's clearance (mm), double support, joint error / baseline,
+    held joints' RMS, and how many clips pass each check."""
+    gaits = [c["policy"] for c in clips if c.get("policy")]
+    checks = sorted({name for c in clips for name in c["pass"]})
+    return {"clearance_mm": _median(1e3 * min(g["clearance"]) for g in gaits),
+            "double_support": _median(g["double_support"] for g in gaits),
+            "stride_s": _median(g["stride_period"] for g in gaits),
+            "joint_error_ratio": _median(c["joint_error"] / c["baseline_error"] for c in clips
+                                         if c["joint_error"] is not None and c["baseline_error"]),
+            "held_rms": _median(c["held_rms"] for c in clips),
+            "checks_passed": {name: sum(bool(c["pass"].get(name)) for c in clips) for name in checks}}
+
+
+def summary_row(name: str, result: dict, sat: dict) -> dict:
     style = result["style"]
-    forward = next((c for c in style["clips"] if c["name"] == clip), None)
-    gait = forward["policy"] if forward else None
     return {"variant": name, "epoch": result["epoch"], "survival": result["survival"],
             "planar": result["planar_error"], "yaw": result["yaw_error"], "extremes": passed_count(style["extremes"]),
             "clips": passed_count(style["clips"]), "classifier": style["classifier_accuracy"],
-            "clearance_mm": [round(1e3 * v) for v in gait["clearance"]] if gait else None,
-            "double_support": gait["double_support"] if gait else None,
-            "stride_s": gait["stride_period"] if gait else None,
-            "joint_error_ratio": (forward["joint_error"] / forward["baseline_error"]
-                                  if forward and forward["joint_error"] else None),
-            "held_rms": forward["held_rms"] if forward else None, "saturated_share": sat["saturated_share"],
-            "last_acc": sat["last_acc"], "passed": result["passed"]}
+            **clip_medians(style["clips"]), "saturated_share": sat["saturated_share"], "last_acc": sat["last_acc"],
+            "passed": result["passed"]}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -73,7 +87,8 @@ def format_table(rows: list[dict]) -> str:
         return "n/a" if value is None else f"{value:.{digits}f}" if isinstance(value, float) else str(value)
 
     header = ("variant", "epoch", "survival", "planar", "yaw", "extremes", "clips", "classifier", "clearance_mm",
-              "double_support", "stride_s", "joint_error_ratio", "held_rms", "saturated_share", "last_acc", "passed")
+              "double_support", "stride_s", "joint_error_ratio", "held_rms", "checks_passed", "saturated_share",
+              "last_acc", "passed")
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     lines += ["| " + " | ".join(f(row[key]) for key in header) + " |" for row in rows]
     return "\n".join(lines)

@@ -93,3 +93,12 @@ def test_style_ab_parses_variants_and_measures_saturation_from_the_epoch_lines()
     assert ab.saturation(log) == {"epochs": 104, "last_acc": [1.0, 1.0], "saturated_share": 0.5}
     command = ab.train_command("x", ["env.a=1"], Path("/o"), 3)
     assert command[-1] == "env.a=1" and "--experiment" in command and command[command.index("--seed") + 1] == "3"
+    clips = [{"policy": {"clearance": [0.02, 0.01], "double_support": 0.1, "stride_period": 0.4}, "joint_error": 0.05,
+              "baseline_error": 0.1, "held_rms": 0.02, "pass": {"stride_period": True, "clearance": False}},
+             {"policy": {"clearance": [0.03, 0.04], "double_support": 0.3, "stride_period": 0.5}, "joint_error": None,
+              "baseline_error": 0.1, "held_rms": 0.04, "pass": {"stride_period": True, "clearance": True}},
+             {"policy": None, "joint_error": None, "baseline_error": None, "held_rms": None, "pass": {}}]
+    medians = ab.clip_medians(clips)
+    assert medians["clearance_mm"] == pytest.approx(20.0) and medians["double_support"] == pytest.approx(0.2)
+    assert medians["joint_error_ratio"] == pytest.approx(0.5) and medians["held_rms"] == pytest.approx(0.03)
+    assert medians["checks_passed"] == {"clearance": 1, "stride_period": 2}

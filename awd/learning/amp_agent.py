@@ -36,6 +36,7 @@ from awd.learning.resume_state import start_rollout
 from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.learning.style_termination import StyleTermination
+from awd.learning.symmetry import SymmetryLoss
 from awd.learning.watchdogs import Watchdogs
 from awd.utils.cuda_graphs import GraphedStep
 
@@ -77,6 +78,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.style_termination = StyleTermination(self.amp.style_termination_threshold,
                                                   self.amp.style_termination_steps, self.style_rewards, self.vec_env,
                                                   self.num_actors, self.ppo_device)
+        self.symmetry_loss = SymmetryLoss(self.amp.symmetry_coef, self.vec_env, self.ppo_device)
         self.watchdogs = Watchdogs(self.amp.disc_saturation_acc, self.amp.disc_saturation_epochs, log)
         judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
         self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,
@@ -271,11 +273,12 @@ class AMPAgent(a2c_continuous.A2CAgent):
         b_loss = self.bound_loss(res["mus"]).mean()
         entropy = res["entropy"].mean()
         model = self._module()
+        s_loss = self.symmetry_loss(model, inputs["obs"], res["mus"])
         agent_obs = model.norm_amp_obs(torch.cat([inputs["amp_agent"], inputs["amp_replay"]], dim=0))
         d_loss, d_info = discriminator_loss(model.a2c_network.disc, agent_obs, model.norm_amp_obs(inputs["amp_demo"]),
                                             self.disc_weights)
         loss = (a_loss + self.critic_coef * c_loss - self.entropy_coef * entropy
-                + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss)
+                + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss + s_loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         skipped = self.guarded_step(loss)
@@ -284,6 +287,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             kl = torch_ext.policy_kl(mu, sigma, inputs["mu"], inputs["sigma"])
         stats = {"losses/a_loss": a_loss.detach(), "losses/c_loss": c_loss.detach(),
                  "losses/bounds_loss": b_loss.detach(), "losses/entropy": entropy.detach(),
+                 "losses/symmetry_loss": s_loss.detach(),
                  "losses/disc_loss": d_info.pop("disc_loss"), "info/kl": kl, "info/skipped_updates": skipped.float(),
                  **{f"info/{k}": v for k, v in d_info.items()}}
         return stats, mu, sigma

@@ -5,6 +5,10 @@ the scale. The same table describes the observation to deployment code (awd.expo
 
 Every Duckling task observes `base_terms` (trunk gravity, joints, last action), then its own `task_obs_terms`,
 then optionally the foot contacts. A new observation is one `ObsTerm` in a task's list.
+
+Each term says how it looks on the robot reflected left to right (`mirror`, read by the symmetry loss,
+awd.learning.symmetry): "same", "joints" (one value per joint: awd.robot.mirror), "swap" (a left, right pair),
+or one sign per element (a vector in the trunk or yaw frame: y flips, and so do rates about x and z).
 """
 
 from __future__ import annotations
@@ -25,25 +29,27 @@ class ObsTerm:
     meaning: str
     scale: float | Sequence[float] = 1.0
     offset: float | Sequence[float] = 0.0
+    mirror: str | Sequence[float] = "same"
 
 
 def base_terms(task) -> list[ObsTerm]:
     joints = tuple(task.spec.joint_names)
     return [
         ObsTerm("projected_gravity", 3, lambda t, matrix: -matrix[:, 2], ("x", "y", "z"),
-                "gravity direction (0, 0, -1) expressed in the trunk frame"),
+                "gravity direction (0, 0, -1) expressed in the trunk frame", mirror=(1.0, -1.0, 1.0)),
         ObsTerm("joint_pos", len(joints), lambda t, matrix: t.engine.joint_pos, joints,
-                "joint position (rad) minus the default pose", offset=task.spec.default_joint_pos),
+                "joint position (rad) minus the default pose", offset=task.spec.default_joint_pos,
+                mirror="joints"),
         ObsTerm("joint_vel", len(joints), lambda t, matrix: t.engine.joint_vel, joints, "joint velocity (rad/s)",
-                scale=task.cfg.observations.joint_vel_scale),
+                scale=task.cfg.observations.joint_vel_scale, mirror="joints"),
         ObsTerm("last_action", len(joints), lambda t, matrix: t.actions, joints,
-                "the policy's previous action after clipping to [-1, 1] (zeros at an episode start)"),
+                "the policy's previous action after clipping to [-1, 1] (zeros at an episode start)", mirror="joints"),
     ]
 
 
 def foot_contacts_term(task) -> ObsTerm:
     return ObsTerm("foot_contacts", 2, lambda t, matrix: t.engine.foot_contacts.to(t.dtype), ("left", "right"),
-                   "1 when the foot touches the floor, else 0")
+                   "1 when the foot touches the floor, else 0", mirror="swap")
 
 
 def per_element(value, size: int) -> list[float]:
@@ -80,6 +86,27 @@ class Observations:
             value = task.randomization.noisy(term.name, value)
             parts.append(value if scale is None else value * scale)
         return torch.nan_to_num(torch.cat(parts, dim=-1), nan=0.0, posinf=0.0, neginf=0.0)
+
+    def mirror(self, joints) -> tuple[np.ndarray, np.ndarray]:
+        """(perm, signs) over the whole observation: mirrored[i] = signs[i] * obs[perm[i]]; `joints` is the
+        robot's JointMirror."""
+        perm, signs, start = [], [], 0
+        for term in self.terms:
+            index = np.arange(term.size)
+            if term.mirror == "joints":
+                index, sign = joints.perm, joints.signs
+            elif term.mirror == "swap":
+                index, sign = index[::-1], np.ones(term.size)
+            elif term.mirror == "same":
+                sign = np.ones(term.size)
+            else:
+                sign = np.asarray(term.mirror, dtype=np.float64)
+            if len(index) != term.size or len(sign) != term.size:
+                raise ValueError(f"observation term {term.name!r}: mirror {term.mirror!r} does not fit size {term.size}")
+            perm.append(start + np.asarray(index))
+            signs.append(sign)
+            start += term.size
+        return np.concatenate(perm), np.concatenate(signs)
 
     def describe(self) -> list[dict]:
         """Each part, in order, as deployment code rebuilds it: obs[start:start + size] = (quantity - offset) *

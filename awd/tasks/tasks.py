@@ -51,7 +51,8 @@ class DucklingCommand(DucklingTask):
 
     def task_obs_terms(self):
         return [ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
-                        "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale)]
+                        "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
+                        mirror=(1.0, -1.0, -1.0))]
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""

@@ -1,0 +1,59 @@
+"""Mirror-symmetry loss for the actor (`symmetry_coef` in the train config; 0: off): the policy's mean action on
+the left/right-mirrored observation should be the mirrored mean action, coef * mean((mu(M_o o) - M_a mu(o))^2),
+with the target detached (the mirror loss of rsl_rl's symmetry extension). The observation mirror comes from the
+task's observation terms (awd.tasks.observations), the action and joint mirror from the robot's MJCF
+(awd.robot.mirror), so no index map is written by hand.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from awd.errors import AwdError
+from awd.robot.mirror import default_pose_asymmetry, joint_mirror
+
+
+class SymmetryLoss:
+    """A no-op returning 0 when `coef` is 0."""
+
+    def __init__(self, coef: float, vec_env, device):
+        self.coef = float(coef)
+        if not self.coef:
+            return
+        env = getattr(vec_env, "env", vec_env)
+        if not hasattr(env, "observations") or not hasattr(env, "spec"):
+            raise AwdError("train config", "symmetry_coef", "the env has no observation terms and robot spec to "
+                           "mirror; set it to 0")
+        joints = joint_mirror(env.spec)
+        asymmetry = default_pose_asymmetry(env.spec, joints)
+        if asymmetry > 1e-6:
+            raise AwdError(env.spec.spec_path, "joints.default", f"the default pose is not left/right symmetric "
+                           f"(largest difference {asymmetry:.3g} rad); symmetry_coef needs one")
+        obs_perm, obs_signs = env.observations.mirror(joints)
+
+        def tensor(values, dtype=torch.float32):
+            return torch.as_tensor(values, dtype=dtype, device=device)
+
+        self.obs_perm, self.obs_signs = tensor(obs_perm, torch.long), tensor(obs_signs)
+        self.act_perm, self.act_signs = tensor(joints.perm, torch.long), tensor(joints.signs)
+
+    def mirror_obs(self, obs: torch.Tensor) -> torch.Tensor:
+        return obs[..., self.obs_perm] * self.obs_signs
+
+    def mirror_actions(self, actions: torch.Tensor) -> torch.Tensor:
+        return actions[..., self.act_perm] * self.act_signs
+
+    def __call__(self, model, raw_obs: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
+        """The weighted loss for raw (unnormalised) observations and the policy's mean actions on them."""
+        if not self.coef:
+            return torch.zeros((), device=mu.device)
+        mirrored = self.mirror_obs(raw_obs)
+        normalizer = getattr(model, "running_mean_std", None) if model.normalize_input else None
+        if normalizer is not None:
+            learning = normalizer.training
+            normalizer.eval()   # the mirrored batch does not enter the statistics
+            mirrored = normalizer(mirrored)
+            normalizer.train(learning)
+        network = model.a2c_network
+        mirrored_mu = network.mu(network.actor_mlp(mirrored))
+        return self.coef * (mirrored_mu - self.mirror_actions(mu.detach())).pow(2).mean()
