@@ -102,7 +102,8 @@ class Observations:
             else:
                 sign = np.asarray(term.mirror, dtype=np.float64)
             if len(index) != term.size or len(sign) != term.size:
-                raise ValueError(f"observation term {term.name!r}: mirror {term.mirror!r} does not fit size {term.size}")
+                raise ValueError(f"observation term {term.name!r}: mirror {term.mirror!r} does not fit its size "
+                                 f"{term.size}")
             perm.append(start + np.asarray(index))
             signs.append(sign)
             start += term.size
