@@ -16,6 +16,7 @@ import mujoco
 import numpy as np
 
 from awd.errors import AwdError
+from awd.robot.model import default_qpos
 from awd.robot.spec import RobotSpec
 
 _SIDE = re.compile(r"(left|right|Left|Right|LEFT|RIGHT|(?<![A-Za-z])[lrLR](?=_))")
@@ -41,8 +42,7 @@ def counterpart_name(name: str) -> str:
 def _axes_in_trunk_frame(spec: RobotSpec) -> np.ndarray:
     model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
     data = mujoco.MjData(model)
-    for name, angle in zip(spec.joint_names, spec.default_joint_pos):
-        data.qpos[model.joint(name).qposadr[0]] = angle
+    data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)
     trunk = data.xmat[model.body(spec.trunk_body).id].reshape(3, 3)
     return np.stack([trunk.T @ data.xaxis[model.joint(name).id] for name in spec.joint_names])
