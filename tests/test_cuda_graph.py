@@ -44,6 +44,31 @@ def test_replayed_steps_match_eager_steps():
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
 
 
+def test_a_replayed_guarded_step_skips_a_non_finite_batch_and_steps_a_finite_one():
+    from awd.learning.guarded_step import GuardedStep
+
+    torch.manual_seed(0)
+    model = torch.nn.Linear(8, 1).cuda()
+    guarded = GuardedStep(torch.optim.Adam(model.parameters(), lr=1e-2, fused=True, capturable=True), 1.0)
+
+    def step(inputs):
+        loss = (model(inputs["x"]) - inputs["y"]).pow(2).mean()
+        guarded.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        return {"skipped": guarded(loss)}
+
+    graphed = GraphedStep(step, warmup_calls=2)
+    finite = {"x": torch.randn(64, 8, device="cuda"), "y": torch.randn(64, 1, device="cuda")}
+    for _ in range(3):
+        assert not graphed(finite)["skipped"]
+    assert graphed.graph is not None
+    weights = [p.detach().clone() for p in model.parameters()]
+    assert graphed({**finite, "y": torch.full((64, 1), float("nan"), device="cuda")})["skipped"]
+    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), weights))
+    assert not graphed(finite)["skipped"]
+    assert not any(torch.equal(a, b) for a, b in zip(model.parameters(), weights))
+
+
 class Accumulator:
     """A holder like a task: a generator, a buffer updated in place, one rebound every step, and a buffer
     changed by a 'prebuilt graph' launched between torch ops."""

@@ -329,18 +329,20 @@ def test_a_full_disk_is_one_line_and_the_previous_checkpoint_is_kept(tmp_path, m
     assert path.read_bytes() == before and [p.name for p in tmp_path.iterdir()] == ["latest.pth"]
 
 
-def _adam_pair(seed=0):
+def _adam_pair(fused, seed=0):
     torch.manual_seed(seed)
     net = torch.nn.Linear(4, 3)
     twin = torch.nn.Linear(4, 3)
     twin.load_state_dict(net.state_dict())
-    return (net, torch.optim.Adam(net.parameters(), lr=0.1)), (twin, torch.optim.Adam(twin.parameters(), lr=0.1))
+    return ((net, torch.optim.Adam(net.parameters(), lr=0.1, fused=fused)),
+            (twin, torch.optim.Adam(twin.parameters(), lr=0.1, fused=fused)))
 
 
-def test_a_guarded_step_is_adams_step_and_skips_a_non_finite_one_exactly():
+@pytest.mark.parametrize("fused", [False, True])
+def test_a_guarded_step_is_adams_step_and_skips_a_non_finite_one_exactly(fused):
     from awd.learning.guarded_step import GuardedStep
 
-    (net, adam), (twin, plain) = _adam_pair()
+    (net, adam), (twin, plain) = _adam_pair(fused)
     guarded = GuardedStep(adam, max_grad_norm=0.5)
     x = torch.randn(8, 4)
     for _ in range(3):
@@ -362,6 +364,10 @@ def test_a_guarded_step_is_adams_step_and_skips_a_non_finite_one_exactly():
     assert guarded(loss)
     assert all(torch.equal(a, b) for a, b in zip(net.parameters(), weights))
     assert all(torch.equal(a, b) for a, b in zip([v for s in adam.state.values() for v in s.values()], moments))
+    adam.zero_grad()
+    (net(x) ** 2).sum().backward()
+    assert not guarded(loss.new_ones(()))
+    assert not any(torch.equal(a, b) for a, b in zip(net.parameters(), weights))   # the flag was lowered again
 
 
 def test_updates_skipped_for_non_finite_values_warn_then_stop_the_run():
