@@ -2,7 +2,8 @@
 judge each one's latest checkpoint with the evaluator and the style benchmark (CPU, in parallel) and print one
 table: tracking, extremes and clips passed, the classifier's accuracy, the gait's medians over the judged clips
 (clearance, double support, stride, joint error / baseline, held joints) and how many clips pass each check, and
-how saturated the discriminator was (share of epochs after epoch 100 with both accuracies above 0.9).
+how saturated the discriminator was (share of epochs after epoch 100 with both accuracies, on clean inputs,
+above 0.9).
 
     python benchmarks/style_ab.py --minutes 8 base= "noise=train.params.config.disc_input_noise=1.0" \\
         "no_root=env.amp.root_rotation=false env.amp.root_angular_velocity=false"
@@ -25,7 +26,7 @@ from pathlib import Path
 from awd.style.judge import passed_count
 
 ROOT = Path(__file__).resolve().parents[1]
-EPOCH_LINE = re.compile(r"epoch (\d+)\S* .*acc agent ([\d.]+) demo ([\d.]+)")
+EPOCH_LINE = re.compile(r"epoch (\d+)\S* .*acc agent ([\d.]+) demo ([\d.]+)(?: \(clean ([\d.]+) / ([\d.]+))?")
 
 
 def parse_variant(text: str) -> tuple[str, list[str]]:
@@ -36,8 +37,9 @@ def parse_variant(text: str) -> tuple[str, list[str]]:
 
 
 def saturation(log_text: str, after_epoch: int = 100, level: float = 0.9) -> dict:
-    """Last accuracies and the share of epochs after `after_epoch` with both accuracies above `level`."""
-    rows = [(int(e), float(a), float(d)) for e, a, d in EPOCH_LINE.findall(log_text)]
+    """Last accuracies and the share of epochs after `after_epoch` with both accuracies above `level` (those on
+    clean inputs when the run trains its discriminator on noised ones)."""
+    rows = [(int(e), float(ca or a), float(cd or d)) for e, a, d, ca, cd in EPOCH_LINE.findall(log_text)]
     late = [(a, d) for e, a, d in rows if e > after_epoch]
     return {"epochs": rows[-1][0] if rows else 0, "last_acc": list(rows[-1][1:]) if rows else None,
             "saturated_share": sum(a > level and d > level for a, d in late) / len(late) if late else None}

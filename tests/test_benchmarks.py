@@ -91,6 +91,13 @@ def test_style_ab_parses_variants_and_measures_saturation_from_the_epoch_lines()
     log = "\n".join(line.format(e, a, d) for e, a, d in [(99, 1.0, 1.0), (101, 0.95, 0.97), (102, 0.95, 0.5),
                                                          (103, 0.8, 0.99), (104, 1.0, 1.0)])
     assert ab.saturation(log) == {"epochs": 104, "last_acc": [1.0, 1.0], "saturated_share": 0.5}
+    from awd.learning.progress import progress_line
+    stats = {"performance/fps": 1.0, "info/task_reward_mean": 1.0, "info/disc_reward_mean": 1.0,
+             "info/disc_agent_acc": 0.8, "info/disc_demo_acc": 0.7, "info/disc_agent_acc_clean": 0.97,
+             "info/disc_demo_acc_clean": 0.93, "info/disc_input_noise": 3.0, "performance/play_time": 1.0,
+             "performance/update_time": 1.0}
+    noised = "\n".join(progress_line(stats, epoch, 200, 1, 1.0) for epoch in (150, 151))
+    assert ab.saturation(noised) == {"epochs": 151, "last_acc": [0.97, 0.93], "saturated_share": 1.0}
     command = ab.train_command("x", ["env.a=1"], Path("/o"), 3)
     assert command[-1] == "env.a=1" and "--experiment" in command and command[command.index("--seed") + 1] == "3"
     clips = [{"policy": {"clearance": [0.02, 0.01], "double_support": 0.1, "stride_period": 0.4}, "joint_error": 0.05,

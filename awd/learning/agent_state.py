@@ -25,6 +25,7 @@ def full_state(agent) -> dict:
              "config": agent.plain_params, "layout": agent.layout,
              "env_state": to_plain(agent.vec_env.get_env_state()) if agent.vec_env is not None else None,
              "demo_keys": agent.demo_buffer.state_dict(), "rng": rng_states(),
+             "disc_noise": agent.disc_noise.state_dict(),
              "rollout": to_plain(rollout_state(agent)) if getattr(agent, "obs", None) is not None else None}
     if agent.normalize_input:
         state["running_mean_std"] = model.running_mean_std.state_dict()
@@ -59,6 +60,7 @@ def restore_agent(agent, fn, set_epoch: bool = True) -> None:
     reason = agent.vec_env.set_env_state(state.get("env_state")) if agent.vec_env is not None else "no env"
     if reason is not None:
         log(f"{fn}: every env starts afresh ({reason})")
+    agent.disc_noise.load_state_dict(state.get("disc_noise"))
     if not agent.demo_buffer.load_state_dict(state.get("demo_keys")):
         log(f"{fn} holds no demo keys: the demo buffer is filled afresh")
     agent.resume = {"env_restored": reason is None, "rollout": state.get("rollout"), "rng": state.get("rng")}

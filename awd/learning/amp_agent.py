@@ -31,6 +31,7 @@ from awd.learning.progress import add_frame_rates, progress_line, threads_line, 
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.demo_buffer import DemoBuffer
+from awd.learning.disc_noise import DiscNoise
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.resume_state import start_rollout
 from awd.learning.stop_request import StopRequest
@@ -73,8 +74,9 @@ class AMPAgent(a2c_continuous.A2CAgent):
                                       self.ppo_device, self.env_name)
         self.resume: dict | None = None  # set by a restore: what train() puts back (awd.learning.resume_state)
         self.layout = self._current_layout()
+        self.disc_noise = DiscNoise(self.amp.disc_input_noise, self.amp.disc_noise_target_acc, self.ppo_device)
         self.disc_weights = DiscLossWeights(self.amp.disc_logit_reg, self.amp.disc_grad_penalty,
-                                            self.amp.disc_weight_decay, self.amp.disc_input_noise, self.amp.disc_loss)
+                                            self.amp.disc_weight_decay, self.disc_noise.weight(), self.amp.disc_loss)
         self.style_termination = StyleTermination(self.amp.style_termination_threshold,
                                                   self.amp.style_termination_steps, self.style_rewards, self.vec_env,
                                                   self.num_actors, self.ppo_device)
@@ -386,6 +388,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             stats.update(self.finished_episodes.pop_means())
             self.mean_rewards = stats.get("rewards/step", self.mean_rewards)
             add_frame_rates(stats, self.curr_frames)
+            self.disc_noise.after_epoch(stats)
             self._write_stats(stats, epoch)
             log(progress_line(stats, epoch, self.max_epochs, self.frame, time.perf_counter() - start))
             self.watchdogs.after_epoch(stats, epoch)

@@ -30,6 +30,7 @@ class AMPSettings:
     disc_grad_penalty: float = 5.0
     disc_weight_decay: float = 1e-4
     disc_input_noise: float = 0.0        # std of noise on D's normalised inputs in training (instance noise)
+    disc_noise_target_acc: float = 0.0   # > 0: the noise std adapts to this accuracy (awd.learning.disc_noise)
     disc_loss: Literal["bce", "lsgan"] = "bce"  # awd.learning.discriminator
     disc_reward_norm: bool = False       # style reward divided by its std over the rollout before mixing
     style_termination_threshold: float = 0.0  # episodes end after a sustained style reward below this (0: off)
@@ -100,6 +101,7 @@ PPO_KEYS = {"num_actors": (int, 1, True, None), "horizon_length": (int, 1, True,
             "disc_reward_scale": (float, 0.0, False, None), "disc_coef": (float, 0.0, True, None),
             "disc_logit_reg": (float, 0.0, True, None), "disc_grad_penalty": (float, 0.0, True, None),
             "disc_weight_decay": (float, 0.0, True, None), "disc_input_noise": (float, 0.0, True, None),
+            "disc_noise_target_acc": (float, 0.0, True, 1.0),
             "amp_replay_buffer_size": (int, 1, True, None), "amp_replay_keep_prob": (float, 0.0, True, 1.0),
             "amp_obs_demo_buffer_size": (int, 1, True, None), "amp_batch_size": (int, 1, True, None),
             "amp_minibatch_size": (int, 1, True, None), "save_latest_frequency": (int, 0, True, None),

@@ -95,7 +95,8 @@ class DiscLossWeights:
     logit_reg: float = 0.01       # disc_logit_reg: ||w_logit||^2
     grad_penalty: float = 5.0     # disc_grad_penalty: E||grad_demo D||^2
     weight_decay: float = 1e-4    # disc_weight_decay: sum ||W||^2 over all disc layers
-    input_noise: float = 0.0      # disc_input_noise: std of Gaussian noise added to D's normalised inputs in training
+    input_noise: float | torch.Tensor = 0.0   # std of Gaussian noise on D's normalised inputs in training (a tensor:
+                                              # adapted between captured steps, awd.learning.disc_noise)
     loss: str = "bce"             # disc_loss: "bce" or "lsgan"
 
 
@@ -105,9 +106,14 @@ def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: t
     regularisers. Accuracy counts agent scores below 0 and demo scores above 0 (both forms).
 
     Returns (loss, info) where info holds detached scalars: disc_loss, agent/demo accuracy and mean logit,
-    grad penalty, logit loss (the logit-weight regulariser) and weight decay term.
+    grad penalty, logit loss (the logit-weight regulariser) and weight decay term; with input noise also the
+    accuracies on the clean inputs (`*_acc_clean`).
     """
-    if weights.input_noise > 0:  # instance noise: both sides, so that no feature separates them exactly
+    clean = {}
+    if isinstance(weights.input_noise, torch.Tensor) or weights.input_noise > 0:  # instance noise, both sides
+        with torch.no_grad():
+            clean = {"disc_agent_acc_clean": (disc(agent_obs) < 0).float().mean(),
+                     "disc_demo_acc_clean": (disc(demo_obs) > 0).float().mean()}
         agent_obs = agent_obs + weights.input_noise * torch.randn_like(agent_obs)
         demo_obs = demo_obs + weights.input_noise * torch.randn_like(demo_obs)
     demo_obs = demo_obs.detach().requires_grad_(True)
@@ -129,5 +135,6 @@ def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: t
             "disc_grad_penalty": penalty.detach(),
             "disc_logit_loss": logit_loss.detach(),
             "disc_weight_decay": decay.detach(),
+            **clean,
         }
     return loss, info

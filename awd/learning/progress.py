@@ -41,10 +41,14 @@ def progress_line(stats: dict, epoch: int, max_epochs: int, frame: int, elapsed:
     invalid = f" invalid {rate:.2f}" if rate > 0 else ""
     skipped = stats.get("info/skipped_updates", 0.0)
     invalid += f" | skipped updates {skipped:.0%}" if skipped > 0 else ""
+    clean = ""
+    if "info/disc_agent_acc_clean" in stats:
+        clean = (f" (clean {stats['info/disc_agent_acc_clean']:.2f} / {stats['info/disc_demo_acc_clean']:.2f}, "
+                 f"noise {stats.get('info/disc_input_noise', 0.0):.2f})")
     minutes, seconds = divmod(int(elapsed), 60)
     return (f"epoch {epoch}{of} | frames {frame} | fps {stats['performance/fps']:.0f} | "
             f"task_r {stats['info/task_reward_mean']:.3f} disc_r {stats['info/disc_reward_mean']:.3f} | "
-            f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f} | {episodes}"
+            f"acc agent {stats['info/disc_agent_acc']:.2f} demo {stats['info/disc_demo_acc']:.2f}{clean} | {episodes}"
             f"fall {stats.get('info/fall_rate', 0.0):.2f}{invalid} | "
             f"play {stats['performance/play_time']:.2f}s update {stats['performance/update_time']:.2f}s | "
             f"elapsed {minutes // 60}:{minutes % 60:02d}:{seconds:02d}")

@@ -1,6 +1,6 @@
 """Watching a run's epoch statistics for what a user must hear about:
-- a saturated discriminator (agent and demo accuracy above `saturation_acc` for `saturation_epochs` epochs): a
-  warning, once per streak;
+- a saturated discriminator (agent and demo accuracy, on clean inputs, above `saturation_acc` for
+  `saturation_epochs` epochs): a warning, once per streak;
 - exploding physics (more than `INVALID_STOP_RATE` of the episodes ending in an invalid state, for
   `INVALID_STOP_EPOCHS` epochs in a row): the run stops with a one-line error naming the likely causes (the latest
   checkpoint saved before it stays);
@@ -38,7 +38,9 @@ class Watchdogs:
 
     def _saturation(self, stats: dict, epoch: int) -> None:
         level = self.saturation_acc
-        saturated = stats["info/disc_agent_acc"] > level and stats["info/disc_demo_acc"] > level
+        agent, demo = (stats.get(f"info/disc_{side}_acc_clean", stats[f"info/disc_{side}_acc"])
+                       for side in ("agent", "demo"))
+        saturated = agent > level and demo > level
         self.saturated_epochs = self.saturated_epochs + 1 if saturated else 0
         if self.saturated_epochs == self.saturation_epochs:
             self.log(f"WARNING: discriminator saturated (agent and demo accuracy > {level}) for "
