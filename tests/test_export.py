@@ -87,7 +87,8 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     joints = metadata["joints"]
     assert joints["names"] == list(spec.joint_names)
     for key, values in (("default_pos", spec.default_joint_pos), ("kp", spec.kp), ("kd", spec.kd),
-                        ("effort_limit", spec.effort_limit), ("lower", spec.joint_lower), ("upper", spec.joint_upper)):
+                        ("effort_limit", spec.effort_limit), ("lower", spec.joint_lower), ("upper", spec.joint_upper),
+                        ("armature", spec.armature), ("damping", spec.damping), ("frictionloss", spec.frictionloss)):
         np.testing.assert_allclose(joints[key], values, err_msg=key)
     assert metadata["action"]["scale"] == spec.action_scale and metadata["action"]["clip"] == [-1.0, 1.0]
     assert "default_pos + scale" in metadata["action"]["target"]

@@ -98,7 +98,8 @@ def _write_spec(tmp_path, edit):
         (lambda r: r["joints"][2].__setitem__("default", 3.0), "joints.left_hip_pitch.default", "within"),
         (lambda r: r["joints"][2].__setitem__("kp", "stiff"), "joints[2].kp", "expected a number, got 'stiff'"),
         (lambda r: r["joints"][2].__setitem__("kp", -1), "joints[2].kp", "non-negative number"),
-        (lambda r: r.__setitem__("contol", r.pop("control")), "contol", "unknown key"),
+        (lambda r: r.__setitem__("contol", r.pop("control")), "contol", "unknown key; did you mean 'control'?"),
+        (lambda r: r["joints"][2].__setitem__("armature", -0.01), "joints[2].armature", "non-negative number"),
         (lambda r: r["init"].pop("root_height"), "init.root_height", "missing; expected a number"),
         (lambda r: r["bodies"].__setitem__("feet", ["left_foot"]), "bodies.feet", "two bodies"),
         (lambda r: r["bodies"].__setitem__("trunk", "torso"), "bodies.trunk", "no body named 'torso'"),
@@ -124,3 +125,23 @@ def test_user_robot_by_path(tmp_path):
 def test_unknown_robot_name():
     with pytest.raises(AwdError, match="unknown robot 'robo'"):
         load_robot_spec("robo")
+
+
+def test_joint_armature_damping_and_friction_come_from_the_spec_else_the_mjcf(tmp_path):
+    def edit(raw):
+        raw["joint_defaults"]["damping"] = 0.2
+        raw["joints"][3]["armature"] = 0.05
+    spec = load_robot_spec(_write_spec(tmp_path, edit))
+    model = build_model(spec)
+    dofs = [model.jnt_dofadr[model.joint(name).id] for name in spec.joint_names]
+    shipped = load_robot_spec("mini_bdx")
+    assert spec.armature[3] == 0.05 and model.dof_armature[dofs[3]] == pytest.approx(0.05)
+    assert model.dof_armature[dofs[2]] == pytest.approx(shipped.armature[2]) == pytest.approx(0.027)  # the MJCF's
+    np.testing.assert_allclose(model.dof_damping[dofs], 0.2)
+    np.testing.assert_allclose(model.dof_frictionloss[dofs], shipped.frictionloss)
+
+
+def test_an_actuated_joint_without_armature_is_warned(tmp_path):
+    path = _write_spec(tmp_path, lambda raw: raw["joints"][0].__setitem__("armature", 0.0))
+    with pytest.warns(UserWarning, match=r"robot.yaml: joints: 1 actuated joint\(s\) without armature \(left_hip_y"):
+        load_robot_spec(path)

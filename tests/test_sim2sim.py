@@ -101,6 +101,7 @@ def test_bad_input_is_one_line_and_exit_code_2(sim2sim, folder, tmp_path):
         "no_observation": (lambda m: m.pop("observation"), "observation.delay_steps: missing"),
         "string_gain": (lambda m: m["joints"]["kp"].__setitem__(2, "6.5"), "joints.kp: expected 16 numbers"),
         "integrator": (lambda m: m["control"].update(integrator="verlet"), "control.integrator: expected one of"),
+        "armature": (lambda m: m["joints"]["armature"].__setitem__(0, -0.1), "joints.armature: expected 16 non-neg"),
         "sim_dt": (lambda m: m["control"].update(sim_dt=0.0), "control.sim_dt: expected a positive number"),
         "part_size": (lambda m: m["observation"]["parts"][-1].update(size=4, scale=[1.0] * 4, offset=[0.0] * 4),
                       "io.obs_size: expected 55 (the observation parts' sizes), found 54"),
@@ -147,3 +148,14 @@ def test_delays_are_applied_and_other_randomisation_is_named(sim2sim, trained_ch
     assert (moved == (robots.action_delay == 0)).all()  # a delayed robot still holds the default pose
     result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=0.5, resample_s=0.25, settle_s=0.1))
     assert result["not_reproduced"] == ["push"] and "note: training randomised push" in sim2sim.format_table(result)
+
+
+def test_the_exports_joint_armature_damping_and_friction_build_the_model(sim2sim, folder):
+    metadata = json.loads((folder / "policy.json").read_text())
+    joints = metadata["joints"]
+    count = len(joints["names"])
+    joints.update(armature=[0.05] * count, damping=[0.3] * count, frictionloss=[0.01] * count)
+    model = sim2sim.build_model(metadata, Path(metadata["robot"]["mjcf"]))
+    dofs = [model.jnt_dofadr[model.joint(name).id] for name in joints["names"]]
+    assert (model.dof_armature[dofs] == 0.05).all() and (model.dof_damping[dofs] == 0.3).all()
+    assert (model.dof_frictionloss[dofs] == 0.01).all()

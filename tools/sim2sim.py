@@ -7,7 +7,8 @@ survival and velocity tracking as the evaluator (awd/evaluate.py) does for the c
 Only mujoco, numpy, onnxruntime and `policy.json` are used: this file imports nothing from awd, so it is also
 a reference for deployment code. From the metadata it rebuilds
   * the simulation: the MJCF with the export's physics step and integrator, a floor when the MJCF has none,
-    and one PD position actuator per joint (kp, kd, torque limit) in action order;
+    the joints' armature, damping and friction loss when the export lists them, and one PD position actuator
+    per joint (kp, kd, torque limit) in action order;
   * the observation: each part of `observation.parts` in order, (quantity - offset) * scale, from the joint
     state, the trunk orientation, the last action and the command, delayed as `observation.delay_steps` says;
   * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
@@ -40,6 +41,7 @@ import numpy as np
 import onnxruntime as ort
 
 FORMAT = "awd-policy"
+JOINT_PHYSICS = ("armature", "damping", "frictionloss")
 QUANTITIES = ("projected_gravity", "joint_pos", "joint_vel", "last_action", "commands", "foot_contacts",
               "height_target_offset")
 
@@ -130,6 +132,9 @@ def check_contract(path: Path, metadata: dict) -> None:
     count = len(metadata["joints"]["names"])
     for key in ("default_pos", "kp", "kd", "effort_limit"):
         need(f"joints.{key}", _numbers(count), f"{count} numbers")
+    for key in JOINT_PHYSICS:   # exports before these fields keep the MJCF's values
+        if key in metadata["joints"]:
+            need(f"joints.{key}", lambda v: _numbers(count)(v) and min(v) >= 0, f"{count} non-negative numbers")
     need("action.scale", lambda v: _is_number(v) or _numbers(count)(v), f"a number or {count} numbers")
     for key in ("action.delay_steps", "observation.delay_steps"):
         need(key, lambda v: isinstance(v, list) and len(v) == 2 and all(_is_count(n) for n in v), "[min, max] steps")
@@ -161,8 +166,8 @@ def resolve_mjcf(metadata: dict, mjcf: str | Path | None) -> Path:
 
 
 def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
-    """The MJCF with the export's physics step and integrator, a floor if it has none, and PD position actuators
-    (kp, kv = kd, torque limit) in action order."""
+    """The MJCF with the export's physics step and integrator, a floor if it has none, the export's joint armature,
+    damping and friction loss, and PD position actuators (kp, kv = kd, torque limit) in action order."""
     control, joints = metadata["control"], metadata["joints"]
     spec = mujoco.MjSpec.from_file(str(mjcf))
     spec.option.timestep = control["sim_dt"]
@@ -173,6 +178,13 @@ def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
         floor.contype, floor.conaffinity, floor.condim = 1, 1, 3
     for actuator in list(spec.actuators):
         spec.delete(actuator)
+    for key in JOINT_PHYSICS:
+        for name, value in zip(joints["names"], joints.get(key, ())):
+            joint = spec.joint(name)
+            if key == "damping":
+                joint.damping = [value, *joint.damping[1:]]   # linear coefficient (MuJoCo 4: polynomial damping)
+            else:
+                setattr(joint, key, value)
     for name, kp, kd, limit in zip(joints["names"], joints["kp"], joints["kd"], joints["effort_limit"]):
         actuator = spec.add_actuator()
         actuator.name, actuator.target, actuator.trntype = name, name, mujoco.mjtTrn.mjTRN_JOINT

@@ -1,7 +1,8 @@
-"""Build the MuJoCo model a simulation runs from a robot spec: the robot's MJCF plus a floor, PD position
-actuators with the spec's gains and torque limits (in spec joint order), the spec's time step and the
-implicitfast integrator (needed for light robots). Actuators and keyframes the MJCF brings (an official robot
-file has its own) are dropped: the spec is the one source of gains, limits and the default pose."""
+"""Build the MuJoCo model a simulation runs from a robot spec: the robot's MJCF plus a floor, PD position actuators
+with the spec's gains and torque limits (in spec joint order), the spec's joint armature, damping and friction loss,
+the spec's time step and the implicitfast integrator (needed for light robots). Actuators and keyframes the MJCF
+brings (an official robot file has its own) are dropped: the spec is the one source of gains, limits and the default
+pose."""
 
 from __future__ import annotations
 
@@ -26,6 +27,11 @@ def build_model_spec(spec: RobotSpec, floor: bool = True) -> mujoco.MjSpec:
         ground.rgba = [0.25, 0.35, 0.45, 1.0]
     for element in [*model_spec.actuators, *model_spec.keys]:
         model_spec.delete(element)
+    for name, armature, damping, frictionloss in zip(spec.joint_names, spec.armature, spec.damping,
+                                                     spec.frictionloss):
+        joint = model_spec.joint(name)
+        joint.armature, joint.frictionloss = float(armature), float(frictionloss)
+        joint.damping = [float(damping), *joint.damping[1:]]   # linear coefficient (MuJoCo 4: polynomial damping)
     for name, kp, kd, limit in zip(spec.joint_names, spec.kp, spec.kd, spec.effort_limit):
         actuator = model_spec.add_actuator()
         actuator.name = name

@@ -1,9 +1,11 @@
 """The robot spec: one YAML per robot naming joints (in action order), the default pose, PD gains, torque
-limits, key bodies and the control rate. Loaded and validated here against the robot's MJCF; every layout
-(observations, AMP features, actions) is derived from a RobotSpec."""
+limits, joint armature / damping / friction loss (overriding the MJCF's), key bodies and the control rate. Loaded
+and validated here against the robot's MJCF; every layout (observations, AMP features, actions) is derived from a
+RobotSpec."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +19,7 @@ from awd.utils.io import read_yaml
 
 ASSETS_DIR = DATA_DIR / "assets"
 _JOINT_GAINS = ("kp", "kd", "effort_limit")
+JOINT_PHYSICS = ("armature", "damping", "frictionloss")   # unset: the MJCF's value
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,9 @@ class RobotSpec:
     kp: np.ndarray
     kd: np.ndarray
     effort_limit: np.ndarray
+    armature: np.ndarray
+    damping: np.ndarray
+    frictionloss: np.ndarray
     joint_lower: np.ndarray
     joint_upper: np.ndarray
     trunk_body: str
@@ -80,6 +86,9 @@ class _Gains:
     kp: float | None = None
     kd: float | None = None
     effort_limit: float | None = None
+    armature: float | None = None
+    damping: float | None = None
+    frictionloss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
     model = _compile_mjcf(path, mjcf_path)
     joint_names, gains = _joints(path, raw)
     lower, upper = _joint_ranges(path, model, joint_names)
+    physics = _joint_physics(path, raw, model, joint_names)
     default = np.array([joint.default for joint in raw.joints], dtype=np.float64)
     _check_default_pose(path, joint_names, default, lower, upper)
     for field in ("control.sim_dt", "control.decimation", "control.action_scale", "init.root_height"):
@@ -157,7 +167,7 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
         name=raw.name, spec_path=path, mjcf_path=mjcf_path,
         urdf_path=_file(path, "urdf", raw.urdf, must_exist=False),
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
-        joint_names=joint_names, default_joint_pos=default, **gains, joint_lower=lower, joint_upper=upper,
+        joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
         trunk_body=raw.bodies.trunk, head_body=raw.bodies.head, foot_bodies=raw.bodies.feet,
         key_bodies=raw.bodies.key_bodies, sim_dt=raw.control.sim_dt, decimation=raw.control.decimation,
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
@@ -192,6 +202,27 @@ def _joints(path: Path, raw: SpecFile) -> tuple[tuple[str, ...], dict[str, np.nd
                                f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
             gains[key].append(value)
     return tuple(names), {key: np.array(values, dtype=np.float64) for key, values in gains.items()}
+
+
+def _joint_physics(path: Path, raw: SpecFile, model: mujoco.MjModel, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """Armature, damping and friction loss per joint: the spec's (the joint's own, else `joint_defaults`), else the
+    MJCF's. An actuated joint without armature is stiff for the implicitfast integrator's PD: warned."""
+    dofs = [model.jnt_dofadr[model.joint(name).id] for name in names]
+    mjcf = {"armature": model.dof_armature, "damping": model.dof_damping, "frictionloss": model.dof_frictionloss}
+    values = {key: [] for key in JOINT_PHYSICS}
+    for index, (joint, dof) in enumerate(zip(raw.joints, dofs)):
+        for key in JOINT_PHYSICS:
+            value = getattr(joint, key) if getattr(joint, key) is not None else getattr(raw.joint_defaults, key)
+            if value is not None and value < 0:
+                raise AwdError(path, f"joints[{index}].{key}",
+                               f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
+            values[key].append(float(mjcf[key][dof]) if value is None else value)
+    bare = [name for name, armature in zip(names, values["armature"]) if armature == 0]
+    if bare:
+        warnings.warn(f"{path}: joints: {len(bare)} actuated joint(s) without armature ({', '.join(bare[:3])}"
+                      f"{', ...' if len(bare) > 3 else ''}); the PD loop may go unstable: set joint_defaults.armature "
+                      "(the motor's rotor inertia times the gear ratio squared)", stacklevel=3)
+    return {key: np.array(v, dtype=np.float64) for key, v in values.items()}
 
 
 def _compile_mjcf(spec_path: Path, mjcf_path: Path) -> mujoco.MjModel:

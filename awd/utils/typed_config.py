@@ -7,6 +7,7 @@ the file and the dotted key, with what was expected and what was found.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import types
 import typing
@@ -23,7 +24,9 @@ def build(cls, mapping: Any, source: str, prefix: str, skip: tuple[str, ...] = (
     names = [f.name for f in dataclasses.fields(cls) if f.name not in skip]
     unknown = sorted(set(mapping) - set(names))
     if unknown:
-        raise AwdError(source, _dotted(prefix, unknown[0]), f"unknown key; expected one of {names}")
+        close = difflib.get_close_matches(str(unknown[0]), names, n=1)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        raise AwdError(source, _dotted(prefix, unknown[0]), f"unknown key; {hint}expected one of {names}")
     required = [f.name for f in dataclasses.fields(cls) if f.name in names and f.name not in mapping
                 and f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING]
     if required:
