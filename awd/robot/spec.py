@@ -188,20 +188,27 @@ def _joints(path: Path, raw: SpecFile) -> tuple[tuple[str, ...], dict[str, np.nd
     """Joint names in action order and their gains (a joint's own, else `joint_defaults`), each >= 0."""
     if not raw.joints:
         raise AwdError(path, "joints", "expected a non-empty list of {name: ..., default: ...} entries")
-    names, gains = [], {key: [] for key in _JOINT_GAINS}
+    names = []
     for index, joint in enumerate(raw.joints):
         if not joint.name:
             raise AwdError(path, f"joints[{index}].name", "missing; expected a joint name of the MJCF")
         if joint.name in names:
             raise AwdError(path, f"joints[{index}]", f"joint {joint.name!r} is listed twice")
         names.append(joint.name)
-        for key in _JOINT_GAINS:
-            value = getattr(joint, key) if getattr(joint, key) is not None else getattr(raw.joint_defaults, key)
-            if value is None or value < 0:
-                raise AwdError(path, f"joints[{index}].{key}",
-                               f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
-            gains[key].append(value)
-    return tuple(names), {key: np.array(values, dtype=np.float64) for key, values in gains.items()}
+    return tuple(names), {key: _joint_values(path, raw, key) for key in _JOINT_GAINS}
+
+
+def _joint_values(path: Path, raw: SpecFile, key: str, fallback: np.ndarray | None = None) -> np.ndarray:
+    """`key` per joint: the joint's own, else `joint_defaults`', else `fallback`'s; each a number >= 0."""
+    values = []
+    for index, joint in enumerate(raw.joints):
+        value = getattr(joint, key) if getattr(joint, key) is not None else getattr(raw.joint_defaults, key)
+        value = float(fallback[index]) if value is None and fallback is not None else value
+        if value is None or value < 0:
+            raise AwdError(path, f"joints[{index}].{key}",
+                           f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
+        values.append(value)
+    return np.array(values, dtype=np.float64)
 
 
 def _joint_physics(path: Path, raw: SpecFile, model: mujoco.MjModel, names: tuple[str, ...]) -> dict[str, np.ndarray]:
@@ -209,20 +216,13 @@ def _joint_physics(path: Path, raw: SpecFile, model: mujoco.MjModel, names: tupl
     MJCF's. An actuated joint without armature is stiff for the implicitfast integrator's PD: warned."""
     dofs = [model.jnt_dofadr[model.joint(name).id] for name in names]
     mjcf = {"armature": model.dof_armature, "damping": model.dof_damping, "frictionloss": model.dof_frictionloss}
-    values = {key: [] for key in JOINT_PHYSICS}
-    for index, (joint, dof) in enumerate(zip(raw.joints, dofs)):
-        for key in JOINT_PHYSICS:
-            value = getattr(joint, key) if getattr(joint, key) is not None else getattr(raw.joint_defaults, key)
-            if value is not None and value < 0:
-                raise AwdError(path, f"joints[{index}].{key}",
-                               f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
-            values[key].append(float(mjcf[key][dof]) if value is None else value)
+    values = {key: _joint_values(path, raw, key, mjcf[key][dofs]) for key in JOINT_PHYSICS}
     bare = [name for name, armature in zip(names, values["armature"]) if armature == 0]
     if bare:
         warnings.warn(f"{path}: joints: {len(bare)} actuated joint(s) without armature ({', '.join(bare[:3])}"
                       f"{', ...' if len(bare) > 3 else ''}); the PD loop may go unstable: set joint_defaults.armature "
                       "(the motor's rotor inertia times the gear ratio squared)", stacklevel=3)
-    return {key: np.array(v, dtype=np.float64) for key, v in values.items()}
+    return values
 
 
 def _compile_mjcf(spec_path: Path, mjcf_path: Path) -> mujoco.MjModel:
