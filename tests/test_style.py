@@ -149,20 +149,24 @@ def test_the_rollout_records_each_frame_and_not_the_last_one_again(trained_check
 
 
 def test_the_physics_check_finds_what_separates_kinematic_clips_from_physics():
-    from awd.style.physics_check import format_replay, replay_clips
+    from awd.style.physics_check import Drive, format_replay, replay_clips
 
     env_config = {"env": {"robot": "mini_bdx", "motion_file": "motions/mini_bdx"}, "source": "test"}
-    result = replay_clips(env_config, ["standing", "forward_medium"], [0.25, None])
-    rows = {(r["clip"], r["reach"]): r for r in result["rows"]}
-    assert not rows["standing", None]["fell"] and rows["standing", None]["replay"]["double_support"] == 1.0
-    shuffled = rows["forward_medium", 0.25]["replay"]  # PD lag at a quarter radian of reach: the issue's shuffle
-    assert max(shuffled["clearance"]) < 0.015 < 0.025 < min(rows["forward_medium", 0.25]["clip_stats"]["clearance"])
+    result = replay_clips(env_config, ["standing", "forward_medium"], [Drive(0.25), Drive(), Drive(None, 10.0, True)])
+    rows = {(r["clip"], r["drive"]): r for r in result["rows"]}
+    assert not rows["standing", "clip"]["fell"] and rows["standing", "clip"]["replay"]["double_support"] == 1.0
+    shuffled = rows["forward_medium", "+-0.25"]["replay"]  # PD lag at a quarter radian of reach: the issue's shuffle
+    assert max(shuffled["clearance"]) < 0.015 < 0.025 < min(rows["forward_medium", "+-0.25"]["clip_stats"]["clearance"])
     assert shuffled["double_support"] > 0.4 and abs(shuffled["velocity"][0]) < 0.1
+    tracked = rows["forward_medium", "clip, tracked (10x gains and limits)"]
+    assert abs(tracked["replay"]["velocity"][0] - 0.185) < 0.03  # tracked without lag, the clip's speed...
+    assert tracked["roll_swing_deg"][0] > 3.0 > tracked["roll_swing_deg"][1]  # ... but the trunk rocks; the clip's not
+    assert tracked["torque_demand"][1] > 1.5 > 0.5 > rows["standing", "clip"]["torque_demand"][1]
     top = result["feature_gaps"][0]  # the clips' rigid trunk: a constant the physics never holds
     assert top["feature"].startswith("root_rot_tan_norm") and top["demo_spread"] < 1e-3 < top["engine_spread"]
-    assert "| forward_medium | 0.25 |" in format_replay(result)
+    assert "| forward_medium | 2." in format_replay(result)
     with pytest.raises(AwdError, match="no clip named"):
-        replay_clips(env_config, ["moonwalk"], [None])
+        replay_clips(env_config, ["moonwalk"], [Drive()])
 
 
 def test_feature_probe_blames_the_group_that_differs():

@@ -13,6 +13,7 @@ import numpy as np
 
 from awd.errors import AwdError
 from awd.gait.engine import WalkCommand, WalkEngine
+from awd.gait.feasibility import TorqueModel
 from awd.gait.params import WalkParams
 from awd.motion.clip import save_clip
 from awd.robot.spec import RobotSpec
@@ -53,6 +54,7 @@ class ClipResult:
     measured: dict
     seconds: float
     ik_solves: int
+    torque: tuple[str, float]  # the joint whose 95th-percentile |torque| / effort limit is highest, and that share
 
 
 def random_jobs(count: int, ranges: dict, seed: int | None, stand: bool = False) -> list[ClipJob]:
@@ -91,12 +93,14 @@ def named_jobs(params: WalkParams) -> list[ClipJob]:
 # ----------------------------------------------------------------------------------------- workers
 
 _ENGINE: WalkEngine | None = None
+_TORQUES: TorqueModel | None = None
 _OPTIONS: GenerationOptions | None = None
 
 
 def _init_worker(spec: RobotSpec, params: WalkParams, options: GenerationOptions) -> None:
-    global _ENGINE, _OPTIONS
+    global _ENGINE, _TORQUES, _OPTIONS
     _ENGINE = WalkEngine(spec, params)
+    _TORQUES = TorqueModel(spec)
     _OPTIONS = options
 
 
@@ -111,7 +115,8 @@ def _run_job(job: ClipJob, output_dir: Path) -> ClipResult:
                        f"generation failed for dx={job.dx}, dy={job.dy}, dtheta={job.dtheta}: {error}") from None
     save_clip(recording.clip, path)
     measured = recording.clip.metadata["Generator"]["measured_velocity"]
-    return ClipResult(path=path, job=job, measured=measured, seconds=recording.seconds, ik_solves=recording.ik_solves)
+    return ClipResult(path=path, job=job, measured=measured, seconds=recording.seconds, ik_solves=recording.ik_solves,
+                      torque=_TORQUES.demand(recording.clip).worst)
 
 
 def _run_job_in_worker(job: ClipJob, output_dir: Path):
@@ -167,16 +172,31 @@ def _progress_bar(total: int, enabled: bool):
 
 
 def summary_table(results: list[ClipResult]) -> str:
-    """Fixed-width table: file, requested per-step command, measured heading-frame velocities, seconds."""
-    header = f"{'file':<28} {'dx':>7} {'dy':>7} {'dtheta':>7} | {'vx':>7} {'vy':>7} {'wz':>7} | {'seconds':>7}"
+    """Fixed-width table: file, requested per-step command, measured heading-frame velocities, seconds, torque."""
+    header = (f"{'file':<28} {'dx':>7} {'dy':>7} {'dtheta':>7} | {'vx':>7} {'vy':>7} {'wz':>7} | {'seconds':>7} | "
+              "torque / limit")
     lines = [header, "-" * len(header)]
     for result in results:
         job, measured = result.job, result.measured
         lines.append(f"{result.path.name:<28} {job.dx:>7.4f} {job.dy:>7.4f} {job.dtheta:>7.4f} | "
-                     f"{measured['vx']:>7.3f} {measured['vy']:>7.3f} {measured['wz']:>7.3f} | {result.seconds:>7.2f}")
+                     f"{measured['vx']:>7.3f} {measured['vy']:>7.3f} {measured['wz']:>7.3f} | {result.seconds:>7.2f} | "
+                     f"{result.torque[1]:.2f} {result.torque[0]}")
     lines.append("requested: per-step displacement (m, m, rad); measured: mean root velocity in the heading frame "
-                 "over whole gait periods (m/s, m/s, rad/s)")
+                 "over whole gait periods (m/s, m/s, rad/s); torque: the most loaded joint's 95th-percentile "
+                 "|torque| / effort limit to perform the clip exactly (awd.gait.feasibility)")
     return "\n".join(lines)
+
+
+def torque_warning(results: list[ClipResult]) -> str | None:
+    """One line when clips need more torque than the robot has (95th percentile beyond a joint's effort limit)."""
+    over = [result for result in results if result.torque[1] > 1.0]
+    if not over:
+        return None
+    worst = max(over, key=lambda result: result.torque[1])
+    return (f"{len(over)} of {len(results)} clips need more than a joint's effort limit to be performed exactly "
+            f"(worst: {worst.path.name}, {worst.torque[0]} at {worst.torque[1]:.2f} x its limit); no policy "
+            "reproduces them and a discriminator tells its motion from them. Slower steps (single_support_duration) "
+            "or a lower walk_foot_height ask less (docs/gait_generator.md)")
 
 
 def default_workers() -> int:

@@ -1,0 +1,55 @@
+"""The torque a clip needs (awd.gait.feasibility): a held pose is light, a fast swing exceeds the effort limit
+through the rotor inertia, and the gait generator says so."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from awd import DATA_DIR
+from awd.gait.feasibility import TorqueModel
+from awd.motion.clip import clip_from_positions, load_clip
+from awd.robot import load_robot_spec
+
+
+@pytest.fixture(scope="module")
+def spec():
+    return load_robot_spec("mini_bdx")
+
+
+@pytest.fixture(scope="module")
+def standing(spec):
+    return load_clip(DATA_DIR / "motions" / "mini_bdx" / "standing.json", spec.joint_names)
+
+
+def knees_swinging(spec, clip, amplitude: float, hertz: float):
+    """The standing clip with both knees oscillating (the trunk and feet positions kept: only torques matter)."""
+    t = np.arange(clip.num_frames)[:, None] / clip.fps
+    knees = [spec.joint_index(name) for name in ("left_knee", "right_knee")]
+    joint_pos = clip.joint_pos.copy()
+    joint_pos[:, knees] += amplitude * np.sin(2 * np.pi * hertz * t)
+    return clip_from_positions(clip.fps, clip.joint_names, clip.root_pos, clip.root_quat, joint_pos, clip.foot_pos,
+                               clip.foot_contacts)
+
+
+def test_a_held_pose_needs_a_fraction_of_the_effort_limit(spec, standing):
+    demand = TorqueModel(spec).demand(standing)
+    assert demand.feasible and 0.05 < demand.worst[1] < 0.5 and demand.worst[0].endswith("knee")
+
+
+def test_a_fast_swing_exceeds_the_limit_through_the_rotor_inertia(spec, standing):
+    swing = knees_swinging(spec, standing, 0.3, 4.0)  # armature 0.027 x 0.3 x (8 pi)^2 = 5 N m > 3.6
+    demand = TorqueModel(spec).demand(swing)
+    assert not demand.feasible and demand.worst[0].endswith("knee") and demand.worst[1] > 1.2
+    no_rotor = dataclasses.replace(spec, armature=np.zeros(spec.num_joints))
+    assert TorqueModel(no_rotor).demand(swing).share.max() < 0.5 * demand.worst[1]
+    assert TorqueModel(spec).demand(knees_swinging(spec, standing, 0.3, 1.0)).feasible
+
+
+def test_the_gait_generator_reports_each_clips_torque_and_warns(tmp_path, capsys):
+    from awd.gait.cli import main
+
+    assert main(["--names", "standing,forward_medium", "-l", "1", "-o", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert "torque / limit" in out and "right_knee" in out
+    assert "warning: 1 of 2 clips need more than a joint's effort limit" in err and "forward_medium.json" in err
