@@ -6,6 +6,7 @@ from __future__ import annotations
 import random
 
 import numpy as np
+import pytest
 import torch
 from test_tasks import make_env, motion_lib, spec  # noqa: F401 (fixtures)
 
@@ -60,3 +61,12 @@ def test_random_generators_come_back():
     drawn = (random.random(), np.random.rand(), torch.rand(()).item())
     set_rng_states(states)
     assert (random.random(), np.random.rand(), torch.rand(()).item()) == drawn
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (a checkpoint loaded onto the GPU)")
+def test_random_generators_come_back_from_a_checkpoint_loaded_onto_the_gpu():
+    torch.cuda.init()
+    states = torch.utils._pytree.tree_map(lambda x: x.cuda() if isinstance(x, torch.Tensor) else x, rng_states())
+    drawn = (np.random.rand(), torch.rand(()).item(), torch.rand((), device="cuda").item())
+    set_rng_states(states)
+    assert (np.random.rand(), torch.rand(()).item(), torch.rand((), device="cuda").item()) == drawn

@@ -92,8 +92,6 @@ class AMPAgent(a2c_continuous.A2CAgent):
             f"{self.batch_size // self.minibatch_size} minibatches of {self.minibatch_size}, "
             f"{self.mini_epochs_num} mini-epochs, disc rows per minibatch {self.amp_minibatch_size}")
         log(threads_line(self.vec_env))
-        if config.get("load_checkpoint") and config.get("load_path"):
-            self.restore(config["load_path"])
 
     # ------------------------------------------------------------------ construction
     def _module(self):
