@@ -89,6 +89,7 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
         "robot": {"name": spec.name, "mjcf": str(spec.mjcf_path),
                   "mjcf_sha256": hashlib.sha256(spec.mjcf_path.read_bytes()).hexdigest(),
                   "trunk_body": spec.trunk_body, "head_body": spec.head_body, "foot_bodies": list(spec.foot_bodies),
+                  "foot_contact_bodies": list(spec.foot_contact_bodies),
                   "init_root_height": float(spec.init_root_height),
                   "init_root_quat_xyzw": _floats(spec.init_root_quat)},
         "joints": {"names": list(spec.joint_names), "default_pos": _floats(spec.default_joint_pos),

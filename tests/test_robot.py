@@ -5,6 +5,7 @@ import mujoco
 import numpy as np
 import placo
 import pytest
+import torch
 import yaml
 
 from awd.errors import AwdError
@@ -145,3 +146,46 @@ def test_an_actuated_joint_without_armature_is_warned(tmp_path):
     path = _write_spec(tmp_path, lambda raw: raw["joints"][0].__setitem__("armature", 0.0))
     with pytest.warns(UserWarning, match=r"robot.yaml: joints: 1 actuated joint\(s\) without armature \(left_hip_y"):
         load_robot_spec(path)
+
+
+def _feet_on_ankles(tmp_path):
+    """mini_bdx with each foot's collision box moved from the sole frame to its ankle link (published files often
+    put the foot mesh there and leave the sole frame without geometry)."""
+    mjcf = load_robot_spec("mini_bdx").mjcf_path
+    text = mjcf.read_text()
+    box = '<geom class="foot" type="box" pos="0 0 0.008" size="0.055 0.03 0.008"/>'
+    assert text.count(box) == 2
+    text = text.replace(box, "")
+    for side in ("left", "right"):
+        anchor = f'<body name="{side}_foot" pos="0 0 -0.025">'
+        text = text.replace(anchor, f'<geom class="foot" type="box" pos="0 0 -0.017" size="0.055 0.03 0.008"/>{anchor}')
+    path = tmp_path / "feet_on_ankles.xml"
+    path.write_text(text.replace('<mujoco model="mini_bdx">', '<mujoco model="feet_on_ankles">'))
+    return path
+
+
+def test_a_foot_without_collision_geometry_is_refused_with_the_body_that_has_it(tmp_path):
+    mjcf = _feet_on_ankles(tmp_path)
+    path = _write_spec(tmp_path, lambda raw: raw.__setitem__("mjcf", str(mjcf)))
+    with pytest.raises(AwdError) as error:
+        load_robot_spec(path)
+    message = str(error.value)
+    assert "bodies.feet" in message and "'left_foot' holds no collision geometry" in message
+    assert "foot_contact_bodies" in message and "'left_ankle_link'" in message and "\n" not in message
+
+
+def test_foot_contact_bodies_carry_the_feet_contacts(tmp_path):
+    from awd.engine import make_engine
+
+    mjcf = _feet_on_ankles(tmp_path)
+
+    def edit(raw):
+        raw["mjcf"] = str(mjcf)
+        raw["bodies"]["foot_contact_bodies"] = ["left_ankle_link", "right_ankle_link"]
+
+    spec = load_robot_spec(_write_spec(tmp_path, edit))
+    assert spec.foot_bodies == ("left_foot", "right_foot")
+    engine = make_engine("mujoco", spec, 1)
+    for _ in range(25):
+        engine.step(torch.as_tensor(spec.default_joint_pos, dtype=torch.float32)[None])
+    assert engine.foot_contacts.all() and not engine.non_foot_ground_contact.any()

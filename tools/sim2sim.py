@@ -244,7 +244,7 @@ class Robots:
     def _geom_kinds(self, robot: dict) -> np.ndarray:
         """Per geom: 0 floor (a plane of the world), 1 left foot, 2 right foot, 3 other robot part, -1 anything else."""
         m = self.model
-        feet = [m.body(name).id for name in robot["foot_bodies"]]
+        feet = [m.body(name).id for name in robot.get("foot_contact_bodies", robot["foot_bodies"])]
         kinds = np.full(m.ngeom, -1)
         for g in range(m.ngeom):
             body = m.geom_bodyid[g]

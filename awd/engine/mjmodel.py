@@ -27,7 +27,7 @@ def build_engine_model(spec: RobotSpec, tracked_bodies: Sequence[str]) -> tuple[
     for sensor in list(model_spec.sensors):
         model_spec.delete(sensor)
     floor = _floor_geom(model_spec)
-    feet = spec.foot_bodies[:2]
+    feet = spec.foot_contact_bodies
     for body in (*feet, _root_body(spec)):
         _add_contact_sensor(model_spec, body, floor, _FOUND, _REDUCE_NONE)
     for body in feet:

@@ -127,13 +127,15 @@ def leg_joints(urdf_path: Path, foot_links) -> set[str]:
 
 
 def foot_size_from_mjcf(spec: RobotSpec) -> tuple[float, float] | None:
-    """(length, width) of the left foot's first box geom in the MJCF, or None when it has no box."""
+    """(length, width) of the left foot's first box geom in the MJCF (on the foot body, else on its contact body), or
+    None when there is none."""
     model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
-    body = model.body(spec.foot_bodies[0]).id
-    for geom in range(model.ngeom):
-        if model.geom_bodyid[geom] == body and model.geom_type[geom] == mujoco.mjtGeom.mjGEOM_BOX:
-            size = model.geom_size[geom]
-            return 2.0 * float(size[0]), 2.0 * float(size[1])
+    for name in (spec.foot_bodies[0], spec.foot_contact_bodies[0]):
+        body = model.body(name).id
+        for geom in range(model.ngeom):
+            if model.geom_bodyid[geom] == body and model.geom_type[geom] == mujoco.mjtGeom.mjGEOM_BOX:
+                size = model.geom_size[geom]
+                return 2.0 * float(size[0]), 2.0 * float(size[1])
     return None
 
 

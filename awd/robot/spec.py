@@ -45,6 +45,7 @@ class RobotSpec:
     head_body: str | None
     foot_bodies: tuple[str, ...]
     key_bodies: tuple[str, ...]
+    foot_contact_bodies: tuple[str, ...]  # [left, right]: the bodies whose subtrees touch the floor for each foot
     sim_dt: float
     decimation: int
     action_scale: float
@@ -110,6 +111,7 @@ class _Bodies:
     feet: tuple[str, ...]
     key_bodies: tuple[str, ...]
     head: str | None = None
+    foot_contact_bodies: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True)
@@ -155,11 +157,12 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
     if not raw.bodies.key_bodies:
         raise AwdError(path, "bodies.key_bodies", "expected a non-empty list of body names")
     bodies = [model.body(b).name for b in range(1, model.nbody)]
-    for key in ("trunk", "head", "feet", "key_bodies"):
+    for key in ("trunk", "head", "feet", "key_bodies", "foot_contact_bodies"):
         value = getattr(raw.bodies, key)
         for name in (value,) if isinstance(value, str) else value or ():
             if name not in bodies:
                 raise AwdError(path, f"bodies.{key}", f"no body named {name!r} in the MJCF; bodies: {bodies}")
+    contact_bodies = _foot_contact_bodies(path, raw.bodies, model)
     root_quat = np.array(raw.init.root_quat, dtype=np.float64)
     if abs(np.linalg.norm(root_quat) - 1.0) > 1e-3:
         raise AwdError(path, "init.root_quat", f"expected a unit quaternion (x, y, z, w), got {root_quat.tolist()}")
@@ -169,10 +172,48 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
         joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
         trunk_body=raw.bodies.trunk, head_body=raw.bodies.head, foot_bodies=raw.bodies.feet,
-        key_bodies=raw.bodies.key_bodies, sim_dt=raw.control.sim_dt, decimation=raw.control.decimation,
+        key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, sim_dt=raw.control.sim_dt,
+        decimation=raw.control.decimation,
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
     )
+
+
+def _colliding_geoms(model: mujoco.MjModel, body: int) -> int:
+    """How many geoms that can collide (contype or conaffinity set) the subtree of `body` holds."""
+    inside = [b for b in range(model.nbody) if _is_in_subtree(model, b, body)]
+    return sum(1 for g in range(model.ngeom)
+               if model.geom_bodyid[g] in inside and (model.geom_contype[g] or model.geom_conaffinity[g]))
+
+
+def _is_in_subtree(model: mujoco.MjModel, body: int, root: int) -> bool:
+    while body > 0 and body != root:
+        body = model.body_parentid[body]
+    return body == root
+
+
+def _foot_contact_bodies(path: Path, bodies: _Bodies, model: mujoco.MjModel) -> tuple[str, ...]:
+    """The bodies whose subtrees make each foot's floor contacts: `foot_contact_bodies`, else the feet; each must
+    hold collision geometry (a sole frame without geoms never touches the floor)."""
+    field = "bodies.foot_contact_bodies" if bodies.foot_contact_bodies is not None else "bodies.feet"
+    names = tuple(bodies.foot_contact_bodies if bodies.foot_contact_bodies is not None else bodies.feet)
+    if len(names) != 2:
+        raise AwdError(path, field, f"expected two bodies [left, right], got {list(names)}")
+    for name in names:
+        body = model.body(name).id
+        if _colliding_geoms(model, body):
+            continue
+        ancestors, parent = [], model.body_parentid[body]
+        while parent > 0:
+            if any(model.geom_bodyid[g] == parent and (model.geom_contype[g] or model.geom_conaffinity[g])
+                   for g in range(model.ngeom)):
+                ancestors.append(model.body(parent).name)
+            parent = model.body_parentid[parent]
+        hint = (f"; name the body that carries the foot's collision geometry in bodies.foot_contact_bodies (nearest "
+                f"with geoms: {ancestors[0]!r})" if ancestors else "; add a collision geom to the foot in the MJCF")
+        raise AwdError(path, field, f"body {name!r} holds no collision geometry (contype/conaffinity) in its subtree, "
+                       f"so its floor contacts are never seen{hint}")
+    return names
 
 
 def _file(spec_path: Path, key: str, value: str | None, must_exist: bool = True) -> Path | None:
