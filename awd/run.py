@@ -221,6 +221,15 @@ def create_run_dir(parent: Path, name: str) -> Path:
     raise AwdError(parent, None, f"could not create a run folder named {name} (1000 exist)")
 
 
+def fall_rules(config: dict) -> str:
+    from awd.robot import load_robot_spec
+    from awd.tasks.config import env_config_from_mapping
+    from awd.tasks.terminations import describe
+
+    env = env_config_from_mapping(config["env"], config["sources"]["env"])
+    return describe(env.termination, load_robot_spec(env.robot))
+
+
 def train(args, overrides: list[str]) -> None:
     if args.eval:
         raise AwdError(None, "--eval", "--eval measures a checkpoint: use it with --test --checkpoint X")
@@ -237,6 +246,7 @@ def train(args, overrides: list[str]) -> None:
     write_yaml_atomic(run_dir / "config.yaml", config)
     print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
+    print(f"awd: {fall_rules(config)}", flush=True)
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
     except BaseException as error:

@@ -48,6 +48,7 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     import torch
 
     from awd.engine.base import default_tracked_bodies
+    from awd.tasks.terminations import check_standing
     from awd.motion.dataset import load_dataset
     from awd.robot import load_robot_spec
     from awd.motion.motion_lib import motion_lib_for_robot
@@ -59,6 +60,7 @@ def build_env(cfg: EnvConfig | dict | str | Path, num_envs: int, device="cpu", t
     if seed is not None:
         cfg = dataclasses.replace(cfg, seed=int(seed))
     spec = load_robot_spec(cfg.robot)
+    check_standing(cfg.termination, spec, cfg.source)
     motion_lib = None
     if cfg.motion_file is not None:
         clips = load_dataset(resolve_dataset(cfg.motion_file, spec.name, cfg.source), spec.joint_names)
