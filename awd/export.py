@@ -96,6 +96,7 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                    "kp": _floats(spec.kp), "kd": _floats(spec.kd), "effort_limit": _floats(spec.effort_limit),
                    "armature": _floats(spec.armature), "damping": _floats(spec.damping),
                    "frictionloss": _floats(spec.frictionloss),
+                   "locked": [{"name": name, "angle": float(angle)} for name, angle in spec.locked_joints],
                    "lower": _floats(spec.joint_lower), "upper": _floats(spec.joint_upper)},
         "action": {"order": "joints.names", "clip": [-1.0, 1.0], "scale": float(spec.action_scale),
                    "target": TARGET_RULE, "delay_steps": _delay_steps(rand.action_delay)},

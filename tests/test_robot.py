@@ -189,3 +189,42 @@ def test_foot_contact_bodies_carry_the_feet_contacts(tmp_path):
     for _ in range(25):
         engine.step(torch.as_tensor(spec.default_joint_pos, dtype=torch.float32)[None])
     assert engine.foot_contacts.all() and not engine.non_foot_ground_contact.any()
+
+
+def _antennas_locked(raw, angle=0.3):
+    raw["joints"] = [joint for joint in raw["joints"] if "antenna" not in joint["name"]]
+    raw["locked_joints"] = [{"name": "left_antenna", "angle": angle}, {"name": "right_antenna", "angle": -angle}]
+
+
+def test_locked_joints_are_welded_at_their_angle_everywhere(tmp_path):
+    from awd.robot.model import kinematic_model
+
+    spec = load_robot_spec(_write_spec(tmp_path, _antennas_locked))
+    assert spec.num_joints == 14 and spec.locked_joints == (("left_antenna", 0.3), ("right_antenna", -0.3))
+    original = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+    data = mujoco.MjData(original)
+    data.qpos[original.joint("left_antenna").qposadr[0]] = 0.3
+    data.qpos[original.joint("right_antenna").qposadr[0]] = -0.3
+    mujoco.mj_kinematics(original, data)
+    for model in (kinematic_model(spec), build_model(spec)):
+        assert model.njnt == 15 and model.nu in (0, 14)
+        locked = mujoco.MjData(model)
+        mujoco.mj_kinematics(model, locked)
+        for body in ("left_antenna_link", "right_antenna_link"):
+            np.testing.assert_allclose(locked.xpos[model.body(body).id], data.xpos[original.body(body).id], atol=1e-9)
+            np.testing.assert_allclose(locked.xquat[model.body(body).id], data.xquat[original.body(body).id], atol=1e-9)
+    urdf = mjcf_to_urdf(spec)
+    assert '<joint name="left_antenna" type="revolute"' not in urdf and 'type="revolute"' in urdf
+
+
+@pytest.mark.parametrize("edit, field, words", [
+    (lambda r: r.__setitem__("locked_joints", [{"name": "left_antenna"}]), "locked_joints[0].name", "listed twice"),
+    (lambda r: _antennas_locked(r, 9.0), "locked_joints[0].angle", "within the joint's range"),
+    (lambda r: r.__setitem__("locked_joints", [{"name": "tail"}]), "locked_joints[0].name", "not a hinge joint"),
+    (lambda r: r.__setitem__("joints", r["joints"][:9] + r["joints"][11:]), "joints", "or in locked_joints"),
+])
+def test_bad_locked_joints_are_refused(tmp_path, edit, field, words):
+    path = _write_spec(tmp_path, edit)
+    with pytest.raises(AwdError) as error:
+        load_robot_spec(path)
+    assert field in str(error.value) and words in str(error.value) and "\n" not in str(error.value)

@@ -159,3 +159,34 @@ def test_the_exports_joint_armature_damping_and_friction_build_the_model(sim2sim
     dofs = [model.jnt_dofadr[model.joint(name).id] for name in joints["names"]]
     assert (model.dof_armature[dofs] == 0.05).all() and (model.dof_damping[dofs] == 0.3).all()
     assert (model.dof_frictionloss[dofs] == 0.01).all()
+
+
+def test_locked_joints_of_the_export_are_welded_as_in_training(sim2sim):
+    import dataclasses
+
+    import mujoco
+
+    from awd.robot import load_robot_spec
+    from awd.robot.model import build_model
+
+    spec = load_robot_spec("mini_bdx")
+    names = [name for name in spec.joint_names if "antenna" not in name]
+    keep = [spec.joint_names.index(name) for name in names]
+    locked = [{"name": "left_antenna", "angle": 0.4}, {"name": "right_antenna", "angle": -0.4}]
+    metadata = {"control": {"sim_dt": spec.sim_dt, "integrator": "implicitfast"},
+                "joints": {"names": names, "locked": locked,
+                           **{key: getattr(spec, key)[keep].tolist() for key in ("kp", "kd", "effort_limit")}}}
+    theirs = sim2sim.build_model(metadata, spec.mjcf_path)
+    ours = build_model(dataclasses.replace(spec, joint_names=tuple(names), kp=spec.kp[keep], kd=spec.kd[keep],
+                                           effort_limit=spec.effort_limit[keep], armature=spec.armature[keep],
+                                           damping=spec.damping[keep], frictionloss=spec.frictionloss[keep],
+                                           locked_joints=(("left_antenna", 0.4), ("right_antenna", -0.4))))
+    assert theirs.nq == ours.nq == 7 + 14 and theirs.nu == 14
+    data = [mujoco.MjData(model) for model in (theirs, ours)]
+    for model, d in zip((theirs, ours), data):
+        mujoco.mj_kinematics(model, d)
+    body = "left_antenna_link"
+    np.testing.assert_allclose(data[0].xquat[theirs.body(body).id], data[1].xquat[ours.body(body).id], atol=1e-12)
+    with pytest.raises(sim2sim.Sim2SimError, match="joints.locked: no joint named 'tail'"):
+        sim2sim.build_model({**metadata, "joints": {**metadata["joints"], "locked": [{"name": "tail", "angle": 0}]}},
+                            spec.mjcf_path)

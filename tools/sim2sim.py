@@ -7,8 +7,8 @@ survival and velocity tracking as the evaluator (awd/evaluate.py) does for the c
 Only mujoco, numpy, onnxruntime and `policy.json` are used: this file imports nothing from awd, so it is also
 a reference for deployment code. From the metadata it rebuilds
   * the simulation: the MJCF with the export's physics step and integrator, a floor when the MJCF has none,
-    the joints' armature, damping and friction loss when the export lists them, and one PD position actuator
-    per joint (kp, kd, torque limit) in action order;
+    the joints' armature, damping and friction loss when the export lists them, the `joints.locked` hinges welded
+    at their angles, and one PD position actuator per joint (kp, kd, torque limit) in action order;
   * the observation: each part of `observation.parts` in order, (quantity - offset) * scale, from the joint
     state, the trunk orientation, the last action and the command, delayed as `observation.delay_steps` says;
   * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
@@ -135,6 +135,10 @@ def check_contract(path: Path, metadata: dict) -> None:
     for key in JOINT_PHYSICS:   # exports before these fields keep the MJCF's values
         if key in metadata["joints"]:
             need(f"joints.{key}", lambda v: _numbers(count)(v) and min(v) >= 0, f"{count} non-negative numbers")
+    if "locked" in metadata["joints"]:
+        need("joints.locked", lambda v: isinstance(v, list) and all(
+            isinstance(e, dict) and isinstance(e.get("name"), str) and _is_number(e.get("angle")) for e in v),
+            "a list of {name, angle}")
     need("action.scale", lambda v: _is_number(v) or _numbers(count)(v), f"a number or {count} numbers")
     for key in ("action.delay_steps", "observation.delay_steps"):
         need(key, lambda v: isinstance(v, list) and len(v) == 2 and all(_is_count(n) for n in v), "[min, max] steps")
@@ -178,6 +182,7 @@ def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
         floor.contype, floor.conaffinity, floor.condim = 1, 1, 3
     for actuator in list(spec.actuators):
         spec.delete(actuator)
+    lock_joints(spec, joints.get("locked", []), mjcf)
     for key in JOINT_PHYSICS:
         for name, value in zip(joints["names"], joints.get(key, ())):
             joint = spec.joint(name)
@@ -194,6 +199,29 @@ def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
         return spec.compile()
     except ValueError as error:
         raise Sim2SimError(f"{mjcf}: does not compile with the export's actuators ({error})") from None
+
+
+def lock_joints(spec: mujoco.MjSpec, locked: list, mjcf: Path) -> None:
+    """Weld each {name, angle} hinge: the joint removed, its body turned by the angle (from the joint's reference)
+    about the joint's axis through the joint's position."""
+    if not locked:
+        return
+    compiled = spec.compile()
+    for entry in locked:
+        if mujoco.mj_name2id(compiled, mujoco.mjtObj.mjOBJ_JOINT, entry["name"]) < 0:
+            raise Sim2SimError(f"{mjcf}: joints.locked: no joint named {entry['name']!r} in the MJCF")
+        joint = compiled.joint(entry["name"])
+        body_id = joint.bodyid[0]
+        turn, rotated, offset, combined = np.zeros(4), np.zeros(3), np.zeros(3), np.zeros(4)
+        mujoco.mju_axisAngle2Quat(turn, compiled.jnt_axis[joint.id],
+                                  entry["angle"] - compiled.qpos0[compiled.jnt_qposadr[joint.id]])
+        mujoco.mju_rotVecQuat(rotated, compiled.jnt_pos[joint.id], turn)
+        mujoco.mju_rotVecQuat(offset, compiled.jnt_pos[joint.id] - rotated, compiled.body_quat[body_id])
+        mujoco.mju_mulQuat(combined, compiled.body_quat[body_id], turn)
+        body = spec.body(compiled.body(body_id).name)
+        body.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT
+        body.pos, body.quat = compiled.body_pos[body_id] + offset, combined
+        spec.delete(spec.joint(entry["name"]))
 
 
 # ------------------------------------------------------------------------------------------------ robots

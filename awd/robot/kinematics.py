@@ -11,7 +11,7 @@ from typing import Sequence
 import mujoco
 import numpy as np
 
-from awd.robot.model import joint_qpos_addresses
+from awd.robot.model import kinematic_model, joint_qpos_addresses
 from awd.robot.spec import RobotSpec
 
 
@@ -19,7 +19,7 @@ class BodyPositions:
     """World positions of `bodies` of the spec's MJCF by MuJoCo kinematics, one frame at a time."""
 
     def __init__(self, spec: RobotSpec, bodies: Sequence[str]):
-        self.model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+        self.model = kinematic_model(spec)
         self.data = mujoco.MjData(self.model)
         self.addresses = joint_qpos_addresses(self.model, spec)
         self.body_ids = [self.model.body(name).id for name in bodies]

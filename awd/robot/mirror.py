@@ -16,7 +16,7 @@ import mujoco
 import numpy as np
 
 from awd.errors import AwdError
-from awd.robot.model import default_qpos
+from awd.robot.model import kinematic_model, default_qpos
 from awd.robot.spec import RobotSpec
 
 _SIDE = re.compile(r"(left|right|Left|Right|LEFT|RIGHT|(?<![A-Za-z])[lrLR](?=_))")
@@ -40,7 +40,7 @@ def counterpart_name(name: str) -> str:
 
 
 def _axes_in_trunk_frame(spec: RobotSpec) -> np.ndarray:
-    model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+    model = kinematic_model(spec)
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)

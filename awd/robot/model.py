@@ -27,6 +27,7 @@ def build_model_spec(spec: RobotSpec, floor: bool = True) -> mujoco.MjSpec:
         ground.rgba = [0.25, 0.35, 0.45, 1.0]
     for element in [*model_spec.actuators, *model_spec.keys]:
         model_spec.delete(element)
+    lock_joints(model_spec, spec.locked_joints)
     for name, armature, damping, frictionloss in zip(spec.joint_names, spec.armature, spec.damping,
                                                      spec.frictionloss):
         joint = model_spec.joint(name)
@@ -42,6 +43,36 @@ def build_model_spec(spec: RobotSpec, floor: bool = True) -> mujoco.MjSpec:
         actuator.forcelimited = 1
         actuator.forcerange = [-float(limit), float(limit)]
     return model_spec
+
+
+def lock_joints(model_spec: mujoco.MjSpec, locked) -> None:
+    """Weld each (hinge name, angle) of `locked`: the joint is removed and its body turned by the angle (from the
+    joint's reference) about the joint's axis through the joint's position, in its parent's frame."""
+    if not locked:
+        return
+    compiled = model_spec.compile()
+    for name, angle in locked:
+        joint = compiled.joint(name)
+        body = model_spec.body(compiled.body(joint.bodyid[0]).name)
+        axis, centre = compiled.jnt_axis[joint.id], compiled.jnt_pos[joint.id]
+        turn = np.zeros(4)
+        mujoco.mju_axisAngle2Quat(turn, axis, angle - compiled.qpos0[compiled.jnt_qposadr[joint.id]])
+        quat, rotated = compiled.body_quat[joint.bodyid[0]].copy(), np.zeros(3)
+        mujoco.mju_rotVecQuat(rotated, centre, turn)
+        offset = np.zeros(3)
+        mujoco.mju_rotVecQuat(offset, centre - rotated, quat)
+        combined = np.zeros(4)
+        mujoco.mju_mulQuat(combined, quat, turn)
+        body.alt.type = mujoco.mjtOrientation.mjORIENTATION_QUAT
+        body.pos, body.quat = compiled.body_pos[joint.bodyid[0]] + offset, combined
+        model_spec.delete(model_spec.joint(name))
+
+
+def kinematic_model(spec: RobotSpec) -> mujoco.MjModel:
+    """The MJCF as the spec sees it (locked joints welded), for kinematics: no floor, actuators or spec physics."""
+    model_spec = mujoco.MjSpec.from_file(str(spec.mjcf_path))
+    lock_joints(model_spec, spec.locked_joints)
+    return model_spec.compile()
 
 
 def build_model(spec: RobotSpec, floor: bool = True) -> mujoco.MjModel:

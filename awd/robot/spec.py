@@ -46,6 +46,7 @@ class RobotSpec:
     foot_bodies: tuple[str, ...]
     key_bodies: tuple[str, ...]
     foot_contact_bodies: tuple[str, ...]  # [left, right]: the bodies whose subtrees touch the floor for each foot
+    locked_joints: tuple[tuple[str, float], ...]  # MJCF hinges welded at an angle (rad): not simulated, not actuated
     sim_dt: float
     decimation: int
     action_scale: float
@@ -99,6 +100,12 @@ class _Joint(_Gains):
 
 
 @dataclass(frozen=True)
+class _Locked:
+    name: str
+    angle: float = 0.0
+
+
+@dataclass(frozen=True)
 class _Control:
     sim_dt: float
     decimation: int
@@ -134,6 +141,7 @@ class SpecFile:
     urdf: str | None = None
     placo_defaults: str | None = None
     joint_defaults: _Gains = _Gains()
+    locked_joints: tuple[_Locked, ...] = ()
 
 
 def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
@@ -143,7 +151,8 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
     mjcf_path = _file(path, "mjcf", raw.mjcf)
     model = _compile_mjcf(path, mjcf_path)
     joint_names, gains = _joints(path, raw)
-    lower, upper = _joint_ranges(path, model, joint_names)
+    locked = _locked_joints(path, raw, model, joint_names)
+    lower, upper = _joint_ranges(path, model, joint_names, {name for name, _ in locked})
     physics = _joint_physics(path, raw, model, joint_names)
     default = np.array([joint.default for joint in raw.joints], dtype=np.float64)
     _check_default_pose(path, joint_names, default, lower, upper)
@@ -172,7 +181,8 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
         joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
         trunk_body=raw.bodies.trunk, head_body=raw.bodies.head, foot_bodies=raw.bodies.feet,
-        key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, sim_dt=raw.control.sim_dt,
+        key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, locked_joints=locked,
+        sim_dt=raw.control.sim_dt,
         decimation=raw.control.decimation,
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
@@ -274,7 +284,26 @@ def _compile_mjcf(spec_path: Path, mjcf_path: Path) -> mujoco.MjModel:
         raise AwdError(spec_path, "mjcf", f"{mjcf_path} does not compile: {message}") from None
 
 
-def _joint_ranges(path: Path, model: mujoco.MjModel, joint_names: tuple[str, ...]):
+def _locked_joints(path: Path, raw: SpecFile, model: mujoco.MjModel, joint_names) -> tuple[tuple[str, float], ...]:
+    """`locked_joints` entries: hinges of the MJCF, not in `joints`, each once, at an angle inside its range."""
+    locked = []
+    for index, entry in enumerate(raw.locked_joints):
+        field = f"locked_joints[{index}]"
+        if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_JOINT, entry.name) < 0 or \
+                model.joint(entry.name).type != mujoco.mjtJoint.mjJNT_HINGE:
+            raise AwdError(path, f"{field}.name", f"{entry.name!r} is not a hinge joint of the MJCF")
+        if entry.name in joint_names or entry.name in (name for name, _ in locked):
+            raise AwdError(path, f"{field}.name", f"{entry.name!r} is listed twice (a joint is either in joints or "
+                           "locked, once)")
+        joint = model.joint(entry.name)
+        if model.jnt_limited[joint.id] and not joint.range[0] <= entry.angle <= joint.range[1]:
+            raise AwdError(path, f"{field}.angle",
+                           f"expected an angle within the joint's range {joint.range.tolist()}, got {entry.angle}")
+        locked.append((entry.name, float(entry.angle)))
+    return tuple(locked)
+
+
+def _joint_ranges(path: Path, model: mujoco.MjModel, joint_names: tuple[str, ...], locked: set[str]):
     hinge_names = [
         model.joint(j).name for j in range(model.njnt) if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_HINGE
     ]
@@ -282,9 +311,10 @@ def _joint_ranges(path: Path, model: mujoco.MjModel, joint_names: tuple[str, ...
     if unknown:
         raise AwdError(path, "joints",
                        f"joint {unknown[0]!r} is not a hinge joint of the MJCF; MJCF hinges: {hinge_names}")
-    missing = [name for name in hinge_names if name not in joint_names]
+    missing = [name for name in hinge_names if name not in joint_names and name not in locked]
     if missing:
-        raise AwdError(path, "joints", f"MJCF hinge joint(s) {missing} are missing from the spec")
+        raise AwdError(path, "joints", f"MJCF hinge joint(s) {missing} are missing from the spec (list them in joints, "
+                       "or in locked_joints to hold them fixed)")
     lower, upper = [], []
     for name in joint_names:
         joint = model.joint(name)

@@ -13,12 +13,13 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from awd.errors import AwdError
+from awd.robot.model import kinematic_model
 from awd.robot.spec import RobotSpec
 from awd.utils.io import atomic_open
 
 
 def mjcf_to_urdf(spec: RobotSpec, velocity_limit: float = 10.0) -> str:
-    model = mujoco.MjModel.from_xml_path(str(spec.mjcf_path))
+    model = kinematic_model(spec)
     robot = ET.Element("robot", name=spec.name)
     robot.append(ET.Comment(f" generated from {spec.mjcf_path.name} by tools/mjcf_to_urdf.py; do not edit "))
     efforts = dict(zip(spec.joint_names, spec.effort_limit))
