@@ -228,3 +228,27 @@ def test_bad_locked_joints_are_refused(tmp_path, edit, field, words):
     with pytest.raises(AwdError) as error:
         load_robot_spec(path)
     assert field in str(error.value) and words in str(error.value) and "\n" not in str(error.value)
+
+
+def test_placo_walks_a_robot_whose_frames_have_other_names(tmp_path):
+    from awd.gait.engine import WalkCommand, WalkEngine
+    from awd.gait.params import load_walk_params
+    from awd.robot.kinematics import BodyPositions
+    from awd.robot.urdf import write_urdf
+
+    duck = load_robot_spec("mini_bdx")
+    text = duck.mjcf_path.read_text()
+    for old, new in (("trunk", "base_link"), ("left_foot", "l_sole"), ("right_foot", "r_sole")):
+        text = text.replace(f'name="{old}"', f'name="{new}"')
+    (tmp_path / "renamed.xml").write_text(text)
+
+    def edit(raw):
+        raw.update(mjcf=str(tmp_path / "renamed.xml"), urdf="renamed.urdf", placo_defaults=str(duck.placo_defaults_path))
+        raw["bodies"].update(trunk="base_link", feet=["l_sole", "r_sole"], key_bodies=["l_sole", "r_sole"])
+
+    spec = load_robot_spec(_write_spec(tmp_path, edit))
+    write_urdf(spec)
+    clip = WalkEngine(spec, load_walk_params(spec)).generate(WalkCommand(0.04, 0.0, 0.0), 1.0, 50.0).clip
+    soles = BodyPositions(spec, spec.foot_bodies)(clip.root_pos, clip.root_quat, clip.joint_pos)
+    np.testing.assert_allclose(clip.foot_pos, soles, atol=1e-4)
+    assert clip.root_pos[-1, 0] - clip.root_pos[0, 0] > 0.1

@@ -29,6 +29,7 @@ from awd.gait.measure import measure_velocities
 from awd.gait.params import PLACO_KEYS, WalkParams
 from awd.motion.clip import Clip, clip_from_positions
 from awd.robot.spec import RobotSpec
+from awd.robot.urdf import PLACO_FRAMES
 
 GENERATOR_VERSION = "1.0"
 MAX_IK_DT = 0.01  # seconds between IK solves (the frame interval is split into equal substeps)
@@ -102,8 +103,7 @@ class WalkEngine:
         self.params = params
         self.parameters = placo_parameters(params)
         self.robot = self._load_robot()
-        self.trunk_frame = "trunk"
-        self.foot_frames = tuple(spec.foot_bodies)
+        self.trunk_frame, *self.foot_frames = PLACO_FRAMES
         self.period = gait_period(params)
 
     # ------------------------------------------------------------------------------------------ setup

@@ -1,7 +1,9 @@
 """MJCF -> URDF conversion, so that the MJCF stays the one source of truth and Placo (which reads URDF) sees
 the same kinematics. Every MJCF body becomes a URDF link of the same name, every hinge a revolute joint,
 every welded body a fixed joint; the free root body becomes the URDF's root link. Capsules become
-cylinders (URDF has no capsule); inertias are copied exactly."""
+cylinders (URDF has no capsule); inertias are copied exactly. Placo's walk looks for frames named `trunk`,
+`left_foot` and `right_foot` (PLACO_FRAMES): where the spec's trunk or foot body has another name, a massless
+link of that name is welded onto it."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ from awd.robot.spec import RobotSpec
 from awd.utils.io import atomic_open
 
 
+PLACO_FRAMES = ("trunk", "left_foot", "right_foot")
+
+
 def mjcf_to_urdf(spec: RobotSpec, velocity_limit: float = 10.0) -> str:
     model = kinematic_model(spec)
     robot = ET.Element("robot", name=spec.name)
@@ -27,6 +32,8 @@ def mjcf_to_urdf(spec: RobotSpec, velocity_limit: float = 10.0) -> str:
         robot.append(_link(model, body))
         if model.body_parentid[body] != 0:
             robot.append(_joint(spec, model, body, efforts, velocity_limit))
+    for element in _placo_frames(spec, model):
+        robot.append(element)
     ET.indent(robot)
     return ET.tostring(robot, encoding="unicode") + "\n"
 
@@ -98,6 +105,26 @@ def _joint(spec: RobotSpec, model: mujoco.MjModel, body: int, efforts: dict, vel
     ET.SubElement(joint, "parent", link=parent)
     ET.SubElement(joint, "child", link=name)
     return joint
+
+
+def _placo_frames(spec: RobotSpec, model: mujoco.MjModel) -> list[ET.Element]:
+    """A massless link welded onto each spec body whose name is not the frame name Placo expects."""
+    bodies = [model.body(b).name for b in range(model.nbody)]
+    elements = []
+    for frame, body, field in zip(PLACO_FRAMES, (spec.trunk_body, *spec.foot_bodies), ("bodies.trunk", "bodies.feet",
+                                                                                     "bodies.feet")):
+        if frame == body:
+            continue
+        if frame in bodies:
+            raise AwdError(spec.spec_path, field, f"Placo needs the frame {frame!r} on body {body!r}, but another "
+                           f"MJCF body is named {frame!r}; rename that body")
+        elements.append(ET.Element("link", name=frame))
+        joint = ET.Element("joint", name=f"{frame}_frame", type="fixed")
+        _origin(joint, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
+        ET.SubElement(joint, "parent", link=body)
+        ET.SubElement(joint, "child", link=frame)
+        elements.append(joint)
+    return elements
 
 
 def _fmt(values) -> str:
