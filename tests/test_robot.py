@@ -243,7 +243,8 @@ def test_placo_walks_a_robot_whose_frames_have_other_names(tmp_path):
     (tmp_path / "renamed.xml").write_text(text)
 
     def edit(raw):
-        raw.update(mjcf=str(tmp_path / "renamed.xml"), urdf="renamed.urdf", placo_defaults=str(duck.placo_defaults_path))
+        raw.update(mjcf=str(tmp_path / "renamed.xml"), urdf="renamed.urdf",
+                   placo_defaults=str(duck.placo_defaults_path))
         raw["bodies"].update(trunk="base_link", feet=["l_sole", "r_sole"], key_bodies=["l_sole", "r_sole"])
 
     spec = load_robot_spec(_write_spec(tmp_path, edit))

@@ -113,7 +113,7 @@ def _placo_frames(spec: RobotSpec, model: mujoco.MjModel) -> list[ET.Element]:
     elements = []
     for frame, body, field in zip(PLACO_FRAMES, (spec.trunk_body, *spec.foot_bodies), ("bodies.trunk", "bodies.feet",
                                                                                      "bodies.feet")):
-        if frame == body:
+        if frame == body or (frame in bodies and _welded_on(model, model.body(frame).id, body)):
             continue
         if frame in bodies:
             raise AwdError(spec.spec_path, field, f"Placo needs the frame {frame!r} on body {body!r}, but another "
@@ -125,6 +125,12 @@ def _placo_frames(spec: RobotSpec, model: mujoco.MjModel) -> list[ET.Element]:
         ET.SubElement(joint, "child", link=frame)
         elements.append(joint)
     return elements
+
+
+def _welded_on(model: mujoco.MjModel, child: int, body: str) -> bool:
+    """`child` is a joint-less body at the frame of `body`, its parent."""
+    return (model.body(model.body_parentid[child]).name == body and model.body_jntnum[child] == 0
+            and np.allclose(model.body_pos[child], 0) and np.allclose(model.body_quat[child], [1, 0, 0, 0]))
 
 
 def _fmt(values) -> str:
