@@ -53,3 +53,19 @@ def test_the_gait_generator_reports_each_clips_torque_and_warns(tmp_path, capsys
     out, err = capsys.readouterr()
     assert "torque / limit" in out and "right_knee" in out
     assert "warning: 1 of 2 clips need more than a joint's effort limit" in err and "forward_medium.json" in err
+
+
+def test_a_sole_under_the_floor_is_refused_and_a_joint_at_its_limit_reported(spec, standing, tmp_path):
+    from awd.errors import AwdError
+    from awd.gait.clip_checks import check_soles, joints_at_limits
+
+    check_soles(standing, tmp_path / "standing.json")
+    sunk = dataclasses.replace(standing, foot_pos=standing.foot_pos - [0.0, 0.0, 0.004])
+    with pytest.raises(AwdError, match=r"sunk.json: foot_pos: the left sole goes 4\.\d mm under the floor at frame 0"):
+        check_soles(sunk, tmp_path / "sunk.json")
+    assert joints_at_limits(standing, spec.joint_lower, spec.joint_upper) == []
+    knee = spec.joint_index("left_knee")
+    pinned = standing.joint_pos.copy()
+    pinned[: len(pinned) // 4, knee] = spec.joint_upper[knee]
+    assert joints_at_limits(dataclasses.replace(standing, joint_pos=pinned), spec.joint_lower,
+                            spec.joint_upper) == [("left_knee", pytest.approx(0.25, abs=0.01))]

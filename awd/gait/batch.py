@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from awd.errors import AwdError
+from awd.gait.clip_checks import check_soles, joints_at_limits
 from awd.gait.engine import WalkCommand, WalkEngine
 from awd.gait.feasibility import TorqueModel
 from awd.gait.params import WalkParams
@@ -55,6 +56,7 @@ class ClipResult:
     seconds: float
     ik_solves: int
     torque: tuple[str, float]  # the joint whose 95th-percentile |torque| / effort limit is highest, and that share
+    at_limits: list[tuple[str, float]]  # joints at a range bound in more than 10 % of the frames, and their share
 
 
 def random_jobs(count: int, ranges: dict, seed: int | None, stand: bool = False) -> list[ClipJob]:
@@ -113,10 +115,13 @@ def _run_job(job: ClipJob, output_dir: Path) -> ClipResult:
     except RuntimeError as error:  # Placo reports failures (infeasible QP, ...) as RuntimeError
         raise AwdError(path, None,
                        f"generation failed for dx={job.dx}, dy={job.dy}, dtheta={job.dtheta}: {error}") from None
-    save_clip(recording.clip, path)
-    measured = recording.clip.metadata["Generator"]["measured_velocity"]
+    clip, spec = recording.clip, _ENGINE.spec
+    check_soles(clip, path)
+    save_clip(clip, path)
+    measured = clip.metadata["Generator"]["measured_velocity"]
     return ClipResult(path=path, job=job, measured=measured, seconds=recording.seconds, ik_solves=recording.ik_solves,
-                      torque=_TORQUES.demand(recording.clip).worst)
+                      torque=_TORQUES.demand(clip).worst, at_limits=joints_at_limits(clip, spec.joint_lower,
+                                                                                      spec.joint_upper))
 
 
 def _run_job_in_worker(job: ClipJob, output_dir: Path):
@@ -187,6 +192,13 @@ def summary_table(results: list[ClipResult]) -> str:
     return "\n".join(lines)
 
 
+def limit_warnings(results: list[ClipResult]) -> list[str]:
+    """One line per clip with joints at a range bound in more than 10 % of its frames."""
+    return [f"{result.path.name}: " + ", ".join(f"{name} at its limit in {share:.0%} of the frames"
+                                                for name, share in result.at_limits)
+            + " (the walk asks more range than the joint has)" for result in results if result.at_limits]
+
+
 def torque_warning(results: list[ClipResult]) -> str | None:
     """One line when clips need more torque than the robot has (95th percentile beyond a joint's effort limit)."""
     over = [result for result in results if result.torque[1] > 1.0]
@@ -194,9 +206,9 @@ def torque_warning(results: list[ClipResult]) -> str | None:
         return None
     worst = max(over, key=lambda result: result.torque[1])
     return (f"{len(over)} of {len(results)} clips need more than a joint's effort limit to be performed exactly "
-            f"(worst: {worst.path.name}, {worst.torque[0]} at {worst.torque[1]:.2f} x its limit); no policy "
-            "reproduces them and a discriminator tells its motion from them. Slower steps (single_support_duration) "
-            "or a lower walk_foot_height ask less (docs/gait_generator.md)")
+            f"(worst: {worst.path.name}, {worst.torque[0]} at {worst.torque[1]:.2f} x its limit); a policy "
+            "can only approximate them, and a discriminator tells its motion from them. Slower steps "
+            "(single_support_duration) or a lower walk_foot_height ask less (docs/gait_generator.md)")
 
 
 def default_workers() -> int:

@@ -11,7 +11,7 @@ import time
 
 from awd.errors import AwdError, exit_on_error
 from awd.gait.batch import (GenerationOptions, default_workers, named_jobs, random_jobs, run_jobs, summary_table,
-                            torque_warning)
+                            limit_warnings, torque_warning)
 from awd.gait.params import load_walk_params
 from awd.robot.spec import load_robot_spec
 
@@ -89,9 +89,9 @@ def run(argv=None) -> int:
     jobs += random_jobs(count, ranges, args.seed, stand=args.stand)
     options = GenerationOptions(length=args.length, fps=args.fps, skip_warmup=args.skip_warmup)
     results = run_jobs(spec, params, jobs, args.output_dir, options, workers=args.jobs, progress=not args.quiet)
-    warning = torque_warning(results)
-    if warning:
-        print(f"warning: {warning}", file=sys.stderr)
+    for warning in [*limit_warnings(results), torque_warning(results)]:
+        if warning:
+            print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
         print(summary_table(results))
         print(f"{len(results)} clips in {args.output_dir} ({time.perf_counter() - started:.1f} s wall, "
