@@ -253,3 +253,44 @@ def test_placo_walks_a_robot_whose_frames_have_other_names(tmp_path):
     soles = BodyPositions(spec, spec.foot_bodies)(clip.root_pos, clip.root_quat, clip.joint_pos)
     np.testing.assert_allclose(clip.foot_pos, soles, atol=1e-4)
     assert clip.root_pos[-1, 0] - clip.root_pos[0, 0] > 0.1
+
+
+def _base_below_trunk(tmp_path, drop=0.088):
+    """mini_bdx with its free joint on a `base` body `drop` below the trunk, the trunk welded on it."""
+    text = load_robot_spec("mini_bdx").mjcf_path.read_text()
+    head = '<body name="trunk" pos="0 0 0.235">\n      <freejoint name="root"/>'
+    assert head in text
+    text = text.replace(head, f'<body name="base" pos="0 0 {0.235 - drop}"><freejoint name="root"/>'
+                              '<inertial pos="0 0 0" mass="0.01" diaginertia="1e-6 1e-6 1e-6"/>'
+                              f'<body name="trunk" pos="0 0 {drop}">')
+    text = text.replace("    </body>\n  </worldbody>", "    </body></body>\n  </worldbody>")
+    path = tmp_path / "base_below_trunk.xml"
+    path.write_text(text)
+    return path
+
+
+def test_a_free_joint_below_the_trunk_roots_clips_and_resets_on_it(tmp_path):
+    from awd.engine import make_engine
+    from awd.gait.engine import WalkCommand, WalkEngine
+    from awd.gait.params import load_walk_params
+    from awd.robot.urdf import write_urdf
+
+    duck = load_robot_spec("mini_bdx")
+    mjcf = _base_below_trunk(tmp_path)
+
+    def edit(raw):
+        raw.update(mjcf=str(mjcf), urdf="base.urdf", placo_defaults=str(duck.placo_defaults_path))
+
+    with pytest.raises(AwdError, match=r"init.root_height: the soles are 87.8 mm above the floor.*'base': 0.1364 m"):
+        load_robot_spec(_write_spec(tmp_path, edit))
+    spec = load_robot_spec(_write_spec(tmp_path, lambda raw: (edit(raw), raw["init"].update(root_height=0.1364))))
+    assert (spec.root_body, spec.trunk_body) == ("base", "trunk")
+    write_urdf(spec)
+    clip = WalkEngine(spec, load_walk_params(spec)).generate(WalkCommand(0.04, 0.0, 0.0), 1.0, 50.0).clip
+    assert abs(clip.root_pos[:, 2].mean() - 0.136) < 0.01
+    engine = make_engine("mujoco", spec, 1)
+    state = [torch.as_tensor(a[:1], dtype=torch.float32) for a in (clip.root_pos, clip.root_quat, clip.root_lin_vel,
+                                                                   clip.root_ang_vel, clip.joint_pos, clip.joint_vel)]
+    engine.reset(torch.arange(1), *state)
+    feet = engine.body_pos[0, [engine.body_index(name) for name in spec.foot_bodies]]
+    np.testing.assert_allclose(feet.numpy(), clip.foot_pos[0], atol=2e-3)

@@ -208,15 +208,15 @@ class WalkEngine:
 
     def _sample(self, t: float | None) -> dict:
         robot = self.robot
-        trunk = robot.get_T_world_frame(self.trunk_frame)
+        root = robot.get_T_world_frame(self.spec.root_body)
         feet = [robot.get_T_world_frame(frame)[:3, 3] for frame in self.foot_frames]
         if t is not None:
             planned = (self.trajectory.get_T_world_left(t)[:3, 3], self.trajectory.get_T_world_right(t)[:3, 3])
             error = max(np.linalg.norm(feet[0] - planned[0]), np.linalg.norm(feet[1] - planned[1]))
             self.foot_error = max(self.foot_error, float(error))
         return {
-            "root_pos": trunk[:3, 3].copy(),
-            "root_rot": trunk[:3, :3].copy(),
+            "root_pos": root[:3, 3].copy(),
+            "root_rot": root[:3, :3].copy(),
             "joint_pos": [robot.get_joint(name) for name in self.spec.joint_names],
             "foot_pos": np.array(feet),
             "com": np.array(robot.com_world()),

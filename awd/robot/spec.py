@@ -42,6 +42,7 @@ class RobotSpec:
     joint_lower: np.ndarray
     joint_upper: np.ndarray
     trunk_body: str
+    root_body: str  # the MJCF's free-joint body: the engines' root state, the clips' root, init.root_height
     head_body: str | None
     foot_bodies: tuple[str, ...]
     key_bodies: tuple[str, ...]
@@ -175,18 +176,45 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
     root_quat = np.array(raw.init.root_quat, dtype=np.float64)
     if abs(np.linalg.norm(root_quat) - 1.0) > 1e-3:
         raise AwdError(path, "init.root_quat", f"expected a unit quaternion (x, y, z, w), got {root_quat.tolist()}")
-    return RobotSpec(
+    spec = RobotSpec(
         name=raw.name, spec_path=path, mjcf_path=mjcf_path,
         urdf_path=_file(path, "urdf", raw.urdf, must_exist=False),
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
         joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
-        trunk_body=raw.bodies.trunk, head_body=raw.bodies.head, foot_bodies=raw.bodies.feet,
+        trunk_body=raw.bodies.trunk, root_body=_free_body(path, model), head_body=raw.bodies.head,
+        foot_bodies=raw.bodies.feet,
         key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, locked_joints=locked,
         sim_dt=raw.control.sim_dt,
         decimation=raw.control.decimation,
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
     )
+    _check_standing_height(spec)
+    return spec
+
+
+def _free_body(path: Path, model: mujoco.MjModel) -> str:
+    free = np.flatnonzero(model.jnt_type == mujoco.mjtJoint.mjJNT_FREE)
+    if len(free) != 1:
+        raise AwdError(path, "mjcf", f"expected one free joint (the floating base), found {len(free)}")
+    return model.body(model.jnt_bodyid[free[0]]).name
+
+
+def _check_standing_height(spec: RobotSpec, tolerance: float = 0.005) -> None:
+    """The feet (sole frames) on the floor at the default pose, within `tolerance` (m)."""
+    from awd.robot.model import default_qpos, kinematic_model
+
+    model = kinematic_model(spec)
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(model, spec)
+    mujoco.mj_kinematics(model, data)
+    lowest = min(data.xpos[model.body(name).id, 2] for name in spec.foot_bodies)
+    if abs(lowest) > tolerance:
+        where = "above" if lowest > 0 else "under"
+        raise AwdError(spec.spec_path, "init.root_height",
+                       f"the soles are {abs(lowest) * 1e3:.1f} mm {where} the floor at the default pose; the root "
+                       f"height is that of the free-joint body {spec.root_body!r}: "
+                       f"{spec.init_root_height - lowest:.4f} m puts them on it")
 
 
 def _colliding_geoms(model: mujoco.MjModel, body: int) -> int:
