@@ -281,7 +281,7 @@ def test_a_free_joint_below_the_trunk_roots_clips_and_resets_on_it(tmp_path):
     def edit(raw):
         raw.update(mjcf=str(mjcf), urdf="base.urdf", placo_defaults=str(duck.placo_defaults_path))
 
-    with pytest.raises(AwdError, match=r"init.root_height: the soles are 87.8 mm above the floor.*'base': 0.1364 m"):
+    with pytest.raises(AwdError, match=r"init.root_height: the feet are 87.\d mm above the floor.*'base': 0.136\d m"):
         load_robot_spec(_write_spec(tmp_path, edit))
     spec = load_robot_spec(_write_spec(tmp_path, lambda raw: (edit(raw), raw["init"].update(root_height=0.1364))))
     assert (spec.root_body, spec.trunk_body) == ("base", "trunk")

@@ -201,18 +201,28 @@ def _free_body(path: Path, model: mujoco.MjModel) -> str:
 
 
 def _check_standing_height(spec: RobotSpec, tolerance: float = 0.005) -> None:
-    """The feet (sole frames) on the floor at the default pose, within `tolerance` (m)."""
+    """The feet's lowest collision geometry (AABB corners) on the floor at the default pose, within `tolerance` (m)."""
     from awd.robot.model import default_qpos, kinematic_model
 
     model = kinematic_model(spec)
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)
-    lowest = min(data.xpos[model.body(name).id, 2] for name in spec.foot_bodies)
+    feet = [model.body(name).id for name in spec.foot_contact_bodies]
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+    lowest = np.inf
+    for geom in range(model.ngeom):
+        if not (model.geom_contype[geom] or model.geom_conaffinity[geom]) or \
+                not any(_is_in_subtree(model, model.geom_bodyid[geom], foot) for foot in feet):
+            continue
+        centre, half = model.geom_aabb[geom, :3], model.geom_aabb[geom, 3:]
+        local = centre + corners * half
+        world = data.geom_xpos[geom] + local @ data.geom_xmat[geom].reshape(3, 3).T
+        lowest = min(lowest, float(world[:, 2].min()))
     if abs(lowest) > tolerance:
         where = "above" if lowest > 0 else "under"
         raise AwdError(spec.spec_path, "init.root_height",
-                       f"the soles are {abs(lowest) * 1e3:.1f} mm {where} the floor at the default pose; the root "
+                       f"the feet are {abs(lowest) * 1e3:.1f} mm {where} the floor at the default pose; the root "
                        f"height is that of the free-joint body {spec.root_body!r}: "
                        f"{spec.init_root_height - lowest:.4f} m puts them on it")
 
