@@ -1,6 +1,8 @@
 """The robots: mini_bdx spec validation and standing; for every shipped robot, the generated URDF agrees with
 the MJCF (the G1 has its own tests in test_g1.py)."""
 
+from pathlib import Path
+
 import mujoco
 import numpy as np
 import placo
@@ -12,6 +14,8 @@ from awd.errors import AwdError
 from awd.robot import load_robot_spec
 from awd.robot.model import build_model, default_qpos, joint_qpos_addresses
 from awd.robot.urdf import mjcf_to_urdf
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -294,3 +298,29 @@ def test_a_free_joint_below_the_trunk_roots_clips_and_resets_on_it(tmp_path):
     engine.reset(torch.arange(1), *state)
     feet = engine.body_pos[0, [engine.body_index(name) for name in spec.foot_bodies]]
     np.testing.assert_allclose(feet.numpy(), clip.foot_pos[0], atol=2e-3)
+
+
+def test_robot_setup_computes_the_standing_pose_and_writes_it(tmp_path, capsys):
+    import importlib.util
+
+    from awd.robot.urdf import write_urdf
+
+    tool = importlib.util.spec_from_file_location("robot_setup", ROOT / "tools" / "robot_setup.py")
+    robot_setup = importlib.util.module_from_spec(tool)
+    tool.loader.exec_module(robot_setup)
+    duck = load_robot_spec("mini_bdx")
+    mjcf = _base_below_trunk(tmp_path)
+
+    def edit(raw):  # a first guess: the trunk's height and knees a little off
+        raw.update(mjcf=str(mjcf), urdf="base.urdf", placo_defaults=str(duck.placo_defaults_path))
+        raw["joints"][3]["default"] = 1.4
+
+    path = _write_spec(tmp_path, edit)
+    write_urdf(load_robot_spec(path, check_height=False))
+    assert robot_setup.main([str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "init.root_height: 0.2242 -> 0.13" in out and "joints.left_knee.default: 1.4000 -> 1.59" in out
+    assert robot_setup.main([str(path), "--write"]) == 0
+    spec = load_robot_spec(path)
+    assert abs(spec.init_root_height - 0.1365) < 2e-3 and abs(spec.default_joint_pos[3] - 1.6) < 0.01
+    assert robot_setup.main([str(path)]) == 0

@@ -145,8 +145,9 @@ class SpecFile:
     locked_joints: tuple[_Locked, ...] = ()
 
 
-def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
-    """Load and validate a robot spec YAML against its MJCF."""
+def load_robot_spec(name_or_path: str | Path, check_height: bool = True) -> RobotSpec:
+    """Load and validate a robot spec YAML against its MJCF (`check_height`: the feet on the floor at the default
+    pose; off only for tools/robot_setup.py, which computes that pose)."""
     path = resolve_spec_path(name_or_path)
     raw = build(SpecFile, read_yaml(path), str(path), "")
     mjcf_path = _file(path, "mjcf", raw.mjcf)
@@ -189,7 +190,8 @@ def load_robot_spec(name_or_path: str | Path) -> RobotSpec:
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
     )
-    _check_standing_height(spec)
+    if check_height:
+        _check_standing_height(spec)
     return spec
 
 
@@ -200,6 +202,21 @@ def _free_body(path: Path, model: mujoco.MjModel) -> str:
     return model.body(model.jnt_bodyid[free[0]]).name
 
 
+def lowest_foot_point(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpec) -> float:
+    """The lowest z of the feet's collision geometry (corners of each geom's bounding box) in `data`'s pose."""
+    feet = [model.body(name).id for name in spec.foot_contact_bodies]
+    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+    lowest = np.inf
+    for geom in range(model.ngeom):
+        if not (model.geom_contype[geom] or model.geom_conaffinity[geom]) or \
+                not any(_is_in_subtree(model, model.geom_bodyid[geom], foot) for foot in feet):
+            continue
+        local = model.geom_aabb[geom, :3] + corners * model.geom_aabb[geom, 3:]
+        world = data.geom_xpos[geom] + local @ data.geom_xmat[geom].reshape(3, 3).T
+        lowest = min(lowest, float(world[:, 2].min()))
+    return lowest
+
+
 def _check_standing_height(spec: RobotSpec, tolerance: float = 0.005) -> None:
     """The feet's lowest collision geometry (AABB corners) on the floor at the default pose, within `tolerance` (m)."""
     from awd.robot.model import default_qpos, kinematic_model
@@ -208,17 +225,7 @@ def _check_standing_height(spec: RobotSpec, tolerance: float = 0.005) -> None:
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)
-    feet = [model.body(name).id for name in spec.foot_contact_bodies]
-    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
-    lowest = np.inf
-    for geom in range(model.ngeom):
-        if not (model.geom_contype[geom] or model.geom_conaffinity[geom]) or \
-                not any(_is_in_subtree(model, model.geom_bodyid[geom], foot) for foot in feet):
-            continue
-        centre, half = model.geom_aabb[geom, :3], model.geom_aabb[geom, 3:]
-        local = centre + corners * half
-        world = data.geom_xpos[geom] + local @ data.geom_xmat[geom].reshape(3, 3).T
-        lowest = min(lowest, float(world[:, 2].min()))
+    lowest = lowest_foot_point(model, data, spec)
     if abs(lowest) > tolerance:
         where = "above" if lowest > 0 else "under"
         raise AwdError(spec.spec_path, "init.root_height",
