@@ -9,6 +9,7 @@ import placo
 import pytest
 import torch
 import yaml
+from foreign_robot import DUCK_XML, base_below_trunk, feet_on_ankles
 
 from awd.errors import AwdError
 from awd.robot import load_robot_spec
@@ -153,18 +154,9 @@ def test_an_actuated_joint_without_armature_is_warned(tmp_path):
 
 
 def _feet_on_ankles(tmp_path):
-    """mini_bdx with each foot's collision box moved from the sole frame to its ankle link (published files often
-    put the foot mesh there and leave the sole frame without geometry)."""
-    mjcf = load_robot_spec("mini_bdx").mjcf_path
-    text = mjcf.read_text()
-    box = '<geom class="foot" type="box" pos="0 0 0.008" size="0.055 0.03 0.008"/>'
-    assert text.count(box) == 2
-    text = text.replace(box, "")
-    for side in ("left", "right"):
-        anchor = f'<body name="{side}_foot" pos="0 0 -0.025">'
-        text = text.replace(anchor, f'<geom class="foot" type="box" pos="0 0 -0.017" size="0.055 0.03 0.008"/>{anchor}')
+    """mini_bdx with each foot's collision box on its ankle link and a geometry-less sole frame."""
     path = tmp_path / "feet_on_ankles.xml"
-    path.write_text(text.replace('<mujoco model="mini_bdx">', '<mujoco model="feet_on_ankles">'))
+    path.write_text(feet_on_ankles(DUCK_XML.read_text()))
     return path
 
 
@@ -259,17 +251,10 @@ def test_placo_walks_a_robot_whose_frames_have_other_names(tmp_path):
     assert clip.root_pos[-1, 0] - clip.root_pos[0, 0] > 0.1
 
 
-def _base_below_trunk(tmp_path, drop=0.088):
-    """mini_bdx with its free joint on a `base` body `drop` below the trunk, the trunk welded on it."""
-    text = load_robot_spec("mini_bdx").mjcf_path.read_text()
-    head = '<body name="trunk" pos="0 0 0.235">\n      <freejoint name="root"/>'
-    assert head in text
-    text = text.replace(head, f'<body name="base" pos="0 0 {0.235 - drop}"><freejoint name="root"/>'
-                              '<inertial pos="0 0 0" mass="0.01" diaginertia="1e-6 1e-6 1e-6"/>'
-                              f'<body name="trunk" pos="0 0 {drop}">')
-    text = text.replace("    </body>\n  </worldbody>", "    </body></body>\n  </worldbody>")
+def _base_below_trunk(tmp_path):
+    """mini_bdx with its free joint on a `base` body 88 mm below the trunk, the trunk welded on it."""
     path = tmp_path / "base_below_trunk.xml"
-    path.write_text(text)
+    path.write_text(base_below_trunk(DUCK_XML.read_text()))
     return path
 
 

@@ -1,5 +1,6 @@
-"""Compute a robot's standing pose from its walk parameters (awd.gait.standing) and compare it with the spec's
-`init` and joint defaults; `--write` puts it into the spec (the YAML is rewritten: comments are not kept).
+"""Set a robot up from its files: write the URDF Placo needs (from the MJCF, as tools/mjcf_to_urdf.py), compute
+the standing pose from the walk parameters (awd.gait.standing) and compare it with the spec's `init` and joint
+defaults; `--write` puts it into the spec (the YAML is rewritten: comments are not kept).
 
     python tools/robot_setup.py path/to/robot.yaml [--preset walk.json] [--write]
 
@@ -31,11 +32,14 @@ def differences(spec, pose) -> list[str]:
     rows = [f"init.root_height: {spec.init_root_height:.4f} -> {pose.root_height:.4f}"
             ] if abs(spec.init_root_height - pose.root_height) > 1e-3 else []
     if max(abs(a - b) for a, b in zip(spec.init_root_quat, pose.root_quat)) > 1e-3:
-        rows.append(f"init.root_quat: {[round(v, 5) for v in spec.init_root_quat]} -> "
-                    f"{[round(float(v), 5) for v in pose.root_quat]}")
+        rows.append(f"init.root_quat: {_rounded(spec.init_root_quat)} -> {_rounded(pose.root_quat)}")
     pairs = zip(spec.joint_names, spec.default_joint_pos, pose.joint_pos)
     rows += [f"joints.{name}.default: {old:.4f} -> {new:.4f}" for name, old, new in pairs if abs(old - new) > 0.01]
     return rows
+
+
+def _rounded(values, digits: int = 5) -> list[float]:
+    return [round(float(v), digits) + 0.0 for v in values]  # + 0.0: no -0.0
 
 
 def write(spec, pose) -> None:
@@ -43,9 +47,9 @@ def write(spec, pose) -> None:
 
     raw = read_yaml(spec.spec_path)
     raw["init"]["root_height"] = round(float(pose.root_height), 4)
-    raw["init"]["root_quat"] = [round(float(v), 5) for v in pose.root_quat]
+    raw["init"]["root_quat"] = _rounded(pose.root_quat)
     for entry, value in zip(raw["joints"], pose.joint_pos):
-        entry["default"] = round(float(value), 4)
+        entry["default"] = _rounded([value], 4)[0]
     write_yaml_atomic(spec.spec_path, raw)
 
 
@@ -56,7 +60,10 @@ def main(argv=None) -> int:
         from awd.gait.standing import problems, standing_pose
         from awd.robot.spec import load_robot_spec
 
+        from awd.robot.urdf import write_urdf
+
         spec = load_robot_spec(args.robot, check_height=False)
+        write_urdf(spec)
         pose = standing_pose(spec, load_walk_params(spec, args.preset))
         unfit = problems(pose)
         if unfit:

@@ -254,11 +254,12 @@ class Robots:
         self.decimation, self.dt = int(control["decimation"]), float(control["control_dt"])
         ids = [model.joint(name).id for name in joints["names"]]
         self.qadr, self.dadr = model.jnt_qposadr[ids], model.jnt_dofadr[ids]
-        root = model.body(robot["trunk_body"]).id
+        key = "root_body" if "root_body" in robot else "trunk_body"   # exports before root_body: the trunk
+        root = model.body(robot[key]).id
         free = [j for j in range(model.njnt)
                 if model.jnt_type[j] == mujoco.mjtJoint.mjJNT_FREE and model.jnt_bodyid[j] == root]
         if not free:
-            raise Sim2SimError(f"robot.trunk_body: {robot['trunk_body']!r} has no free joint in the MJCF")
+            raise Sim2SimError(f"robot.{key}: {robot[key]!r} has no free joint in the MJCF")
         self.root_q, self.root_v = model.jnt_qposadr[free[0]], model.jnt_dofadr[free[0]]
         self.head = model.body(robot["head_body"]).id if robot.get("head_body") else None
         self.geom_kind = self._geom_kinds(robot)

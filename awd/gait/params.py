@@ -174,6 +174,9 @@ def load_walk_params(spec: RobotSpec, preset=None) -> WalkParams:
         size = foot_size_from_mjcf(spec)
         values["foot_width"] = round(size[1], 6) if size else round(0.8 * values["feet_spacing"], 6)
 
+    if spec.urdf_path is None or not spec.urdf_path.is_file():
+        raise AwdError(spec.spec_path, "urdf", f"file not found: {spec.urdf_path}; generate it from the MJCF with "
+                       "tools/robot_setup.py or tools/mjcf_to_urdf.py")
     legs = leg_joints(spec.urdf_path, spec.foot_bodies)
     joint_angles = {}
     for name, default in zip(spec.joint_names, spec.default_joint_pos):
