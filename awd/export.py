@@ -41,13 +41,38 @@ from awd.loader import (INPUT_NAME, METADATA_FILE, OUTPUT_NAME, checkpoint_env_c
                         resolve_env_mapping)
 
 FORMAT = "awd-policy"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: floor, PD implementation, observation rule and sources, reset state, delay, command and
+#                        termination semantics (max_tilt included), root and foot contact bodies, locked joints
 ONNX_OPSET = 17
 PARITY_TOLERANCE = 1e-5
 TARGET_RULE = "target = default_pos + scale * clip(action, -1, 1)  (rad, per joint in action order)"
 PD_RULE = ("torque = clip(kp * (target - q) - kd * dq, -effort_limit, effort_limit) at every physics step "
            "(MuJoCo position actuators with kv = kd)")
 NORMALIZER_RULE = "clip((obs - mean) / sqrt(var + epsilon), -clip, clip)"
+PD_IMPLEMENTATION = ("one MuJoCo position actuator per joint (gainprm[0] = kp, biasprm = [0, -kp, -kd], forcerange "
+                     "+-effort_limit, forcelimited) integrated by implicitfast, which treats the kd term implicitly: "
+                     "reproduce it with the same actuators (an explicit torque of the formula differs at large kd); "
+                     "the joints' own damping, friction loss and armature act besides it, unbounded by the limit")
+FLOOR = {"rule": "the MJCF's first plane of the world body; if it has none, this plane is added",
+         "type": "plane", "z": 0.0, "size": [0.0, 0.0, 0.05], "contype": 1, "conaffinity": 1, "condim": 3,
+         "friction": [1.0, 0.005, 0.0001]}
+OBSERVATION_RULE = ("obs[start:start + size] = (quantity - offset) * scale per part, parts concatenated in order, read "
+                    "after the policy step's last physics substep; joint angles and velocities are the joints' qpos "
+                    "and qvel (MuJoCo), gravity and angular velocity are in the root body's frame")
+RESET_STATE = ("root body at (0, 0, robot.init_root_height) with robot.init_root_quat_xyzw, joints at "
+               "joints.default_pos, every velocity 0, PD targets = joints.default_pos, last action 0, delay buffers "
+               "filled with the first observation and zero actions")
+DELAY_RULE = ("[min, max] policy steps: each episode draws d uniformly from min..max; the policy sees the observation "
+              "of d steps ago / the action of d steps ago is applied; [0, 0]: none")
+COMMAND_RULE = ("sampled uniformly in each range; the planar part is zeroed when |(vx, vy)| < small_lin_vel (the "
+                "norm), the yaw part when |wz| < small_ang_vel; zero_prob of the samples are all zero; the tracked "
+                "velocity is the mean of the root body's world-frame linear and angular velocity over the last "
+                "velocity_window_s of policy steps (the current one included), rotated into the current yaw frame")
+TERMINATION_RULE = ("checked after each policy step, from policy step grace_steps + 1 of an episode on: the "
+                    "root body's origin below trunk_height (m), the head body's origin below head_height (0: off), "
+                    "the root's z axis more than max_tilt (rad, 0: off) from vertical, a floor contact of a geom "
+                    "outside the foot contact bodies' subtrees (self-contacts ignored); a non-finite state or a "
+                    "simulator warning ends an episode as invalid")
 
 
 # ------------------------------------------------------------------------------------------------ metadata
@@ -103,16 +128,16 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                    "target": TARGET_RULE, "delay_steps": _delay_steps(rand.action_delay)},
         "control": {"sim_dt": float(spec.sim_dt), "decimation": int(spec.decimation),
                     "control_dt": float(spec.control_dt), "control_rate_hz": float(spec.control_rate),
-                    "integrator": "implicitfast", "pd": PD_RULE},
-        "observation": {"size": int(env.num_obs), "parts": env.observation_description(),
+                    "integrator": "implicitfast", "pd": PD_RULE, "pd_implementation": PD_IMPLEMENTATION,
+                    "floor": FLOOR},
+        "observation": {"size": int(env.num_obs), "rule": OBSERVATION_RULE, "parts": env.observation_description(),
                         "delay_steps": _delay_steps(rand.obs_delay),
                         "noise_in_training": rand.obs_noise.enabled},
         "commands": _commands(cfg) if any(n == "commands" for n, _ in env.obs_parts) else None,
         "normalizer": _normalizer(model),
-        "termination": {"trunk_height": cfg.termination.trunk_height if cfg.termination.enabled else 0.0,
-                        "head_height": cfg.termination.head_height if cfg.termination.enabled else 0.0,
-                        "non_foot_contact": cfg.termination.enabled and cfg.termination.non_foot_contact,
-                        "grace_steps": int(cfg.termination.grace_steps)},
+        "termination": _termination(cfg.termination, spec),
+        "reset_state": RESET_STATE,
+        "delay_rule": DELAY_RULE,
         "env_config": env_config,
         "dataset": _dataset(env_config, spec.name),
         "training_randomization": sorted(name for name in ("push", "trunk_mass", "friction", "torque_scale",
@@ -142,9 +167,18 @@ def _normalizer(model) -> dict | None:
             "mean": _floats(stats.running_mean.float()), "var": _floats(stats.running_var.float())}
 
 
+def _termination(rule, spec) -> dict:
+    on = rule.enabled
+    return {"trunk_height": rule.trunk_height if on else 0.0,
+            "head_height": rule.head_height if on and spec.head_body else 0.0,
+            "max_tilt": rule.max_tilt if on else 0.0, "non_foot_contact": on and rule.non_foot_contact,
+            "grace_steps": int(rule.grace_steps), "rule": TERMINATION_RULE}
+
+
 def _commands(cfg) -> dict:
     c = cfg.commands
-    return {"names": ["lin_vel_x", "lin_vel_y", "ang_vel_z"], "units": ["m/s", "m/s", "rad/s"], "frame": "yaw",
+    return {"rule": COMMAND_RULE, "names": ["lin_vel_x", "lin_vel_y", "ang_vel_z"], "units": ["m/s", "m/s", "rad/s"],
+            "frame": "yaw",
             "ranges": [list(c.lin_vel_x), list(c.lin_vel_y), list(c.ang_vel_z)], "obs_scale": list(c.obs_scale),
             "zero_prob": c.zero_prob, "small_lin_vel": c.small_lin_vel, "small_ang_vel": c.small_ang_vel,
             "resample_s": c.resample_s, "velocity_window_s": c.velocity_window_s}

@@ -24,7 +24,7 @@ from awd.run import main as run_main
 TOLERANCE = 1e-5
 FIELDS = {"format", "format_version", "task", "source", "versions", "io", "robot", "joints", "action", "control",
           "observation", "commands", "normalizer", "termination", "training_randomization", "files", "export_check",
-          "env_config", "dataset"}
+          "env_config", "dataset", "reset_state", "delay_rule"}
 
 
 @pytest.fixture(scope="module")
@@ -84,6 +84,11 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     folder, metadata = exported
     env, _ = policy
     assert set(metadata) == FIELDS and metadata["format"] == "awd-policy" and metadata["task"] == "DucklingCommand"
+    assert metadata["format_version"] == 2 and metadata["control"]["floor"]["contype"] == 1
+    assert "implicitfast" in metadata["control"]["pd_implementation"] and "(quantity - offset) * scale" in \
+        metadata["observation"]["rule"] and "norm" in metadata["commands"]["rule"]
+    assert metadata["termination"]["max_tilt"] == 0.0 and "grace_steps" in metadata["termination"]["rule"]
+    assert metadata["robot"]["root_body"] == "trunk" and metadata["joints"]["locked"] == []
     joints = metadata["joints"]
     assert joints["names"] == list(spec.joint_names)
     for key, values in (("default_pos", spec.default_joint_pos), ("kp", spec.kp), ("kd", spec.kd),

@@ -308,3 +308,4 @@ def test_g1amp_trains_and_plays_from_run_py(tmp_path, capsys):
     run_main(["--export", "--checkpoint", str(checkpoint), "--export_dir", str(tmp_path / "export")])
     metadata = json.loads((tmp_path / "export" / "policy.json").read_text())
     assert metadata["joints"]["names"][0] == "left_hip_pitch_joint" and len(metadata["joints"]["names"]) == 29
+    assert metadata["termination"]["max_tilt"] == 0.8 and metadata["robot"]["root_body"] == "pelvis"

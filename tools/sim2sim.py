@@ -177,9 +177,12 @@ def build_model(metadata: dict, mjcf: Path) -> mujoco.MjModel:
     spec.option.timestep = control["sim_dt"]
     spec.option.integrator = getattr(mujoco.mjtIntegrator, f"mjINT_{control['integrator'].upper()}")
     if not any(geom.type == mujoco.mjtGeom.mjGEOM_PLANE for geom in spec.geoms):
+        rule = control.get("floor", {"size": [0.0, 0.0, 0.05], "contype": 1, "conaffinity": 1, "condim": 3})
         floor = spec.worldbody.add_geom()
-        floor.name, floor.type, floor.size = "floor", mujoco.mjtGeom.mjGEOM_PLANE, [0.0, 0.0, 0.05]
-        floor.contype, floor.conaffinity, floor.condim = 1, 1, 3
+        floor.name, floor.type, floor.size = "floor", mujoco.mjtGeom.mjGEOM_PLANE, rule["size"]
+        floor.contype, floor.conaffinity, floor.condim = rule["contype"], rule["conaffinity"], rule["condim"]
+        if "friction" in rule:
+            floor.friction = rule["friction"]
     for actuator in list(spec.actuators):
         spec.delete(actuator)
     lock_joints(spec, joints.get("locked", []), mjcf)
@@ -375,6 +378,9 @@ class Robots:
         fell = self.qpos[:, self.root_q + 2] < rule["trunk_height"]
         if self.head is not None and rule["head_height"] > 0:
             fell |= np.array([d.xpos[self.head, 2] for d in self.datas]) < rule["head_height"]
+        if rule.get("max_tilt", 0.0) > 0:   # the root's z axis from vertical: R[2, 2] = 1 - 2 (x^2 + y^2)
+            w, x, y, z = self.root_quat.T
+            fell |= 1.0 - 2.0 * (x * x + y * y) < np.cos(rule["max_tilt"])
         if rule["non_foot_contact"]:
             fell |= self._contacts()[:, 2]
         return fell
