@@ -37,10 +37,12 @@ import torch
 import awd
 from awd.errors import AwdError, exit_on_error
 from awd.learning.checkpoint import non_finite_entries
+from awd.robot.bundle import digests, robot_files
 from awd.loader import (INPUT_NAME, METADATA_FILE, OUTPUT_NAME, checkpoint_env_config, load_policy, onnx_session,
                         resolve_env_mapping)
 
 FORMAT = "awd-policy"
+ROBOT_DIR = "robot"  # the MJCF and its assets, inside the export folder
 FORMAT_VERSION = 2  # 2: floor, PD implementation, observation rule and sources, reset state, delay, command and
 #                        termination semantics (max_tilt included), root and foot contact bodies, locked joints
 ONNX_OPSET = 17
@@ -282,6 +284,10 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, 
         raise AwdError(checkpoint, "model", f"not exported: non-finite values in {poisoned[0]}"
                        f"{f' and {len(poisoned) - 1} more' if len(poisoned) > 1 else ''}")
     metadata = policy_metadata(checkpoint, state, env, model)
+    robot = robot_files(env.spec.mjcf_path)
+    mjcf, hashes = next(iter(robot)), digests(robot)
+    metadata["robot"].update(mjcf=f"{ROBOT_DIR}/{mjcf}", mjcf_sha256=hashes[mjcf], source_mjcf=str(env.spec.mjcf_path),
+                             files={f"{ROBOT_DIR}/{path}": digest for path, digest in hashes.items()})
     actors = {"policy": model.export_actor()}
     metadata["files"] = {"onnx": "policy.onnx", "torchscript": "policy.pt", "metadata": METADATA_FILE}
     if raw and metadata["normalizer"] is not None:
@@ -295,6 +301,9 @@ def export_checkpoint(checkpoint: str | Path, folder: str | Path | None = None, 
                           random_observations(metadata, samples, normalized=stem != "policy"))
         for stem, actor in actors.items()}}
     with atomic_directory(folder, METADATA_FILE) as building:
+        for path, content in robot.items():
+            (building / ROBOT_DIR / path).parent.mkdir(parents=True, exist_ok=True)
+            (building / ROBOT_DIR / path).write_bytes(content)
         for stem, (onnx_model, scripted) in compiled.items():
             save_actor(building, stem, onnx_model, scripted, metadata)
         if "policy_raw" in actors:

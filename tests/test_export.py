@@ -100,7 +100,7 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     control = metadata["control"]
     assert control["control_rate_hz"] == pytest.approx(1 / control["control_dt"]) == pytest.approx(spec.control_rate)
     assert control["sim_dt"] * control["decimation"] == pytest.approx(control["control_dt"])
-    assert metadata["robot"]["mjcf"] == str(spec.mjcf_path)
+    assert metadata["robot"]["mjcf"] == "robot/mini_bdx.xml" and metadata["robot"]["source_mjcf"] == str(spec.mjcf_path)
     assert metadata["robot"]["foot_bodies"] == list(spec.foot_bodies)
 
     layout = load_checkpoint(trained_checkpoint)["layout"]
@@ -130,7 +130,7 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     with zipfile.ZipFile(folder / "policy.pt") as archive:
         (name,) = [n for n in archive.namelist() if n.endswith("extra/policy.json")]
         assert json.loads(archive.read(name)) == metadata
-    assert sorted(p.name for p in folder.iterdir()) == sorted(metadata["files"].values())
+    assert sorted(p.name for p in folder.iterdir()) == sorted([*metadata["files"].values(), "robot"])
 
 
 def test_run_py_export_replaces_an_earlier_export_and_refuses_other_folders(trained_checkpoint, tmp_path, capsys):
@@ -139,7 +139,7 @@ def test_run_py_export_replaces_an_earlier_export_and_refuses_other_folders(trai
     assert "policy.onnx" in capsys.readouterr().out
     (folder / "stale.txt").write_text("from an earlier export")
     run_main(["--export", "--checkpoint", str(trained_checkpoint), "--export_dir", str(folder)])
-    assert sorted(p.name for p in folder.iterdir()) == ["policy.json", "policy.onnx", "policy.pt"]
+    assert sorted(p.name for p in folder.iterdir()) == ["policy.json", "policy.onnx", "policy.pt", "robot"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["deploy"]  # no temporary folders left
 
     other = tmp_path / "notes"

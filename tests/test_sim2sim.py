@@ -39,7 +39,7 @@ def folder(trained_checkpoint, tmp_path_factory):
 def test_observations_and_velocities_equal_the_envs_step_for_step(sim2sim, folder, trained_checkpoint):
     metadata, policy = sim2sim.load_export(folder)
     _, env, _ = load_policy(trained_checkpoint)
-    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None)), metadata, 1,
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None, folder)), metadata, 1,
                             np.random.default_rng(0))
     command = np.array([[0.2, -0.05, 0.5]])
     env.set_commands(torch.tensor(command[0], dtype=torch.float32))
@@ -138,7 +138,7 @@ def test_delays_are_applied_and_other_randomisation_is_named(sim2sim, trained_ch
     metadata, _ = sim2sim.load_export(folder)
     assert metadata["action"]["delay_steps"] == [0, 2] and metadata["observation"]["delay_steps"] == [0, 0]
     assert metadata["training_randomization"] == ["action_delay", "push"]
-    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None)), metadata, 8,
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None, folder)), metadata, 8,
                             np.random.default_rng(1))
     robots.reset()
     assert set(robots.action_delay) == {0, 1, 2}
@@ -155,7 +155,7 @@ def test_the_exports_joint_armature_damping_and_friction_build_the_model(sim2sim
     joints = metadata["joints"]
     count = len(joints["names"])
     joints.update(armature=[0.05] * count, damping=[0.3] * count, frictionloss=[0.01] * count)
-    model = sim2sim.build_model(metadata, Path(metadata["robot"]["mjcf"]))
+    model = sim2sim.build_model(metadata, folder / metadata["robot"]["mjcf"])
     dofs = [model.jnt_dofadr[model.joint(name).id] for name in joints["names"]]
     assert (model.dof_armature[dofs] == 0.05).all() and (model.dof_damping[dofs] == 0.3).all()
     assert (model.dof_frictionloss[dofs] == 0.01).all()
@@ -190,3 +190,16 @@ def test_locked_joints_of_the_export_are_welded_as_in_training(sim2sim):
     with pytest.raises(sim2sim.Sim2SimError, match="joints.locked: no joint named 'tail'"):
         sim2sim.build_model({**metadata, "joints": {**metadata["joints"], "locked": [{"name": "tail", "angle": 0}]}},
                             spec.mjcf_path)
+
+
+def test_the_export_carries_its_robot_model_and_a_tampered_one_is_refused(sim2sim, folder, tmp_path):
+    import shutil
+
+    metadata = json.loads((folder / "policy.json").read_text())
+    assert metadata["robot"]["mjcf"] == "robot/mini_bdx.xml" and "robot/mini_bdx.xml" in metadata["robot"]["files"]
+    moved = tmp_path / "elsewhere"
+    shutil.copytree(folder, moved)   # another machine: no checkout, the folder alone
+    assert sim2sim.resolve_mjcf(metadata, None, moved) == moved / "robot" / "mini_bdx.xml"
+    (moved / "robot" / "mini_bdx.xml").write_text((moved / "robot" / "mini_bdx.xml").read_text() + "\n<!-- -->\n")
+    with pytest.raises(sim2sim.Sim2SimError, match="robot.files: missing or not the exported file"):
+        sim2sim.resolve_mjcf(metadata, None, moved)

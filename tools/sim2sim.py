@@ -158,13 +158,20 @@ def check_contract(path: Path, metadata: dict) -> None:
     need("robot.init_root_quat_xyzw", _numbers(4), "4 numbers")
 
 
-def resolve_mjcf(metadata: dict, mjcf: str | Path | None) -> Path:
-    """The MJCF given, else the one named in the metadata; a file that differs from the exported one is allowed
-    (a sim2sim check against a changed model) but reported on stderr."""
-    path = Path(mjcf or metadata["robot"]["mjcf"])
+def resolve_mjcf(metadata: dict, mjcf: str | Path | None, folder: str | Path = ".") -> Path:
+    """The MJCF given, else the one the export carries (`robot.mjcf`, relative to the export folder; every file of
+    `robot.files` must match its sha256); a given file that differs from the exported one is allowed (a sim2sim
+    check against a changed model) but reported on stderr."""
+    robot = metadata["robot"]
+    path = Path(mjcf) if mjcf else Path(folder) / robot["mjcf"]
+    if not mjcf:
+        for name, digest in robot.get("files", {}).items():
+            carried = Path(folder) / name
+            if not carried.is_file() or hashlib.sha256(carried.read_bytes()).hexdigest() != digest:
+                raise Sim2SimError(f"{carried}: robot.files: missing or not the exported file (sha256 differs)")
     if not path.is_file():
         raise Sim2SimError(f"{path}: robot.mjcf: file not found (pass the robot's MJCF with --mjcf)")
-    if hashlib.sha256(path.read_bytes()).hexdigest() != metadata["robot"]["mjcf_sha256"]:
+    if hashlib.sha256(path.read_bytes()).hexdigest() != robot["mjcf_sha256"]:
         print(f"sim2sim: note: {path} differs from the MJCF the policy was exported with", file=sys.stderr)
     return path
 
@@ -448,7 +455,7 @@ def sim2sim(folder: str | Path, settings: Settings = Settings(), mjcf: str | Pat
     metadata, policy = load_export(folder)
     if settings.command and not metadata["commands"]:
         raise Sim2SimError(f"{folder}: commands: task {metadata['task']} takes no commands (drop --command)")
-    model = build_model(metadata, resolve_mjcf(metadata, mjcf))
+    model = build_model(metadata, resolve_mjcf(metadata, mjcf, folder))
     robots = Robots(model, metadata, settings.num_envs, np.random.default_rng(settings.seed))
     result = {"export": str(folder), "task": metadata["task"], **run_episodes(robots, policy, settings),
               "not_reproduced": [name for name in metadata["training_randomization"] if not name.endswith("_delay")]}
