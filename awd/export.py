@@ -31,6 +31,7 @@ import platform
 import warnings
 from pathlib import Path
 
+import mujoco
 import numpy as np
 import torch
 
@@ -60,7 +61,8 @@ FLOOR = {"rule": "the MJCF's first plane of the world body; if it has none, this
          "friction": [1.0, 0.005, 0.0001]}
 OBSERVATION_RULE = ("obs[start:start + size] = (quantity - offset) * scale per part, parts concatenated in order, read "
                     "after the policy step's last physics substep; joint angles and velocities are the joints' qpos "
-                    "and qvel (MuJoCo), gravity and angular velocity are in the root body's frame")
+                    "and qvel (MuJoCo); projected gravity is in the trunk frame: the root body's frame turned by "
+                    "robot.trunk_in_root_quat_xyzw")
 RESET_STATE = ("root body at (0, 0, robot.init_root_height) with robot.init_root_quat_xyzw, joints at "
                "joints.default_pos, every velocity 0, PD targets = joints.default_pos, last action 0, delay buffers "
                "filled with the first observation and zero actions")
@@ -88,6 +90,12 @@ def _versions() -> dict:
         except importlib.metadata.PackageNotFoundError:
             versions[package] = None
     return versions
+
+
+def _quat_xyzw(rotation: np.ndarray) -> np.ndarray:
+    quat = np.zeros(4)
+    mujoco.mju_mat2Quat(quat, np.asarray(rotation, dtype=np.float64).reshape(9))
+    return quat[[1, 2, 3, 0]]
 
 
 def _floats(values) -> list[float]:
@@ -119,7 +127,8 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                   "foot_bodies": list(spec.foot_bodies),
                   "foot_contact_bodies": list(spec.foot_contact_bodies),
                   "init_root_height": float(spec.init_root_height),
-                  "init_root_quat_xyzw": _floats(spec.init_root_quat)},
+                  "init_root_quat_xyzw": _floats(spec.init_root_quat),
+                  "trunk_in_root_quat_xyzw": _floats(_quat_xyzw(spec.trunk_in_root))},
         "joints": {"names": list(spec.joint_names), "default_pos": _floats(spec.default_joint_pos),
                    "kp": _floats(spec.kp), "kd": _floats(spec.kd), "effort_limit": _floats(spec.effort_limit),
                    "armature": _floats(spec.armature), "damping": _floats(spec.damping),

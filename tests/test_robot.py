@@ -309,3 +309,29 @@ def test_robot_setup_computes_the_standing_pose_and_writes_it(tmp_path, capsys):
     spec = load_robot_spec(path)
     assert abs(spec.init_root_height - 0.1365) < 2e-3 and abs(spec.default_joint_pos[3] - 1.6) < 0.01
     assert robot_setup.main([str(path)]) == 0
+
+
+def test_a_trunk_frame_turned_against_the_root_turns_the_observed_gravity(tmp_path):
+    from awd import DATA_DIR
+    from awd.export import _quat_xyzw
+    from awd.tasks import build_env
+    from awd.utils.io import read_yaml
+
+    text = DUCK_XML.read_text()
+    anchor = '<body name="left_hip_yaw_link" pos="0 0.05 -0.045">'
+    imu = '<body name="imu" pos="0.02 0 0.03" euler="0.17 0 0"/>'   # 10 degrees about x, welded on the trunk
+    (tmp_path / "imu.xml").write_text(text.replace(anchor, imu + anchor, 1))
+    spec_path = _write_spec(tmp_path, lambda raw: (raw.__setitem__("mjcf", str(tmp_path / "imu.xml")),
+                                                   raw["bodies"].__setitem__("trunk", "imu")))
+    spec = load_robot_spec(spec_path)
+    angle = np.arccos(spec.trunk_in_root[1, 1])
+    assert spec.root_body == "trunk" and abs(angle - 0.17) < 1e-6
+    np.testing.assert_allclose(_quat_xyzw(spec.trunk_in_root), [np.sin(0.085), 0, 0, np.cos(0.085)], atol=1e-9)
+    env_mapping = {**read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"], "robot": str(spec_path)}
+    env = build_env(env_mapping, 1, source="test")
+    obs = env.reset()
+    data = env.engine.env_data(0)
+    imu_frame = data.xmat[env.engine.env_model(0).body("imu").id].reshape(3, 3)
+    np.testing.assert_allclose(obs[0, :3].numpy(), imu_frame.T @ [0.0, 0.0, -1.0], atol=1e-5)
+    with pytest.raises(AwdError, match="bodies.trunk: 'left_knee_link' moves relative to the free-joint body"):
+        load_robot_spec(_write_spec(tmp_path, lambda raw: raw["bodies"].__setitem__("trunk", "left_knee_link")))

@@ -272,6 +272,10 @@ class Robots:
             raise Sim2SimError(f"robot.{key}: {robot[key]!r} has no free joint in the MJCF")
         self.root_q, self.root_v = model.jnt_qposadr[free[0]], model.jnt_dofadr[free[0]]
         self.head = model.body(robot["head_body"]).id if robot.get("head_body") else None
+        x, y, z, w = robot.get("trunk_in_root_quat_xyzw", [0.0, 0.0, 0.0, 1.0])   # the trunk's fixed turn
+        turn = np.zeros(9)
+        mujoco.mju_quat2Mat(turn, np.array([w, x, y, z], dtype=np.float64))
+        self.trunk_in_root = turn.reshape(3, 3)
         self.geom_kind = self._geom_kinds(robot)
         self.default_pos = np.asarray(joints["default_pos"], dtype=np.float32)
         self.action_scale = np.float32(metadata["action"]["scale"])
@@ -348,7 +352,7 @@ class Robots:
     def observations(self, commands: np.ndarray) -> np.ndarray:
         """(N, obs_size) float32 policy observations, part by part as observation.parts says."""
         quantities = {
-            "projected_gravity": _gravity_in_trunk(self.root_quat),
+            "projected_gravity": _gravity_in_trunk(self.root_quat) @ self.trunk_in_root,
             "joint_pos": self.qpos[:, self.qadr], "joint_vel": self.qvel[:, self.dadr],
             "last_action": self.actions, "commands": commands,
             "foot_contacts": self._contacts()[:, :2].astype(np.float64),

@@ -43,6 +43,7 @@ class RobotSpec:
     joint_upper: np.ndarray
     trunk_body: str
     root_body: str  # the MJCF's free-joint body: the engines' root state, the clips' root, init.root_height
+    trunk_in_root: np.ndarray  # (3, 3) rotation of the trunk frame in the root body's frame (welded: constant)
     head_body: str | None
     foot_bodies: tuple[str, ...]
     key_bodies: tuple[str, ...]
@@ -182,7 +183,8 @@ def load_robot_spec(name_or_path: str | Path, check_height: bool = True) -> Robo
         urdf_path=_file(path, "urdf", raw.urdf, must_exist=False),
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
         joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
-        trunk_body=raw.bodies.trunk, root_body=_free_body(path, model), head_body=raw.bodies.head,
+        trunk_body=raw.bodies.trunk, root_body=_free_body(path, model),
+        trunk_in_root=_trunk_in_root(path, model, raw.bodies.trunk), head_body=raw.bodies.head,
         foot_bodies=raw.bodies.feet,
         key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, locked_joints=locked,
         sim_dt=raw.control.sim_dt,
@@ -215,6 +217,23 @@ def lowest_foot_point(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpe
         world = data.geom_xpos[geom] + local @ data.geom_xmat[geom].reshape(3, 3).T
         lowest = min(lowest, float(world[:, 2].min()))
     return lowest
+
+
+def _trunk_in_root(path: Path, model: mujoco.MjModel, trunk: str) -> np.ndarray:
+    """The trunk body's fixed rotation in the free-joint body's frame; refused when a joint lies between them."""
+    body = model.body(trunk).id
+    root = model.body_rootid[body]
+    rotation = np.eye(3)
+    while body != root:
+        if model.body_jntnum[body]:
+            raise AwdError(path, "bodies.trunk", f"{trunk!r} moves relative to the free-joint body "
+                           f"{model.body(root).name!r} (joint {model.joint(model.body_jntadr[body]).name!r} between "
+                           "them); name a body welded to it")
+        local = np.zeros(9)
+        mujoco.mju_quat2Mat(local, model.body_quat[body])
+        rotation = local.reshape(3, 3) @ rotation
+        body = model.body_parentid[body]
+    return rotation
 
 
 def _check_standing_height(spec: RobotSpec, tolerance: float = 0.005) -> None:

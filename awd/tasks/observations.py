@@ -32,11 +32,22 @@ class ObsTerm:
     mirror: str | Sequence[float] = "same"
 
 
+def projected_gravity(task):
+    """Gravity in the trunk frame from the root's rotation matrix: -R[2] in the root frame, turned into the trunk's
+    fixed frame when the spec's trunk is rotated against the root body."""
+    turn = task.spec.trunk_in_root
+    if np.allclose(turn, np.eye(3)):
+        return lambda t, matrix: -matrix[:, 2]
+    turn = torch.as_tensor(turn, dtype=task.dtype, device=task.device)
+    return lambda t, matrix: -matrix[:, 2] @ turn
+
+
 def base_terms(task) -> list[ObsTerm]:
     joints = tuple(task.spec.joint_names)
     return [
-        ObsTerm("projected_gravity", 3, lambda t, matrix: -matrix[:, 2], ("x", "y", "z"),
-                "gravity direction (0, 0, -1) expressed in the trunk frame", mirror=(1.0, -1.0, 1.0)),
+        ObsTerm("projected_gravity", 3, projected_gravity(task), ("x", "y", "z"),
+                "gravity direction (0, 0, -1) expressed in the trunk frame (the root body's frame turned by "
+                "robot.trunk_in_root_quat_xyzw)", mirror=(1.0, -1.0, 1.0)),
         ObsTerm("joint_pos", len(joints), lambda t, matrix: t.engine.joint_pos, joints,
                 "joint position (rad) minus the default pose", offset=task.spec.default_joint_pos,
                 mirror="joints"),
