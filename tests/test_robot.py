@@ -9,7 +9,7 @@ import placo
 import pytest
 import torch
 import yaml
-from foreign_robot import DUCK_XML, base_below_trunk, feet_on_ankles
+from foreign_robot import DUCK_XML, base_below_trunk, feet_on_ankles, renamed
 
 from awd.errors import AwdError
 from awd.robot import load_robot_spec
@@ -108,7 +108,7 @@ def _write_spec(tmp_path, edit):
         (lambda r: r["joints"][2].__setitem__("armature", -0.01), "joints[2].armature", "non-negative number"),
         (lambda r: r["init"].pop("root_height"), "init.root_height", "missing; expected a number"),
         (lambda r: r["bodies"].__setitem__("feet", ["left_foot"]), "bodies.feet", "two bodies"),
-        (lambda r: r["bodies"].__setitem__("trunk", "torso"), "bodies.trunk", "no body named 'torso'"),
+        (lambda r: r["bodies"].__setitem__("trunk", "torso"), "bodies.trunk", "no body or site named 'torso'"),
         (lambda r: r["control"].__setitem__("decimation", 0), "control.decimation", "positive integer"),
         (lambda r: r["init"].__setitem__("root_quat", [0, 0, 0, 2]), "init.root_quat", "unit quaternion"),
         (lambda r: r.__setitem__("mjcf", "nowhere.xml"), "mjcf", "file not found"),
@@ -333,5 +333,13 @@ def test_a_trunk_frame_turned_against_the_root_turns_the_observed_gravity(tmp_pa
     data = env.engine.env_data(0)
     imu_frame = data.xmat[env.engine.env_model(0).body("imu").id].reshape(3, 3)
     np.testing.assert_allclose(obs[0, :3].numpy(), imu_frame.T @ [0.0, 0.0, -1.0], atol=1e-5)
+    site = text.replace(anchor, '<site name="imu" pos="0.02 0 0.03" euler="0.17 0 0"/>' + anchor, 1)
+    (tmp_path / "site.xml").write_text(renamed(site, {"trunk": "torso"}))   # the same frame as a site on the trunk
+    on_site = load_robot_spec(_write_spec(tmp_path, lambda raw: (raw.__setitem__("mjcf", str(tmp_path / "site.xml")),
+                                                                 raw["bodies"].__setitem__("trunk", "imu"))))
+    assert (on_site.trunk_body, on_site.trunk_site, on_site.root_body) == ("torso", "imu", "torso")
+    np.testing.assert_allclose(on_site.trunk_in_root, spec.trunk_in_root, atol=1e-12)
+    urdf = mjcf_to_urdf(on_site)   # Placo's trunk frame at the site
+    assert '<joint name="trunk_frame" type="fixed">' in urdf and 'rpy="0.17 0 0"' in urdf
     with pytest.raises(AwdError, match="bodies.trunk: 'left_knee_link' moves relative to the free-joint body"):
         load_robot_spec(_write_spec(tmp_path, lambda raw: raw["bodies"].__setitem__("trunk", "left_knee_link")))

@@ -66,7 +66,8 @@ def _two_legs(tmp_path, left, right, names=("left_hip", "right_hip", "tail_yaw")
     path.write_text(TWO_LEGS.format(left=left, right=right))
     return SimpleNamespace(spec_path=tmp_path / "robot.yaml", mjcf_path=path, joint_names=names,
                            default_joint_pos=np.zeros(len(names)), trunk_body="trunk", init_root_height=0.3,
-                           init_root_quat=np.array([0.0, 0.0, 0.0, 1.0]), locked_joints=())
+                           init_root_quat=np.array([0.0, 0.0, 0.0, 1.0]), locked_joints=(),
+                           trunk_site=None)
 
 
 def test_signs_follow_the_axes_and_a_robot_that_is_no_mirror_image_is_refused(tmp_path):

@@ -1,6 +1,7 @@
 """The robot's standing pose from its walk parameters (CLI: tools/robot_setup.py): Placo's initial walking pose
-(feet `feet_spacing` apart, the centre of mass at `walk_com_height`, the trunk pitched `walk_trunk_pitch`) gives the
-joint angles and the root orientation; MuJoCo kinematics of the spec's model put the feet's lowest collision
+(feet `feet_spacing` apart, the centre of mass at `walk_com_height`, the trunk pitched `walk_trunk_pitch`), solved
+from the leg joints at the middle of their ranges (a straight leg is singular for the IK), gives the joint angles
+and the root orientation; MuJoCo kinematics of the spec's model put the feet's lowest collision
 geometry on the floor, which gives the root height. Checked: joints inside their ranges, soles flat.
 """
 
@@ -31,7 +32,10 @@ def standing_pose(spec: RobotSpec, params) -> StandingPose:
     from awd.robot.model import default_qpos, kinematic_model
     from awd.robot.spec import lowest_foot_point
 
-    clip = WalkEngine(spec, params).generate(WalkCommand(0.0, 0.0, 0.0), 0.02, 50.0, stand=True).clip
+    legs = [name not in params.joint_angles for name in spec.joint_names]
+    seed = np.where(legs, (spec.joint_lower + spec.joint_upper) / 2, spec.default_joint_pos)  # away from straight,
+    seeded = dataclasses.replace(spec, default_joint_pos=seed)                                 # singular legs
+    clip = WalkEngine(seeded, params).generate(WalkCommand(0.0, 0.0, 0.0), 0.02, 50.0, stand=True).clip
     joints, quat = clip.joint_pos[0], clip.root_quat[0]
     model = kinematic_model(spec)
     data = mujoco.MjData(model)

@@ -44,7 +44,8 @@ def _axes_in_trunk_frame(spec: RobotSpec) -> np.ndarray:
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)
-    trunk = data.xmat[model.body(spec.trunk_body).id].reshape(3, 3)
+    site = spec.trunk_site
+    trunk = (data.site_xmat[model.site(site).id] if site else data.xmat[model.body(spec.trunk_body).id]).reshape(3, 3)
     return np.stack([trunk.T @ data.xaxis[model.joint(name).id] for name in spec.joint_names])
 
 

@@ -44,6 +44,7 @@ class RobotSpec:
     trunk_body: str
     root_body: str  # the MJCF's free-joint body: the engines' root state, the clips' root, init.root_height
     trunk_in_root: np.ndarray  # (3, 3) rotation of the trunk frame in the root body's frame (welded: constant)
+    trunk_site: str | None  # the site that is the trunk frame (bodies.trunk named a site; trunk_body is its body)
     head_body: str | None
     foot_bodies: tuple[str, ...]
     key_bodies: tuple[str, ...]
@@ -169,7 +170,12 @@ def load_robot_spec(name_or_path: str | Path, check_height: bool = True) -> Robo
     if not raw.bodies.key_bodies:
         raise AwdError(path, "bodies.key_bodies", "expected a non-empty list of body names")
     bodies = [model.body(b).name for b in range(1, model.nbody)]
-    for key in ("trunk", "head", "feet", "key_bodies", "foot_contact_bodies"):
+    trunk_site = raw.bodies.trunk if mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_SITE, raw.bodies.trunk) >= 0 \
+        and raw.bodies.trunk not in bodies else None
+    trunk = model.body(model.site(trunk_site).bodyid[0]).name if trunk_site else raw.bodies.trunk
+    if trunk not in bodies:
+        raise AwdError(path, "bodies.trunk", f"no body or site named {trunk!r} in the MJCF; bodies: {bodies}")
+    for key in ("head", "feet", "key_bodies", "foot_contact_bodies"):
         value = getattr(raw.bodies, key)
         for name in (value,) if isinstance(value, str) else value or ():
             if name not in bodies:
@@ -183,8 +189,8 @@ def load_robot_spec(name_or_path: str | Path, check_height: bool = True) -> Robo
         urdf_path=_file(path, "urdf", raw.urdf, must_exist=False),
         placo_defaults_path=_file(path, "placo_defaults", raw.placo_defaults, must_exist=False),
         joint_names=joint_names, default_joint_pos=default, **gains, **physics, joint_lower=lower, joint_upper=upper,
-        trunk_body=raw.bodies.trunk, root_body=_free_body(path, model),
-        trunk_in_root=_trunk_in_root(path, model, raw.bodies.trunk), head_body=raw.bodies.head,
+        trunk_body=trunk, root_body=_free_body(path, model),
+        trunk_in_root=_trunk_in_root(path, model, trunk, trunk_site), trunk_site=trunk_site, head_body=raw.bodies.head,
         foot_bodies=raw.bodies.feet,
         key_bodies=raw.bodies.key_bodies, foot_contact_bodies=contact_bodies, locked_joints=locked,
         sim_dt=raw.control.sim_dt,
@@ -219,11 +225,16 @@ def lowest_foot_point(model: mujoco.MjModel, data: mujoco.MjData, spec: RobotSpe
     return lowest
 
 
-def _trunk_in_root(path: Path, model: mujoco.MjModel, trunk: str) -> np.ndarray:
-    """The trunk body's fixed rotation in the free-joint body's frame; refused when a joint lies between them."""
+def _trunk_in_root(path: Path, model: mujoco.MjModel, trunk: str, site: str | None) -> np.ndarray:
+    """The trunk frame's (the body's, or the site's on it) fixed rotation in the free-joint body's frame; refused
+    when a joint lies between them."""
     body = model.body(trunk).id
     root = model.body_rootid[body]
     rotation = np.eye(3)
+    if site:
+        local = np.zeros(9)
+        mujoco.mju_quat2Mat(local, model.site(site).quat)
+        rotation = local.reshape(3, 3)
     while body != root:
         if model.body_jntnum[body]:
             raise AwdError(path, "bodies.trunk", f"{trunk!r} moves relative to the free-joint body "

@@ -2,8 +2,8 @@
 the same kinematics. Every MJCF body becomes a URDF link of the same name, every hinge a revolute joint,
 every welded body a fixed joint; the free root body becomes the URDF's root link. Capsules become
 cylinders (URDF has no capsule); inertias are copied exactly. Placo's walk looks for frames named `trunk`,
-`left_foot` and `right_foot` (PLACO_FRAMES): where the spec's trunk or foot body has another name, a massless
-link of that name is welded onto it."""
+`left_foot` and `right_foot` (PLACO_FRAMES): where the spec's trunk or foot body has another name (or the trunk
+is a site), a massless link of that name is welded onto it (at the site)."""
 
 from __future__ import annotations
 
@@ -111,16 +111,19 @@ def _placo_frames(spec: RobotSpec, model: mujoco.MjModel) -> list[ET.Element]:
     """A massless link welded onto each spec body whose name is not the frame name Placo expects."""
     bodies = [model.body(b).name for b in range(model.nbody)]
     elements = []
+    sites = {PLACO_FRAMES[0]: spec.trunk_site}
     for frame, body, field in zip(PLACO_FRAMES, (spec.trunk_body, *spec.foot_bodies), ("bodies.trunk", "bodies.feet",
                                                                                      "bodies.feet")):
-        if frame == body or (frame in bodies and _welded_on(model, model.body(frame).id, body)):
+        site = sites.get(frame)
+        if not site and (frame == body or (frame in bodies and _welded_on(model, model.body(frame).id, body))):
             continue
         if frame in bodies:
             raise AwdError(spec.spec_path, field, f"Placo needs the frame {frame!r} on body {body!r}, but another "
                            f"MJCF body is named {frame!r}; rename that body")
         elements.append(ET.Element("link", name=frame))
         joint = ET.Element("joint", name=f"{frame}_frame", type="fixed")
-        _origin(joint, np.zeros(3), np.array([1.0, 0.0, 0.0, 0.0]))
+        pose = (model.site(site).pos, model.site(site).quat) if site else (np.zeros(3), np.array([1.0, 0, 0, 0]))
+        _origin(joint, *pose)
         ET.SubElement(joint, "parent", link=body)
         ET.SubElement(joint, "child", link=frame)
         elements.append(joint)
