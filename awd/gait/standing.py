@@ -30,7 +30,7 @@ class StandingPose:
 def standing_pose(spec: RobotSpec, params) -> StandingPose:
     from awd.gait.engine import WalkCommand, WalkEngine
     from awd.robot.model import default_qpos, kinematic_model
-    from awd.robot.spec import lowest_foot_point
+    from awd.robot.bodies import lowest_foot_point
 
     legs = [name not in params.joint_angles for name in spec.joint_names]
     seed = np.where(legs, (spec.joint_lower + spec.joint_upper) / 2, spec.default_joint_pos)  # away from straight,
