@@ -6,10 +6,13 @@ pose."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import mujoco
 import numpy as np
 
-from awd.robot.spec import RobotSpec
+if TYPE_CHECKING:  # annotations only: awd.robot.spec loads specs with this module's kinematics
+    from awd.robot.spec import RobotSpec
 
 
 def build_model_spec(spec: RobotSpec, floor: bool = True) -> mujoco.MjSpec:
