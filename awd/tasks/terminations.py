@@ -91,19 +91,15 @@ def check_standing(cfg: TerminationConfig, spec, source) -> None:
 def _non_foot_floor_contacts(model, data, spec) -> list[str]:
     import mujoco
 
-    feet = {model.body(name).id for name in spec.foot_contact_bodies}
+    from awd.robot.bodies import is_in_subtree
 
-    def in_a_foot(body: int) -> bool:
-        while body > 0 and body not in feet:
-            body = model.body_parentid[body]
-        return body > 0
-
+    feet = [model.body(name).id for name in spec.foot_contact_bodies]
     touching = []
     for contact in data.contact[:data.ncon]:
         bodies = [model.geom_bodyid[g] for g in contact.geom]
         if 0 in bodies and model.geom_type[contact.geom[bodies.index(0)]] == mujoco.mjtGeom.mjGEOM_PLANE:
             other = bodies[1 - bodies.index(0)]
-            if other > 0 and not in_a_foot(other):
+            if other > 0 and not any(is_in_subtree(model, other, foot) for foot in feet):
                 touching.append(model.body(other).name)
     return touching
 
