@@ -19,6 +19,7 @@ def test_help_lists_the_subcommands_and_the_benchmarks(capsys):
     (["eval", "--help"], "usage: awd eval"),
     (["play", "--help"], "usage: awd play"),
     (["gait", "--help"], "usage: awd gait"),
+    (["perform", "--help"], "usage: awd perform"),
     (["plot", "--help"], "usage:"),
     (["bench", "clip_replay", "--help"], "usage:"),
 ])

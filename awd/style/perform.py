@@ -1,0 +1,154 @@
+"""Performed clips: a trained motion tracker (task DucklingTrack, awd/tasks/tracking.py) plays every clip of a
+dataset in physics from the clip's first frame, and what the robot did becomes a clip of a new dataset
+(`awd perform TRACKER -o DIR`). The performed clips stay within the actuators and the contact physics, which the
+gait generator's kinematic clips do not (README "Style", seventh round: 2.6x the effort limits, a rigid trunk), so
+a discriminator cannot tell them from physics by what physics cannot do. Each clip's table row says how far the
+performance is from its source (joint RMS, velocity); a clip whose performance fell is left out and named.
+
+The new dataset is written to a temporary folder and renamed into place: no half-written output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import shutil
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from awd.errors import AwdError, exit_on_error
+
+
+@torch.no_grad()
+def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, threads: int = 1) -> list[dict]:
+    """Every clip played by the tracker `policy` (a PolicyUnderTest of a DucklingTrack checkpoint or export), one env
+    per clip on CPU MuJoCo; per clip {name, clip (the performed Clip, or None if it fell), fell_at_s, rows}."""
+    from awd.motion.clip import clip_from_positions
+    from awd.tasks import build_env
+
+    if policy.env_config["env"].get("task") != "DucklingTrack":
+        raise AwdError(policy.name, "config.env_config.task", f"expected a DucklingTrack tracker, found "
+                       f"{policy.env_config['env'].get('task')!r}")
+    mapping = copy.deepcopy(policy.env_config["env"])
+    mapping["motion_file"] = str(policy.motion_file)
+    mapping["episode_length_s"] = max(clip.duration for clip in clips) + 1.0
+    torch.set_num_threads(threads)
+    env = build_env(mapping, len(clips), source=policy.env_config.get("source"), seed=0)
+    env.play_clips(torch.arange(len(clips)))
+    engine, dt = env.engine, env.dt
+    feet = [engine.body_index(name) for name in env.spec.foot_bodies]
+    origins = env.reset_states.env_origins.clone()
+    frames, fell_at = [], np.full(len(clips), np.nan)
+    steps = int(round(max(clip.duration for clip in clips) / dt))
+    obs = env.compute_observations()
+    for step in range(steps + 1):
+        frames.append([t.clone() for t in (engine.root_pos - origins, engine.root_quat, engine.joint_pos,
+                                           engine.body_pos[:, feet] - origins.unsqueeze(1), engine.foot_contacts)])
+        if step == steps:
+            break
+        obs, _, _, infos = env.step(policy.act(obs).to(env.device))
+        fell = infos["terminate"].cpu().numpy().astype(bool)
+        fell_at = np.where(fell & np.isnan(fell_at), (step + 1) * dt, fell_at)
+    arrays = [torch.stack([f[i] for f in frames], 1).double().cpu().numpy() for i in range(5)]
+    skip = int(round(settle_s / dt))
+    results = []
+    for index, (name, source) in enumerate(zip(clip_names, clips)):
+        count = int(round(source.duration / dt)) + 1
+        if not np.isnan(fell_at[index]) and fell_at[index] <= source.duration:
+            results.append({"name": name, "clip": None, "fell_at_s": float(fell_at[index])})
+            continue
+        root_pos, root_quat, joint_pos, foot_pos, contacts = (a[index, skip:count] for a in arrays)
+        performed = clip_from_positions(1.0 / dt, source.joint_names, root_pos, root_quat, joint_pos, foot_pos,
+                                        contacts.astype(np.float64), robot=source.robot, weight=source.weight,
+                                        loop_mode="Clamp", metadata=dict(source.metadata))
+        results.append({"name": name, "clip": performed, "fell_at_s": None, **compare_to_source(performed, source)})
+    return results
+
+
+def compare_to_source(performed, source) -> dict:
+    """Joint RMS (rad) against the source at the same times, and both mean planar velocities (m/s, heading frame)."""
+    times = np.arange(performed.num_frames) / performed.fps + (source.duration - performed.duration)
+    source_joints = np.stack([np.interp(times, np.arange(source.num_frames) / source.fps, source.joint_pos[:, j])
+                              for j in range(source.joint_pos.shape[1])], axis=-1)
+    return {"joint_rms": float(np.sqrt(((performed.joint_pos - source_joints) ** 2).mean())),
+            "velocity": mean_velocity(performed).tolist(), "source_velocity": mean_velocity(source).tolist()}
+
+
+def mean_velocity(clip) -> np.ndarray:
+    """Mean (vx, vy) of a clip's root in its heading frame, and its mean yaw rate."""
+    from awd.style.gait import yaw_angle
+
+    yaw = yaw_angle(clip.root_quat)
+    v = clip.root_lin_vel
+    vx = np.cos(yaw) * v[:, 0] + np.sin(yaw) * v[:, 1]
+    vy = -np.sin(yaw) * v[:, 0] + np.cos(yaw) * v[:, 1]
+    return np.array([vx.mean(), vy.mean(), clip.root_ang_vel[:, 2].mean()])
+
+
+def write_dataset(results: list[dict], output: Path, tracker: str) -> None:
+    """The performed clips as `<name>.json` in `output` (created or replaced whole, atomically)."""
+    from awd.motion.clip import save_clip
+
+    kept = [r for r in results if r["clip"] is not None]
+    if not kept:
+        raise AwdError(output, None, "every performance fell: no clip to write (train the tracker longer)")
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent))
+    try:
+        for r in kept:
+            performed = r["clip"]
+            note = {"tracker": tracker, "source_clip": r["name"], "joint_rms_to_source": round(r["joint_rms"], 4)}
+            performed = replace(performed, metadata={**performed.metadata, "Performed": note})
+            save_clip(performed, staging / f"{r['name']}.json")
+        if output.exists():
+            shutil.rmtree(output)
+        staging.rename(output)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def format_results(results: list[dict]) -> str:
+    lines = ["| clip | joint rms (rad) | vx vy wz performed | vx vy wz source |", "| --- | ---: | --- | --- |"]
+    for r in results:
+        if r["clip"] is None:
+            lines.append(f"| {r['name']} | fell at {r['fell_at_s']:.2f} s | – | – |")
+            continue
+        v, s = (" ".join(f"{x:+.3f}" for x in r[key]) for key in ("velocity", "source_velocity"))
+        lines.append(f"| {r['name']} | {r['joint_rms']:.3f} | {v} | {s} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> list[dict]:
+    parser = argparse.ArgumentParser(prog="awd perform", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("tracker", help="a DucklingTrack checkpoint (.pth) or export folder")
+    parser.add_argument("-o", "--output", required=True, help="folder for the performed clips (replaced whole)")
+    parser.add_argument("--motion_file", help="dataset to perform (default: the one the tracker was trained on)")
+    parser.add_argument("--settle_s", type=float, default=0.2, help="seconds left out at each clip's start")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args(argv)
+    with exit_on_error():
+        from awd.motion.dataset import dataset_files, load_dataset
+        from awd.robot import load_robot_spec
+        from awd.style.judge import load_policy_under_test
+
+        policy = load_policy_under_test(args.tracker, args.motion_file)
+        if args.settle_s < 0:
+            raise AwdError(None, "--settle_s", f"expected a non-negative number of seconds, got {args.settle_s}")
+        spec = load_robot_spec(policy.env_config["env"].get("robot", "mini_bdx"))
+        clips = load_dataset(policy.motion_file, spec.joint_names)
+        names = [file.stem for file in dataset_files(policy.motion_file)]
+        results = perform(policy, names, clips, args.settle_s, args.threads)
+        print(format_results(results))
+        write_dataset(results, Path(args.output), Path(args.tracker).name)
+        kept = sum(r["clip"] is not None for r in results)
+        print(f"awd perform: {kept} of {len(results)} clips written to {args.output}")
+        return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+"""The motion tracker (DucklingTrack) and the performed clips it records (awd.style.perform)."""
+
+import shutil
+
+import numpy as np
+import pytest
+import torch
+
+from awd import DATA_DIR
+from awd.errors import AwdError
+from awd.utils.io import read_yaml
+from awd.utils.rotations import quat_to_matrix
+
+CLIPS = ("forward_medium", "standing")
+TRACKING = ("track_joint_pos", "track_joint_vel", "track_lin_vel", "track_yaw_rate", "track_height", "track_key_bodies")
+
+
+@pytest.fixture(scope="module")
+def two_clips(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("clips")
+    for name in CLIPS:
+        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", folder)
+    return folder
+
+
+def track_mapping(two_clips) -> dict:
+    mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_track.yaml")["env"]
+    return {**mapping, "motion_file": str(two_clips)}
+
+
+def tracker(two_clips, num_envs=2):
+    from awd.tasks import build_env
+
+    return build_env(track_mapping(two_clips), num_envs, seed=0)
+
+
+def term_values(env) -> dict[str, np.ndarray]:
+    _, terms = env.compute_reward(quat_to_matrix(env.engine.root_quat))
+    return {name: (terms[name] / env.cfg.rewards[name].weight).numpy() for name in TRACKING}
+
+
+def test_tracking_terms_peak_in_the_clip_state_and_drop_in_the_default_pose(two_clips):
+    env = tracker(two_clips)
+    env.play_clips([0, 0], start_s=1.0)  # forward_medium mid-stride, as the clip has it
+    in_clip = term_values(env)
+    for name, values in in_clip.items():
+        assert values.min() > 0.97, (name, values)
+    env.engine.reset_where(torch.tensor([True, False]), *env.reset_states.split(env.reset_states.default))
+    away = term_values(env)
+    assert away["track_joint_pos"][0] < 0.9 and away["track_joint_vel"][0] < 0.9
+    assert away["track_lin_vel"][0] < 0.1  # the clip walks at 0.185 m/s, the default pose stands
+    assert away["track_key_bodies"][0] < in_clip["track_key_bodies"][0]
+    assert away["track_joint_pos"][1] == pytest.approx(in_clip["track_joint_pos"][1])
+
+
+def test_the_observation_holds_the_next_frame_and_steps_advance_the_clip(two_clips):
+    env = tracker(two_clips)
+    env.play_clips([0, 1], start_s=0.5)
+    lib, dt = env.motion_lib, env.dt
+    start = env.observations.compute(env, quat_to_matrix(env.engine.root_quat))
+    obs, _, _, _ = env.step(torch.zeros(2, env.num_actions))
+    names = [name for name, _ in env.obs_parts]
+    begin = sum(size for name, size in env.obs_parts[:names.index("reference_joint_pos")])
+    n = env.num_actions
+    for observed, time in ((start, 0.5 + dt), (obs, 0.5 + 2 * dt)):
+        clip = lib.get_state(torch.tensor([0, 1]), torch.tensor([time, time]))
+        expected = clip.joint_pos - env.default_joint_pos
+        assert torch.allclose(observed[:, begin:begin + n], expected, atol=1e-5)
+    assert torch.allclose(env.clip_times, torch.tensor([0.5 + dt] * 2, dtype=torch.float64))
+
+
+def test_resets_start_inside_the_clip_with_an_episode_left(two_clips):
+    env = tracker(two_clips, num_envs=64)
+    env.reset()
+    lengths = env.motion_lib.lengths[env.clip_ids]
+    assert bool((env.clip_times <= lengths - env.cfg.episode_length_s + 1e-9).all())
+    assert len(set(env.clip_ids.tolist())) == 2
+    assert bool(env.last_reset_was_reference.all())
+
+
+def test_a_tracker_needs_clips(two_clips):
+    from awd.tasks import build_env
+
+    with pytest.raises(AwdError, match="motion_file"):
+        build_env({**track_mapping(two_clips), "motion_file": None, "init": {"mode": "Default"}}, 1)
+
+
+class StandStill:
+    name = "stand-still tracker"
+
+    def __init__(self, two_clips, task="DucklingTrack"):
+        self.env_config = {"env": {**track_mapping(two_clips), "task": task}, "source": "test"}
+        self.motion_file = two_clips
+
+    @staticmethod
+    def act(obs):
+        return torch.zeros(obs.shape[0], 16)
+
+
+def test_perform_records_each_clip_and_writes_a_dataset_that_loads(two_clips, tmp_path, spec):
+    from awd.motion.dataset import load_dataset
+    from awd.style.perform import perform, write_dataset
+
+    sources = load_dataset(two_clips, spec.joint_names)
+    results = perform(StandStill(two_clips), list(CLIPS), sources, settle_s=0.2)
+    assert [r["name"] for r in results] == list(CLIPS)
+    walked, stood = results
+    assert walked["clip"].num_frames == sources[0].num_frames - 10
+    assert walked["source_velocity"][0] == pytest.approx(0.185, abs=0.01)
+    assert abs(walked["velocity"][0]) < 0.05  # zero actions hold the default pose: no walking
+    assert stood["joint_rms"] < walked["joint_rms"]
+    output = tmp_path / "performed"
+    write_dataset(results, output, "tracker.pth")
+    loaded = load_dataset(output, spec.joint_names)
+    assert len(loaded) == 2 and loaded[0].metadata["Performed"]["source_clip"] == "forward_medium"
+    assert np.allclose(loaded[1].root_pos[0], stood["clip"].root_pos[0], atol=1e-6)
+
+
+def test_perform_refuses_another_task_and_writes_nothing_when_every_clip_fell(two_clips, tmp_path, spec):
+    from awd.style.perform import perform, write_dataset
+
+    with pytest.raises(AwdError, match="DucklingTrack"):
+        perform(StandStill(two_clips, task="DucklingCommand"), list(CLIPS), [], settle_s=0.0)
+    output = tmp_path / "none"
+    with pytest.raises(AwdError, match="every performance fell"):
+        write_dataset([{"name": "standing", "clip": None, "fell_at_s": 0.3}], output, "tracker.pth")
+    assert not output.exists() and not list(tmp_path.glob(".none.*"))
