@@ -396,3 +396,19 @@ def test_a_run_states_its_threads_and_openmp_threads_sleep_while_waiting():
     line = threads_line(env)
     assert line.startswith(f"threads: torch {torch.get_num_threads()} ") and "physics 3," in line
     assert f"wait policy {os.environ['OMP_WAIT_POLICY'].lower()}" in line
+
+
+def test_style_scalars_skip_ratios_to_a_clip_value_of_zero():
+    from awd.learning.style_monitor import style_scalars
+
+    def clip(clearance, policy_clearance, joint_error, baseline):
+        gait = {"stride_period": 0.43, "double_support": 0.2}
+        return {"fell": False, "pass": {"survived": True}, "held_rms": 0.01, "joint_error": joint_error,
+                "baseline_error": baseline, "clip": {**gait, "clearance": clearance},
+                "policy": {**gait, "clearance": policy_clearance}}
+
+    report = {"wall_s": 1.0, "extremes": [], "clips": [clip([0.0, 0.03], [0.01, 0.015], 0.05, 0.0),
+                                                        clip([0.03, 0.03], [0.03, 0.03], 0.05, 0.1)]}
+    scalars = style_scalars(report)  # a performed clip whose left foot never lifts: clearance 0
+    assert scalars["style/clearance_ratio"] == 0.75  # mean of 0.5 (the foot that lifts) and 1.0
+    assert scalars["style/joint_error_ratio"] == 0.5  # the clip with a zero baseline is left out

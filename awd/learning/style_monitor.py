@@ -34,16 +34,24 @@ def style_scalars(report: dict) -> dict[str, float]:
         values = [v for v in values if v is not None]
         return float(np.mean(values)) if values else float("nan")
 
+    def ratio(value, reference):  # None where the clip's own value is 0 (a foot it never lifts) or missing
+        return value / reference if value is not None and reference else None
+
+    def lowest(values):
+        values = [v for v in values if v is not None]
+        return min(values) if values else None
+
     scalars = {
         "style/clips_passed": mean([all(c["pass"].values()) for c in clips]),
         "style/extremes_passed": mean([all(e["pass"].values()) for e in extremes]),
-        "style/clearance_ratio": mean([min(p / c for p, c in zip(s["policy"]["clearance"], s["clip"]["clearance"]))
+        "style/clearance_ratio": mean([lowest([ratio(p, c) for p, c in zip(s["policy"]["clearance"],
+                                                                            s["clip"]["clearance"])])
                                        for s in stepping]),
         "style/double_support_gap": mean([abs(s["policy"]["double_support"] - s["clip"]["double_support"])
                                           for s in stepping]),
-        "style/stride_period_ratio": mean([s["policy"]["stride_period"] / s["clip"]["stride_period"]
-                                           if s["policy"]["stride_period"] else 0.0 for s in stepping]),
-        "style/joint_error_ratio": mean([s["joint_error"] / s["baseline_error"] for s in stepping]),
+        "style/stride_period_ratio": mean([ratio(s["policy"]["stride_period"] or 0.0, s["clip"]["stride_period"])
+                                           for s in stepping]),
+        "style/joint_error_ratio": mean([ratio(s["joint_error"], s["baseline_error"]) for s in stepping]),
         "style/held_rms": mean([c["held_rms"] for c in clips]),
         "style/judge_s": float(report["wall_s"]),
     }

@@ -1,0 +1,65 @@
+"""A style reward that cannot saturate: the distance from the policy's latest AMP frames to the nearest window of
+the dataset (reward term `motion_match`, weighted in the task's YAML like any other).
+
+The bank holds every window of `frames` consecutive AMP frames (newest first, 0.02-s steps) of every clip, each
+feature divided by its spread over the bank, next to its clip's mean velocity (vx, vy in the heading frame, yaw
+rate) in units of their spread times `command_weight`. Each step the policy's window (the newest `frames` of the
+task's AMP history) with the env's command in the same units is compared with all of them; the reward is
+exp(-d^2 / std^2) for the mean squared distance d^2 to the nearest one: 1 on the motion of a clip that walks at
+the commanded velocity, at any phase, and it does not depend on a discriminator that learns to separate
+everything (README "Style"). `command_weight` 0 matches any clip (tasks without commands). The bank is built
+once per task on the first call, outside any CUDA graph (the graph's warm-up steps call it first).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from awd.tasks.amp_features import window_from_motion
+from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
+from awd.utils.rotations import rotate_about_z, yaw_from_quat
+
+MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid trunk) counts in these units
+
+
+def clip_velocity(lib, clip: int, times: torch.Tensor) -> torch.Tensor:
+    """(3,) a clip's mean vx, vy in its heading frame and mean yaw rate over `times`."""
+    state = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)
+    planar = rotate_about_z(-yaw_from_quat(state.root_quat), state.root_lin_vel)[:, :2]
+    return torch.cat([planar, state.root_ang_vel[:, 2:]], dim=-1).mean(dim=0)
+
+
+class MotionBank:
+    def __init__(self, task, frames: int, command_weight: float):
+        lib, layout, dt = task.motion_lib, task.amp_layout, task.dt
+        self.frames = min(int(frames), layout.num_steps)
+        span = (self.frames - 1) * dt
+        windows, velocities = [], []
+        for clip in range(lib.num_clips):
+            times = torch.arange(span, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
+            ids = torch.full_like(times, clip, dtype=torch.long)
+            windows.append(window_from_motion(layout, lib, ids, times, dt)[:, :self.frames].flatten(1))
+            velocities.append(clip_velocity(lib, clip, times).expand(len(times), 3))
+        bank = torch.cat([torch.cat(windows), torch.cat(velocities)], dim=-1).to(task.device, task.dtype)
+        self.scale = 1.0 / bank.std(dim=0).clamp_min(MIN_SPREAD)
+        self.scale[-3:] *= command_weight
+        self.bank = bank * self.scale
+
+    def nearest_sq(self, amp_history: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
+        """(N,) mean squared normalised distance of each env's newest window and command to the nearest in the bank."""
+        query = torch.cat([amp_history[:, :self.frames].flatten(1), commands], dim=-1) * self.scale
+        return torch.cdist(query, self.bank).amin(dim=-1).square() / query.shape[-1]
+
+
+def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-d^2 / std^2), d^2 the mean squared normalised distance of the newest `frames` AMP frames and the command to
+    the nearest window of the dataset and its clip's velocity."""
+    task = inputs.task
+    bank = getattr(task, "motion_bank", None)
+    if bank is None:
+        bank = task.motion_bank = MotionBank(task, int(p["frames"]), p["command_weight"])
+    return torch.exp(-bank.nearest_sq(task.amp_history, inputs.commands) / p["std"] ** 2)
+
+
+TERMS["motion_match"] = RewardTerm(motion_match, {"std": 0.5, "frames": 2.0, "command_weight": 3.0},
+                                   ("std", "frames"))

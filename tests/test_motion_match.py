@@ -1,0 +1,46 @@
+"""The motion_match reward: distance to the nearest window of a clip at the commanded velocity."""
+
+import shutil
+
+import pytest
+import torch
+
+from awd import DATA_DIR
+from awd.utils.io import read_yaml
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    from awd.tasks import build_env
+
+    folder = tmp_path_factory.mktemp("clips")
+    for name in ("forward_medium", "standing"):
+        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", folder)
+    mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"]
+    mapping = {**mapping, "motion_file": str(folder), "init": {"mode": "Default"}}
+    mapping["rewards"] = {"motion_match": {"weight": 1.0, "std": 0.5, "frames": 2, "command_weight": 3.0}}
+    return build_env(mapping, 2, seed=0)
+
+
+def reward(env, commands):
+    env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
+    total, _ = env.compute_reward(torch.eye(3).expand(env.num_envs, 3, 3))
+    return total
+
+
+def test_the_clips_own_windows_score_one_and_standing_scores_by_the_command(env):
+    from awd.tasks.amp_features import window_from_motion
+
+    lib = env.motion_lib
+    env.reset()
+    walking = window_from_motion(env.amp_layout, lib, torch.tensor([0, 0]), torch.tensor([1.0, 2.0]), env.dt)
+    env.amp_history = walking.to(env.dtype)
+    first = reward(env, [[0.185, 0.0, 0.0]] * 2)
+    forward = env.motion_bank.bank[0, -3:] / env.motion_bank.scale[-3:]
+    assert forward[0] == pytest.approx(0.185, abs=0.005)  # forward_medium's mean velocity sits beside its windows
+    assert torch.allclose(reward(env, forward.expand(2, 3)), torch.ones(2), atol=1e-4)
+    assert bool((first > 0.9).all())
+    standing = window_from_motion(env.amp_layout, lib, torch.tensor([1, 1]), torch.tensor([1.0, 1.0]), env.dt)
+    env.amp_history = standing.to(env.dtype)
+    still, asked_to_walk = reward(env, [[0.0, 0.0, 0.0], [0.185, 0.0, 0.0]])
+    assert still > 0.99 and asked_to_walk < 0.5 * still
