@@ -67,6 +67,7 @@ def policy_env(task: str, env_mapping: dict, source: str | None, num_envs: int =
     env.setdefault("init", {})["mode"] = "Default"
     if not getattr(TASKS.get(task), "needs_clips", False):
         env["motion_file"] = None
+        env["rewards"] = without_clip_rewards(env.get("rewards") or {})
     if episode_length_s is not None:
         env["episode_length_s"] = episode_length_s
     if not command_timer:
@@ -75,6 +76,17 @@ def policy_env(task: str, env_mapping: dict, source: str | None, num_envs: int =
     options = {"num_threads": threads} if cpu and threads else {}
     return build_env(env, num_envs, device=device or ("cpu" if cpu else "cuda:0"), task=task, source=source,
                      seed=seed, engine_factory=partial(make_engine, engine, **options))
+
+
+def without_clip_rewards(rewards: dict) -> dict:
+    """The reward terms with those that read the clips switched off (a policy is judged without its dataset, and
+    judging reads no rewards)."""
+    from awd.tasks.rewards import TERMS
+
+    def off(entry):
+        return {**entry, "weight": 0.0} if isinstance(entry, dict) else 0.0
+
+    return {name: off(entry) if name in TERMS and TERMS[name].needs_clips else entry for name, entry in rewards.items()}
 
 
 def build_contract_env(task: str, env_mapping: dict, source: str | None):

@@ -44,3 +44,18 @@ def test_the_clips_own_windows_score_one_and_standing_scores_by_the_command(env)
     env.amp_history = standing.to(env.dtype)
     still, asked_to_walk = reward(env, [[0.0, 0.0, 0.0], [0.185, 0.0, 0.0]])
     assert still > 0.99 and asked_to_walk < 0.5 * still
+
+
+def test_it_needs_clips_and_judging_envs_switch_it_off():
+    from awd.errors import AwdError
+    from awd.loader import policy_env
+    from awd.tasks import env_config_from_mapping
+
+    mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"]
+    mapping["rewards"] = {**mapping["rewards"], "motion_match": {"weight": 1.0}}
+    with pytest.raises(AwdError, match="env.rewards.motion_match: this term reads the clips"):
+        env_config_from_mapping({**mapping, "motion_file": None, "init": {"mode": "Default"}}, "cfg.yaml")
+    judged = policy_env("DucklingCommand", mapping, "cfg.yaml")  # a policy trained with it is judged without clips
+    assert judged.motion_lib is None and judged.cfg.rewards["motion_match"].weight == 0.0
+    judged.reset()
+    judged.step(torch.zeros(1, judged.num_actions))

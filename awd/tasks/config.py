@@ -239,6 +239,11 @@ def _validate(cfg: EnvConfig) -> None:
         fail("motion_file", f"init.mode {cfg.init.mode} needs a motion_file (or use init.mode: Default)")
     if cfg.task == "DucklingViewMotion" and cfg.motion_file is None:
         fail("motion_file", "DucklingViewMotion needs a motion_file")
+    from awd.tasks.rewards import TERMS
+
+    for name, term in cfg.rewards.items():
+        if term.weight and TERMS[name].needs_clips and cfg.motion_file is None:
+            fail(f"rewards.{name}", "this term reads the clips: it needs a motion_file (or weight 0)")
     if cfg.termination.max_tilt > math.pi:
         fail("termination.max_tilt", f"expected an angle <= pi rad (<= 0 disables), got {cfg.termination.max_tilt}")
     if cfg.termination.grace_steps < 0:

@@ -62,4 +62,4 @@ def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 
 TERMS["motion_match"] = RewardTerm(motion_match, {"std": 0.5, "frames": 2.0, "command_weight": 3.0},
-                                   ("std", "frames"))
+                                   ("std", "frames"), needs_clips=True)

@@ -46,6 +46,7 @@ class RewardTerm:
     fn: Callable[[RewardInputs, dict], torch.Tensor]
     params: dict[str, float] = field(default_factory=dict)
     positive: tuple[str, ...] = ()  # parameters that must be > 0
+    needs_clips: bool = False  # reads the motion library (off in envs built without clips: awd.loader.policy_env)
 
 
 def _sq(x: torch.Tensor) -> torch.Tensor:
