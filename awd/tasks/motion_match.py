@@ -17,16 +17,14 @@ import torch
 
 from awd.tasks.amp_features import window_from_motion
 from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
-from awd.utils.rotations import rotate_about_z, yaw_from_quat
+from awd.tasks.tracking import heading_velocity
 
 MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid trunk) counts in these units
 
 
 def clip_velocity(lib, clip: int, times: torch.Tensor) -> torch.Tensor:
     """(3,) a clip's mean vx, vy in its heading frame and mean yaw rate over `times`."""
-    state = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)
-    planar = rotate_about_z(-yaw_from_quat(state.root_quat), state.root_lin_vel)[:, :2]
-    return torch.cat([planar, state.root_ang_vel[:, 2:]], dim=-1).mean(dim=0)
+    return heading_velocity(lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)).mean(dim=0)
 
 
 class MotionBank:

@@ -107,16 +107,10 @@ class DucklingTrack(DucklingTask):
 
 
 def heading_velocity(state) -> torch.Tensor:
-    """(N, 3): a state's planar root velocity in its heading frame and its yaw rate."""
+    """(N, 3): the planar root velocity in the heading frame and the yaw rate of a MotionState or an engine."""
     heading = yaw_from_quat(state.root_quat)
     lin = rotate_about_z(-heading, state.root_lin_vel)
     return torch.cat([lin[:, :2], state.root_ang_vel[:, 2:3]], dim=-1)
-
-
-def _robot_heading_velocity(engine) -> torch.Tensor:
-    heading = yaw_from_quat(engine.root_quat)
-    lin = rotate_about_z(-heading, engine.root_lin_vel)
-    return torch.cat([lin[:, :2], engine.root_ang_vel[:, 2:3]], dim=-1)
 
 
 def _bodies_in_heading(root_pos, root_quat, body_pos) -> torch.Tensor:
@@ -141,7 +135,7 @@ def track_joint_vel(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 def track_lin_vel(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """exp(-|v_xy - v_xy clip|^2 / std^2), each in its own heading frame."""
-    error = _robot_heading_velocity(inputs.task.engine)[:, :2] - heading_velocity(inputs.task.reference())[:, :2]
+    error = heading_velocity(inputs.task.engine)[:, :2] - heading_velocity(inputs.task.reference())[:, :2]
     return _kernel((error ** 2).sum(-1), p["std"])
 
 
