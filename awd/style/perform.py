@@ -28,6 +28,7 @@ def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, t
     """Every clip played by the tracker `policy` (a PolicyUnderTest of a DucklingTrack checkpoint or export), one env
     per clip on CPU MuJoCo; per clip {name, clip (the performed Clip, or None if it fell), fell_at_s, rows}."""
     from awd.motion.clip import clip_from_positions
+    from awd.style.judge import GaitRecorder
     from awd.tasks import build_env
 
     if policy.env_config["env"].get("task") != "DucklingTrack":
@@ -39,54 +40,44 @@ def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, t
     torch.set_num_threads(threads)
     env = build_env(mapping, len(clips), source=policy.env_config.get("source"), seed=0)
     env.play_clips(torch.arange(len(clips)))
-    engine, dt = env.engine, env.dt
-    feet = [engine.body_index(name) for name in env.spec.foot_bodies]
-    origins = env.reset_states.env_origins.clone()
-    frames, fell_at = [], np.full(len(clips), np.nan)
+    recorder, dt = GaitRecorder(env.engine, env.spec.foot_bodies, env.dt), env.dt
+    fell_at = np.full(len(clips), np.nan)
     steps = int(round(max(clip.duration for clip in clips) / dt))
     obs = env.compute_observations()
     for step in range(steps + 1):
-        frames.append([t.clone() for t in (engine.root_pos - origins, engine.root_quat, engine.joint_pos,
-                                           engine.body_pos[:, feet] - origins.unsqueeze(1), engine.foot_contacts)])
+        recorder.record()
         if step == steps:
             break
         obs, _, _, infos = env.step(policy.act(obs).to(env.device))
         fell = infos["terminate"].cpu().numpy().astype(bool)
         fell_at = np.where(fell & np.isnan(fell_at), (step + 1) * dt, fell_at)
-    arrays = [torch.stack([f[i] for f in frames], 1).double().cpu().numpy() for i in range(5)]
+    origins = env.reset_states.env_origins.double().cpu().numpy()
     skip = int(round(settle_s / dt))
     results = []
-    for index, (name, source) in enumerate(zip(clip_names, clips)):
-        count = int(round(source.duration / dt)) + 1
+    for index, (name, source, gait) in enumerate(zip(clip_names, clips, recorder.gaits())):
         if not np.isnan(fell_at[index]) and fell_at[index] <= source.duration:
             results.append({"name": name, "clip": None, "fell_at_s": float(fell_at[index])})
             continue
-        root_pos, root_quat, joint_pos, foot_pos, contacts = (a[index, skip:count] for a in arrays)
-        performed = clip_from_positions(1.0 / dt, source.joint_names, root_pos, root_quat, joint_pos, foot_pos,
-                                        contacts.astype(np.float64), robot=source.robot, weight=source.weight,
-                                        loop_mode="Clamp", metadata=dict(source.metadata))
+        g = gait.frames(skip, int(round(source.duration / dt)) + 1)
+        origin = origins[index]
+        performed = clip_from_positions(1.0 / dt, source.joint_names, g.root_pos - origin, g.root_quat, g.joint_pos,
+                                        g.foot_pos - origin, g.foot_contacts.astype(np.float64), robot=source.robot,
+                                        weight=source.weight, loop_mode="Clamp", metadata=dict(source.metadata))
         results.append({"name": name, "clip": performed, "fell_at_s": None, **compare_to_source(performed, source)})
     return results
 
 
 def compare_to_source(performed, source) -> dict:
-    """Joint RMS (rad) against the source at the same times, and both mean planar velocities (m/s, heading frame)."""
+    """Joint RMS (rad) against the source at the same times, and both mean velocities (vx, vy in the heading frame,
+    wz; awd.style.gait.yaw_frame_velocity)."""
+    from awd.style.gait import yaw_frame_velocity
+
     times = np.arange(performed.num_frames) / performed.fps + (source.duration - performed.duration)
     source_joints = np.stack([np.interp(times, np.arange(source.num_frames) / source.fps, source.joint_pos[:, j])
                               for j in range(source.joint_pos.shape[1])], axis=-1)
     return {"joint_rms": float(np.sqrt(((performed.joint_pos - source_joints) ** 2).mean())),
-            "velocity": mean_velocity(performed).tolist(), "source_velocity": mean_velocity(source).tolist()}
-
-
-def mean_velocity(clip) -> np.ndarray:
-    """Mean (vx, vy) of a clip's root in its heading frame, and its mean yaw rate."""
-    from awd.style.gait import yaw_angle
-
-    yaw = yaw_angle(clip.root_quat)
-    v = clip.root_lin_vel
-    vx = np.cos(yaw) * v[:, 0] + np.sin(yaw) * v[:, 1]
-    vy = -np.sin(yaw) * v[:, 0] + np.cos(yaw) * v[:, 1]
-    return np.array([vx.mean(), vy.mean(), clip.root_ang_vel[:, 2].mean()])
+            "velocity": yaw_frame_velocity(performed).mean(axis=0).tolist(),
+            "source_velocity": yaw_frame_velocity(source).mean(axis=0).tolist()}
 
 
 def write_dataset(results: list[dict], output: Path, tracker: str) -> None:

@@ -37,15 +37,15 @@ class DucklingTrack(DucklingTask):
         self.clip_ids = torch.zeros(int(engine.num_envs), dtype=torch.long, device=motion_lib.device)
         self.clip_times = torch.zeros(int(engine.num_envs), dtype=torch.float64, device=motion_lib.device)
         super().__init__(cfg, engine, motion_lib, spec)
-        self.reference_now = self._reference_at(0.0)
-        self.reference_next = self._reference_at(self.dt)
+        self._refresh_references()
 
     # ------------------------------------------------------------------------------------------ reference
 
-    def _reference_at(self, ahead: float) -> torch.Tensor:
-        """Packed clip states (N, P) at each env's clip time + `ahead` seconds, on the task's device."""
-        packed = self.motion_lib.get_window_packed(self.clip_ids, self.clip_times + ahead, 1, self.dt)
-        return packed[:, 0].to(self.device, self.dtype)
+    def _refresh_references(self) -> None:
+        """Packed clip states (N, P) at each env's clip time (`reference_now`) and one step later (`reference_next`),
+        on the task's device: one interpolation of a two-frame window."""
+        packed = self.motion_lib.get_window_packed(self.clip_ids, self.clip_times + self.dt, 2, self.dt)
+        self.reference_next, self.reference_now = packed.to(self.device, self.dtype).unbind(1)
 
     def reference(self, which: str = "now"):
         """The MotionState of the clip at the current step (`now`) or the next (`next`): views of the packed rows."""
@@ -79,14 +79,12 @@ class DucklingTrack(DucklingTask):
         self._reset_amp_history(mask, mask, window, root_matrix)
         self._reset_buffers(mask)
         self.randomization.reset(mask)
-        self.reference_now = self._reference_at(0.0)
-        self.reference_next = self._reference_at(self.dt)
+        self._refresh_references()
         return root_matrix
 
     def update_task(self) -> None:
         self.clip_times = self.clip_times + self.dt
-        self.reference_now = self.reference_next
-        self.reference_next = self._reference_at(self.dt)
+        self._refresh_references()
 
     # ------------------------------------------------------------------------------------------ observation
 
