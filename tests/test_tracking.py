@@ -12,7 +12,8 @@ from awd.utils.io import read_yaml
 from awd.utils.rotations import quat_to_matrix
 
 CLIPS = ("forward_medium", "standing")
-TRACKING = ("track_joint_pos", "track_joint_vel", "track_lin_vel", "track_yaw_rate", "track_height", "track_key_bodies")
+TRACKING = ("track_joint_pos", "track_joint_vel", "track_lin_vel", "track_yaw_rate", "track_height", "track_key_bodies",
+            "track_feet_height")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,19 @@ def test_tracking_terms_peak_in_the_clip_state_and_drop_in_the_default_pose(two_
     assert away["track_joint_pos"][0] < 0.9 and away["track_joint_vel"][0] < 0.9
     assert away["track_lin_vel"][0] < 0.1  # the clip walks at 0.185 m/s, the default pose stands
     assert away["track_key_bodies"][0] < in_clip["track_key_bodies"][0]
+    assert away["track_feet_height"][0] < 0.3  # the clip's right foot is 20 mm up in its swing, the robot's is down
     assert away["track_joint_pos"][1] == pytest.approx(in_clip["track_joint_pos"][1])
+
+
+def test_contacts_score_the_share_of_feet_in_the_clips_contact_state():
+    from types import SimpleNamespace
+
+    from awd.tasks.tracking import track_contacts
+
+    clip = SimpleNamespace(foot_contacts=torch.tensor([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]]))
+    engine = SimpleNamespace(foot_contacts=torch.tensor([[True, False], [True, False], [False, False]]))
+    inputs = SimpleNamespace(task=SimpleNamespace(reference=lambda: clip, engine=engine), joint_pos=torch.zeros(3, 1))
+    assert track_contacts(inputs, {}).tolist() == [1.0, 0.5, 0.0]
 
 
 def test_the_observation_holds_the_next_frame_and_steps_advance_the_clip(two_clips):
@@ -109,6 +122,8 @@ def test_perform_records_each_clip_and_writes_a_dataset_that_loads(two_clips, tm
     assert walked["source_velocity"][0] == pytest.approx(0.185, abs=0.01)
     assert abs(walked["velocity"][0]) < 0.05  # zero actions hold the default pose: no walking
     assert stood["joint_rms"] < walked["joint_rms"]
+    assert walked["source_feet"]["clearance"] == pytest.approx(0.030, abs=0.002)  # the clip lifts its feet 30 mm
+    assert walked["feet"]["clearance"] < 0.005 and walked["feet"]["double_support"] > 0.9  # held pose: feet down
     output = tmp_path / "performed"
     write_dataset(results, output, "tracker.pth")
     loaded = load_dataset(output, spec.joint_names)

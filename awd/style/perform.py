@@ -68,16 +68,22 @@ def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, t
 
 
 def compare_to_source(performed, source) -> dict:
-    """Joint RMS (rad) against the source at the same times, and both mean velocities (vx, vy in the heading frame,
-    wz; awd.style.gait.yaw_frame_velocity)."""
-    from awd.style.gait import yaw_frame_velocity
+    """Joint RMS (rad) against the source at the same times; both mean velocities (vx, vy in the heading frame, wz;
+    awd.style.gait.yaw_frame_velocity), the lower swing clearance of the two feet (m) and double-support shares."""
+    from awd.style.gait import Gait, gait_stats, yaw_frame_velocity
+
+    def feet(clip) -> dict:
+        stats = gait_stats(Gait(1.0 / clip.fps, clip.root_pos, clip.root_quat, clip.root_lin_vel, clip.root_ang_vel,
+                                clip.joint_pos, clip.foot_pos, clip.foot_contacts > 0.5))
+        return {"clearance": min(stats.clearance), "double_support": stats.double_support}
 
     times = np.arange(performed.num_frames) / performed.fps + (source.duration - performed.duration)
     source_joints = np.stack([np.interp(times, np.arange(source.num_frames) / source.fps, source.joint_pos[:, j])
                               for j in range(source.joint_pos.shape[1])], axis=-1)
     return {"joint_rms": float(np.sqrt(((performed.joint_pos - source_joints) ** 2).mean())),
             "velocity": yaw_frame_velocity(performed).mean(axis=0).tolist(),
-            "source_velocity": yaw_frame_velocity(source).mean(axis=0).tolist()}
+            "source_velocity": yaw_frame_velocity(source).mean(axis=0).tolist(),
+            "feet": feet(performed), "source_feet": feet(source)}
 
 
 def write_dataset(results: list[dict], output: Path, tracker: str) -> None:
@@ -103,13 +109,17 @@ def write_dataset(results: list[dict], output: Path, tracker: str) -> None:
 
 
 def format_results(results: list[dict]) -> str:
-    lines = ["| clip | joint rms (rad) | vx vy wz performed | vx vy wz source |", "| --- | ---: | --- | --- |"]
+    lines = ["| clip | joint rms (rad) | vx vy wz performed | vx vy wz source | clearance mm performed / source "
+             "| double support performed / source |", "| --- | ---: | --- | --- | --- | --- |"]
     for r in results:
         if r["clip"] is None:
-            lines.append(f"| {r['name']} | fell at {r['fell_at_s']:.2f} s | – | – |")
+            lines.append(f"| {r['name']} | fell at {r['fell_at_s']:.2f} s | – | – | – | – |")
             continue
         v, s = (" ".join(f"{x:+.3f}" for x in r[key]) for key in ("velocity", "source_velocity"))
-        lines.append(f"| {r['name']} | {r['joint_rms']:.3f} | {v} | {s} |")
+        mine, theirs = r["feet"], r["source_feet"]
+        clearance = f"{1000 * mine['clearance']:.0f} / {1000 * theirs['clearance']:.0f}"
+        support = f"{mine['double_support']:.2f} / {theirs['double_support']:.2f}"
+        lines.append(f"| {r['name']} | {r['joint_rms']:.3f} | {v} | {s} | {clearance} | {support} |")
     return "\n".join(lines)
 
 

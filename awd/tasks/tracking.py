@@ -4,7 +4,8 @@ Each episode starts in a clip's state at a random time (at least `episode_length
 sees, besides its own joints, the clip's next frame: joint angles, root velocity in the clip's heading frame and
 root height. Its reward terms (registered in awd.tasks.rewards.TERMS, weighted in the task's YAML) compare the
 robot after each step with the clip at the same time: joint angles and velocities, root velocity, trunk height and
-the key bodies (feet) relative to the root in the heading frame, each exp(-err^2 / std^2).
+the key bodies (feet) relative to the root in the heading frame, the feet's height above the floor, each
+exp(-err^2 / std^2), and the feet's contacts.
 
 The tracker exists to perform the clips in physics, within the robot's actuators (awd.style.perform): what it
 does at each clip is a physically consistent version of that clip, which an AMP discriminator cannot separate from
@@ -157,6 +158,20 @@ def track_key_bodies(inputs: RewardInputs, p: dict) -> torch.Tensor:
     return _kernel(((mine - theirs) ** 2).sum((-1, -2)), p["std"])
 
 
+def track_feet_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-sum (z - z_clip)^2 / std^2) of the feet above the floor: the swing's lift, which the key bodies (relative
+    to the root) leave to the root's height."""
+    task = inputs.task
+    heights = task.engine.body_pos[:, task.foot_body_indices, 2]
+    return _kernel(((heights - task.reference().foot_pos[..., 2]) ** 2).sum(-1), p["std"])
+
+
+def track_contacts(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """The share of feet whose contact with the floor is the clip's (stance and swing timing)."""
+    reference = inputs.task.reference().foot_contacts > 0.5
+    return (inputs.task.engine.foot_contacts == reference).to(reference.device, inputs.joint_pos.dtype).mean(-1)
+
+
 TRACKING_TERMS = {
     "track_joint_pos": RewardTerm(track_joint_pos, {"std": 0.7}, ("std",)),
     "track_joint_vel": RewardTerm(track_joint_vel, {"std": 5.0}, ("std",)),
@@ -164,6 +179,8 @@ TRACKING_TERMS = {
     "track_yaw_rate": RewardTerm(track_yaw_rate, {"std": 0.5}, ("std",)),
     "track_height": RewardTerm(track_height, {"std": 0.02}, ("std",)),
     "track_key_bodies": RewardTerm(track_key_bodies, {"std": 0.05}, ("std",)),
+    "track_feet_height": RewardTerm(track_feet_height, {"std": 0.015}, ("std",)),
+    "track_contacts": RewardTerm(track_contacts),
 }
 TERMS.update(TRACKING_TERMS)
 register(DucklingTrack)
