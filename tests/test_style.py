@@ -115,7 +115,8 @@ def test_an_export_folder_is_judged_against_its_hashed_dataset(trained_checkpoin
 
     folder = export_checkpoint(trained_checkpoint, tmp_path / "export")
     metadata = json.loads((folder / "policy.json").read_text())
-    assert metadata["dataset"]["path"].endswith("motions/mini_bdx") and len(metadata["dataset"]["sha256"]) == 64
+    assert metadata["dataset"]["path"].endswith("motions/mini_bdx_performed")
+    assert len(metadata["dataset"]["sha256"]) == 64
     from_export = judge_style(load_policy_under_test(folder), dataclasses.replace(SHORT, classifier=False))
     from_checkpoint = judge_style(load_policy_under_test(trained_checkpoint), dataclasses.replace(SHORT,
                                                                                                   classifier=False))

@@ -49,7 +49,7 @@ from awd.tasks.feet import FootTracker
 from awd.tasks.observations import ObsTerm, Observations, base_terms, foot_contacts_term
 from awd.tasks.randomization import DomainRandomization, Draws
 from awd.tasks.reset_states import ResetStates
-from awd.tasks.rewards import RewardInputs, compute_rewards
+from awd.tasks.rewards import RewardInputs, compute_rewards, prepare_rewards
 from awd.utils.rotations import quat_to_matrix, rotate_about_z, yaw_from_matrix, yaw_from_quat
 
 
@@ -137,6 +137,7 @@ class DucklingTask:
         self.last_reset_was_reference = self._zeros(N, dtype=torch.bool)
         self.termination_requests = self._zeros(N, dtype=torch.bool)
         self.reset_states = ResetStates(self, self.draws)
+        prepare_rewards(self, self.cfg.rewards)
 
     @property
     def reward_names(self) -> list[str]:

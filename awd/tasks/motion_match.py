@@ -8,7 +8,7 @@ task's AMP history) with the env's command in the same units is compared with al
 exp(-d^2 / std^2) for the mean squared distance d^2 to the nearest one: 1 on the motion of a clip that walks at
 the commanded velocity, at any phase, and it does not depend on a discriminator that learns to separate
 everything (README "Style"). `command_weight` 0 matches any clip (tasks without commands). The bank is built
-once per task on the first call, outside any CUDA graph (the graph's warm-up steps call it first).
+once, when the task is made (the term's `prepare`), so no step waits for it.
 """
 
 from __future__ import annotations
@@ -53,11 +53,12 @@ def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """exp(-d^2 / std^2), d^2 the mean squared normalised distance of the newest `frames` AMP frames and the command to
     the nearest window of the dataset and its clip's velocity."""
     task = inputs.task
-    bank = getattr(task, "motion_bank", None)
-    if bank is None:
-        bank = task.motion_bank = MotionBank(task, int(p["frames"]), p["command_weight"])
-    return torch.exp(-bank.nearest_sq(task.amp_history, inputs.commands) / p["std"] ** 2)
+    return torch.exp(-task.motion_bank.nearest_sq(task.amp_history, inputs.commands) / p["std"] ** 2)
+
+
+def build_bank(task, p: dict) -> None:
+    task.motion_bank = MotionBank(task, int(p["frames"]), p["command_weight"])
 
 
 TERMS["motion_match"] = RewardTerm(motion_match, {"std": 0.5, "frames": 2.0, "command_weight": 3.0},
-                                   ("std", "frames"), needs_clips=True)
+                                   ("std", "frames"), needs_clips=True, prepare=build_bank)

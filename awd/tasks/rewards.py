@@ -47,6 +47,7 @@ class RewardTerm:
     params: dict[str, float] = field(default_factory=dict)
     positive: tuple[str, ...] = ()  # parameters that must be > 0
     needs_clips: bool = False  # reads the motion library (off in envs built without clips: awd.loader.policy_env)
+    prepare: Callable[[Any, dict], None] | None = None  # builds the term's state once, when the task is made
 
 
 def _sq(x: torch.Tensor) -> torch.Tensor:
@@ -165,6 +166,14 @@ TERMS: dict[str, RewardTerm] = {
     "root_ang_vel": RewardTerm(root_ang_vel),
     "alive": RewardTerm(alive),
 }
+
+
+def prepare_rewards(task, terms: dict) -> None:
+    """Build the state of every active term that has one (motion_match's bank of clip windows) when the task is
+    made, so that no step waits for it."""
+    for name, term in terms.items():
+        if term.weight and TERMS[name].prepare is not None:
+            TERMS[name].prepare(task, term.params)
 
 
 def compute_rewards(terms: dict, inputs: RewardInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
