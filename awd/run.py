@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import shutil
 import sys
 import time
@@ -88,8 +89,11 @@ def choose_devices(args) -> tuple[str, str, str]:
     if entry.accelerator and args.sim_device is None and not torch.cuda.is_available():
         raise AwdError(None, "--engine", f"{engine} found no CUDA GPU here: use --sim_device cpu (its CPU "
                        "backend, slow) or --engine mujoco")
-    sim_device = args.sim_device or ("cuda:0" if entry.accelerator else "cpu")
-    rl_device = args.rl_device or ("cuda:0" if torch.cuda.is_available() else "cpu")
+    from awd.learning.distributed import ranks
+
+    gpu = f"cuda:{ranks().local_rank}"  # cuda:LOCAL_RANK under torchrun
+    sim_device = args.sim_device or (gpu if entry.accelerator else "cpu")
+    rl_device = args.rl_device or (gpu if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device
 
 
@@ -221,6 +225,21 @@ def create_run_dir(parent: Path, name: str) -> Path:
     raise AwdError(parent, None, f"could not create a run folder named {name} (1000 exist)")
 
 
+def seed_ranks_apart(config: dict, ranks) -> None:
+    """Under torchrun each rank seeds its envs and sampling with the run's seed + its rank (a run without a seed
+    takes rank 0's clock)."""
+    from awd.learning import distributed
+
+    if not distributed.active():
+        return
+    params, env = config["train"]["params"], config["env"]
+    base = params.get("seed")
+    base = distributed.broadcast_object(int(time.time()) if base is None else int(base))
+    params["seed"] = base + ranks.rank
+    if env.get("seed") is not None:
+        env["seed"] = int(env["seed"]) + ranks.rank
+
+
 def fall_rules(config: dict) -> str:
     from awd.robot import load_robot_spec
     from awd.tasks.config import env_config_from_mapping
@@ -240,17 +259,27 @@ def train(args, overrides: list[str]) -> None:
     if args.checkpoint and not Path(args.checkpoint).is_file():
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
     config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
+    from awd.learning import distributed
+
     run = config["train"]["params"]["config"]
-    run_dir = create_run_dir(*run_folder(args, config))
+    ranks = distributed.init(run["device"])
+    run_dir = distributed.broadcast_object(create_run_dir(*run_folder(args, config)) if ranks.is_main else None)
     run["train_dir"], run["full_experiment_name"] = str(run_dir.parent), run_dir.name
-    write_yaml_atomic(run_dir / "config.yaml", config)
-    print(f"awd: training {config['task']} with {run['num_actors']} envs on {config['engine']} "
+    seed_ranks_apart(config, ranks)
+    if ranks.is_main:
+        write_yaml_atomic(run_dir / "config.yaml", config)
+    else:
+        sys.stdout = open(os.devnull, "w")  # rank 0 alone prints; errors still reach stderr
+    envs = (f"{run['num_actors']} envs" if not distributed.active() else
+            f"{run['num_actors'] * ranks.world_size} envs ({ranks.world_size} ranks x {run['num_actors']})")
+    print(f"awd: training {config['task']} with {envs} on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     print(f"awd: {fall_rules(config)}", flush=True)
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
+        distributed.shutdown()
     except BaseException as error:
-        if not any((run_dir / "nn").glob("*.pth")):
+        if ranks.is_main and not any((run_dir / "nn").glob("*.pth")):
             shutil.rmtree(run_dir, ignore_errors=True)  # a run that saved nothing leaves nothing behind
         if type(error).__name__ == "OutOfMemoryError":  # torch.OutOfMemoryError, without importing torch here
             raise AwdError(None, "--num_envs", f"out of GPU memory with {run['num_actors']} envs: try a smaller "

@@ -42,6 +42,11 @@ CPU MuJoCo, policy on the CPU, torch 2.13 CPU, mujoco 4.0.0, load average about 
 On these shared cores training swung up to 30x between runs (train at 16 envs: 19 to 649 env-steps/s over five
 runs, its warm-up 3 to 54 s), the update dominating (default networks: critic and discriminator [1024, 512]);
 physics and task rates varied about 2x. The GPU tables belong in issue 4's closing note.
+
+Distributed mode: under torchrun (`torchrun --nproc_per_node N benchmarks/throughput.py --modes train ...`) every
+rank trains data-parallel (awd.learning.distributed) with `--num_envs` envs on its own device; rank 0 prints the
+rows, whose env count and env-steps/s are global. `--nproc_per_node 1` against the plain command measures what
+the distributed path costs on one GPU.
 """
 
 from __future__ import annotations
@@ -67,6 +72,7 @@ if __package__ in (None, ""):  # `python benchmarks/throughput.py` from a checko
 from awd.config import load_run_config  # noqa: E402
 from awd.engine import ENGINES  # noqa: E402
 from awd.errors import exit_on_error  # noqa: E402
+from awd.learning import distributed  # noqa: E402
 from awd.learning.amp_agent import AMPAgent  # noqa: E402
 from awd.learning.register import make_runner, register_env  # noqa: E402
 from awd.utils.cuda_graphs import SegmentedGraph  # noqa: E402
@@ -313,7 +319,8 @@ def bench_train(setup: Setup, num_envs: int, epochs: int, profile: Profile | Non
     horizon = int(setup.config["train"]["params"]["config"]["horizon_length"])
     first, timed = epoch_log.epochs[0], epoch_log.epochs[1:]
     seconds = sum(epoch.seconds for epoch in timed)
-    row = step_row(num_envs, "train", first.end - start, horizon * len(timed), seconds)
+    world = distributed.ranks().world_size  # under torchrun: every rank's envs, as the agent counts frames
+    row = step_row(num_envs * world, "train", first.end - start, horizon * len(timed), seconds)
     row.play_s = sum(epoch.play_s for epoch in timed) / len(timed)
     row.update_s = sum(epoch.update_s for epoch in timed) / len(timed)
     if epoch_log.profile is not None:
@@ -443,8 +450,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--profile_dir", type=Path, help="with --profile: write chrome traces here")
     parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. train.params.config.mini_epochs=4")
     args = parser.parse_args(argv)
-    args.device = args.device or ("cuda:0" if args.engine == "mujoco_warp" else "cpu")
-    args.rl_device = args.rl_device or ("cuda:0" if cuda else "cpu")
+    gpu = f"cuda:{distributed.ranks().local_rank}"  # cuda:LOCAL_RANK under torchrun
+    args.device = args.device or (gpu if args.engine == "mujoco_warp" else "cpu")
+    args.rl_device = args.rl_device or (gpu if cuda else "cpu")
     return args
 
 
@@ -452,6 +460,8 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     command = shlex.join(["python", *sys.argv] if argv is None else ["throughput.py", *argv])
     with exit_on_error():
+        if not distributed.init(args.rl_device).is_main:
+            sys.stdout = open(os.devnull, "w")  # rank 0 alone reports
         config = load_run_config(args.task, overrides=args.overrides)
         setup = Setup(args.engine, args.device, args.rl_device, config, args.seed, args.task)
         profile = Profile(args.profile_dir) if args.profile else None
@@ -465,6 +475,7 @@ def main(argv=None) -> None:
         print("versions: " + ", ".join(f"{name} {version}" for name, version in versions().items()))
         print(f"command: {command}\n")
         print(table(rows))
+        distributed.shutdown()
 
 
 if __name__ == "__main__":

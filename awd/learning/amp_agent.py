@@ -31,6 +31,7 @@ from awd.learning.progress import add_frame_rates, progress_line, threads_line, 
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.demo_buffer import DemoBuffer
+from awd.learning.distributed import DataParallel, summary_writer_on_main_rank_only
 from awd.learning.disc_noise import DiscNoise
 from awd.learning.replay_buffer import ReplayBuffer
 from awd.learning.resume_state import start_rollout
@@ -49,12 +50,14 @@ class AMPAgent(a2c_continuous.A2CAgent):
         config = params["config"]
         resolve_config(config)
         plain_params = to_plain({k: v for k, v in params.items() if k != "config"} | {"config": config})
-        a2c_common.ContinuousA2CBase.__init__(self, base_name, params)
+        with summary_writer_on_main_rank_only(a2c_common):
+            a2c_common.ContinuousA2CBase.__init__(self, base_name, params)
         self.amp = AMPSettings.from_config(config)
         torch.backends.cuda.matmul.fp32_precision = "tf32" if self.amp.tf32 else "ieee"
         self.plain_params = plain_params
         self.amp_space = self._amp_observation_space()
         self.model = self._build_model()
+        self.data_parallel = DataParallel(self._module())
         self.states = None
         self.init_rnn_from_model(self.model)
         self.last_lr = float(self.last_lr)
@@ -228,7 +231,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         advantages = self.discount_values(self.dones.float(), last_values, buffers["dones"].float(), values, rewards)
         batch_dict = self.experience_buffer.get_transformed_list(a2c_common.swap_and_flatten01, self.tensor_list)
         batch_dict["returns"] = a2c_common.swap_and_flatten01(advantages + values)
-        batch_dict["played_frames"] = self.batch_size
+        batch_dict["played_frames"] = self.batch_size * self.data_parallel.world_size
         batch_dict["step_time"] = step_time
         return batch_dict
 
@@ -281,6 +284,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
                 + (self.bounds_loss_coef or 0.0) * b_loss + self.amp.disc_coef * d_loss + s_loss)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.data_parallel.average_gradients()
         skipped = self.guarded_step(loss)
         mu, sigma = res["mus"].detach(), res["sigmas"].detach()
         with torch.no_grad():
@@ -298,7 +302,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def _graphs_usable(self) -> bool:
         """CUDA graphs replay fixed learning rates and coefficients: only with a constant schedule."""
-        return self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda" and not self._lr_scheduled()
+        return (self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda" and not self._lr_scheduled()
+                and not self.data_parallel.active)
 
     def calc_gradients(self, input_dict: dict) -> None:
         inputs = self._step_inputs(input_dict)
@@ -364,6 +369,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     # ------------------------------------------------------------------ loop, logging, checkpoints
     def train(self):
+        self.data_parallel.start()
         self.init_tensors()
         self.demo_buffer.fill(max(self.amp.amp_batch_size, 4096))  # full before the first epoch (AWD: near empty)
         self.obs = start_rollout(self, self.resume)
@@ -390,12 +396,15 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._write_stats(stats, epoch)
             log(progress_line(stats, epoch, self.max_epochs, self.frame, time.perf_counter() - start))
             self.watchdogs.after_epoch(stats, epoch)
+            stopped = self.data_parallel.any_rank(stop.requested)
             done = ((self.max_epochs != -1 and epoch >= self.max_epochs)
-                    or (self.max_frames != -1 and self.frame >= self.max_frames) or stop.requested)
+                    or (self.max_frames != -1 and self.frame >= self.max_frames) or stopped)
             self._save_checkpoints(epoch, final=done)
             if done:
-                log(f"training {'stopped by ' + stop.signal_name if stop.requested else 'finished'} at epoch "
-                    f"{epoch}, frame {self.frame}")
+                log(f"training {'stopped by ' + (stop.signal_name or 'another rank') if stopped else 'finished'} "
+                    f"at epoch {epoch}, frame {self.frame}")
+                if self.data_parallel.active:
+                    log(self.data_parallel.check_identical_weights())
                 self.style_monitor.poll(wait=True)
                 if self.writer is not None:
                     self.writer.close()  # drains tensorboardX's queue: every scalar is on disk
@@ -413,6 +422,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
     def _save_checkpoints(self, epoch: int, final: bool) -> None:
         """The latest checkpoint complete (resume); numbered ones (play, export) without what only a resume reads
         (RESUME_ONLY: the replay buffer, 0.3 GB at 200k rows, the optimiser state, ...)."""
+        if not self.data_parallel.ranks.is_main:
+            return
         latest, numbered = self.checkpoint_paths(epoch)
         every, interval = self.amp.save_latest_frequency, self.amp.save_latest_interval_s
         due = interval > 0 and time.perf_counter() - self._latest_saved_at >= interval

@@ -154,9 +154,14 @@ class AMPNetworkBuilder(network_builder.NetworkBuilder):
 
 
 class InPlaceRunningMeanStd(RunningMeanStd):
-    """rl_games' RunningMeanStd whose updates are written into its existing buffers."""
+    """rl_games' RunningMeanStd whose updates are written into its existing buffers; a `moments_reducer` (set by
+    data-parallel training, awd.learning.distributed) merges each batch's moments over the ranks first."""
+
+    moments_reducer = None
 
     def _update_mean_var_count_from_moments(self, mean, var, count, batch_mean, batch_var, batch_count: int):
+        if self.moments_reducer is not None:
+            batch_mean, batch_var, batch_count = self.moments_reducer(batch_mean, batch_var, batch_count)
         new_mean, new_var, new_count = super()._update_mean_var_count_from_moments(
             mean, var, count, batch_mean, batch_var, batch_count)
         mean.copy_(new_mean)
