@@ -39,6 +39,7 @@ from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.learning.style_termination import StyleTermination
 from awd.learning.symmetry import SymmetryLoss
+from awd.learning.vecenv import read_amp_infos
 from awd.learning.watchdogs import Watchdogs
 from awd.utils.cuda_graphs import GraphedStep
 
@@ -151,19 +152,6 @@ class AMPAgent(a2c_continuous.A2CAgent):
         """Observations on the agent's device (the env may simulate on another, e.g. CPU MuJoCo)."""
         return super().cast_obs(obs).to(self.ppo_device) if isinstance(obs, torch.Tensor) else super().cast_obs(obs)
 
-    def _read_amp_infos(self, infos: dict, dones: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        try:
-            amp_obs, terminate = infos["amp_obs"], infos["terminate"]
-        except (KeyError, TypeError):
-            raise AwdError(self.env_name, "infos",
-                           "env.step() must return infos with 'amp_obs' and 'terminate'") from None
-        amp_obs = torch.as_tensor(amp_obs, device=self.ppo_device, dtype=torch.float32)
-        if tuple(amp_obs.shape) != (self.num_actors, *self.amp_space.shape):
-            raise AwdError(self.env_name, "infos.amp_obs",
-                           f"expected shape {(self.num_actors, *self.amp_space.shape)}, found {tuple(amp_obs.shape)}")
-        terminate = torch.as_tensor(terminate, device=self.ppo_device).reshape(-1).bool()
-        return amp_obs, terminate & dones.bool()
-
     def _graph_rollout(self) -> None:
         """With `cuda_graphs` on CUDA: policy inference, and the env step where the env allows it, replayed as
         CUDA graphs during rollouts."""
@@ -193,7 +181,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             start = time.perf_counter()
             self.obs, rewards, self.dones, infos = self.env_step(res_dict["actions"])
             step_time += time.perf_counter() - start
-            amp_obs, falls = self._read_amp_infos(infos, self.dones)
+            amp_obs, falls = read_amp_infos(infos, self.dones, self.amp_space.shape, self.ppo_device, self.env_name)
             buffers["amp_obs"][n] = amp_obs
             self.style_termination.observe(amp_obs, self.dones)
             buffers["task_rewards"][n] = self.rewards_shaper(rewards)

@@ -20,6 +20,22 @@ REQUIRED = ("num_envs", "observation_space", "action_space", "amp_observation_sp
             "fetch_amp_obs_demo")
 
 
+def read_amp_infos(infos: dict, dones: torch.Tensor, amp_shape, device, env_name: str) -> tuple[torch.Tensor,
+                                                                                              torch.Tensor]:
+    """(amp_obs (N, *amp_shape) on `device`, falls (N,) bool) from a step's infos: the AMP observation and which
+    dones were terminations rather than timeouts."""
+    try:
+        amp_obs, terminate = infos["amp_obs"], infos["terminate"]
+    except (KeyError, TypeError):
+        raise AwdError(env_name, "infos", "env.step() must return infos with 'amp_obs' and 'terminate'") from None
+    amp_obs = torch.as_tensor(amp_obs, device=device, dtype=torch.float32)
+    if tuple(amp_obs.shape) != (len(dones), *amp_shape):
+        raise AwdError(env_name, "infos.amp_obs",
+                       f"expected shape {(len(dones), *amp_shape)}, found {tuple(amp_obs.shape)}")
+    terminate = torch.as_tensor(terminate, device=device).reshape(-1).bool()
+    return amp_obs, terminate & dones.bool()
+
+
 def check_env_contract(env, source: str = "env") -> None:
     """Raise AwdError naming the missing attributes/methods of an env that breaks the contract."""
     missing = [name for name in REQUIRED if not hasattr(env, name)]
