@@ -412,3 +412,17 @@ def test_style_scalars_skip_ratios_to_a_clip_value_of_zero():
     scalars = style_scalars(report)  # a performed clip whose left foot never lifts: clearance 0
     assert scalars["style/clearance_ratio"] == 0.75  # mean of 0.5 (the foot that lifts) and 1.0
     assert scalars["style/joint_error_ratio"] == 0.5  # the clip with a zero baseline is left out
+
+
+def test_amp_infos_give_falls_only_where_done_and_name_a_bad_field():
+    from awd.errors import AwdError
+    from awd.learning.vecenv import read_amp_infos
+
+    dones = torch.tensor([1, 1, 0], dtype=torch.uint8)
+    infos = {"amp_obs": torch.zeros(3, 4), "terminate": torch.tensor([True, False, True])}
+    amp_obs, falls = read_amp_infos(infos, dones, (4,), "cpu", "env")
+    assert amp_obs.shape == (3, 4) and falls.tolist() == [True, False, False]
+    with pytest.raises(AwdError, match=r"infos\.amp_obs.*expected shape \(3, 5\)"):
+        read_amp_infos(infos, dones, (5,), "cpu", "env")
+    with pytest.raises(AwdError, match="'amp_obs' and 'terminate'"):
+        read_amp_infos({"amp_obs": infos["amp_obs"]}, dones, (4,), "cpu", "env")
