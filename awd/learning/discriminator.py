@@ -100,6 +100,9 @@ class DiscLossWeights:
     loss: str = "bce"             # disc_loss: "bce" or "lsgan"
 
 
+CLEAN_ROWS = 256  # rows per side for the clean accuracies (a logged estimate, averaged over the epoch's steps)
+
+
 def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: torch.Tensor,
                        weights: DiscLossWeights) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """Loss on normalised AMP obs: agent (rollout + replay) against demo in the form `weights.loss`; plus
@@ -111,9 +114,11 @@ def discriminator_loss(disc: Discriminator, agent_obs: torch.Tensor, demo_obs: t
     """
     clean = {}
     if isinstance(weights.input_noise, torch.Tensor) or weights.input_noise > 0:  # instance noise, both sides
-        with torch.no_grad():
-            clean = {"disc_agent_acc_clean": (disc(agent_obs) < 0).float().mean(),
-                     "disc_demo_acc_clean": (disc(demo_obs) > 0).float().mean()}
+        with torch.no_grad():  # on the first CLEAN_ROWS of each side: two full passes cost 17 % of a CPU epoch
+            agent_rows = min(CLEAN_ROWS, len(agent_obs))
+            scores = disc(torch.cat([agent_obs[:CLEAN_ROWS], demo_obs[:CLEAN_ROWS]]))
+            clean = {"disc_agent_acc_clean": (scores[:agent_rows] < 0).float().mean(),
+                     "disc_demo_acc_clean": (scores[agent_rows:] > 0).float().mean()}
         agent_obs = agent_obs + weights.input_noise * torch.randn_like(agent_obs)
         demo_obs = demo_obs + weights.input_noise * torch.randn_like(demo_obs)
     demo_obs = demo_obs.detach().requires_grad_(True)
