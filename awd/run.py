@@ -271,7 +271,8 @@ def train(args, overrides: list[str]) -> None:
     else:
         sys.stdout = open(os.devnull, "w")  # rank 0 alone prints; errors still reach stderr
     envs = (f"{run['num_actors']} envs" if not distributed.active() else
-            f"{run['num_actors'] * ranks.world_size} envs ({ranks.world_size} ranks x {run['num_actors']})")
+            f"{run['num_actors'] * ranks.world_size} envs ({ranks.world_size} rank{'s' * (ranks.world_size > 1)} x "
+            f"{run['num_actors']})")
     print(f"awd: training {config['task']} with {envs} on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     print(f"awd: {fall_rules(config)}", flush=True)

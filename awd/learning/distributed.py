@@ -170,4 +170,4 @@ class DataParallel:
         differing = [rank for rank, other in enumerate(gathered) if not torch.equal(other, gathered[0])]
         if differing:
             raise AwdError("data-parallel training", "weights", f"ranks {differing} differ from rank 0 at the end")
-        return f"weights identical on {self.world_size} ranks"
+        return f"weights identical on {self.world_size} rank{'s' * (self.world_size > 1)}"
