@@ -59,3 +59,25 @@ def test_it_needs_clips_and_judging_envs_switch_it_off():
     assert judged.motion_lib is None and judged.cfg.rewards["motion_match"].weight == 0.0
     judged.reset()
     judged.step(torch.zeros(1, judged.num_actions))
+
+
+
+def test_stand_at_zero_leaves_the_clips_that_step_in_place_out_of_the_zero_command(tmp_path):
+    from awd.tasks import build_env
+    from awd.tasks.amp_features import window_from_motion
+
+    for name in ("in_place", "standing"):  # clips 0 and 1: both at zero velocity, one steps
+        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", tmp_path)
+    mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"]
+    scores = {}
+    for stand_at_zero in (0, 1):
+        term = {"weight": 1.0, "std": 0.5, "frames": 2, "command_weight": 3.0, "stand_at_zero": stand_at_zero}
+        env = build_env({**mapping, "motion_file": str(tmp_path), "init": {"mode": "Default"},
+                         "rewards": {"motion_match": term}}, 2, seed=0)
+        env.reset()
+        windows = window_from_motion(env.amp_layout, env.motion_lib, torch.tensor([0, 1]), torch.tensor([1.0, 1.0]),
+                                     env.dt)
+        env.amp_history = windows.to(env.dtype)
+        scores[stand_at_zero] = reward(env, [[0.0, 0.0, 0.0]] * 2)
+    assert scores[0][0] > 0.95 and scores[0][1] > 0.99  # stepping in place matches in_place
+    assert scores[1][0] < 0.1 and scores[1][1] > 0.99  # only standing is left for the zero command

@@ -7,7 +7,9 @@ rate) in units of their spread times `command_weight`. Each step the policy's wi
 task's AMP history) with the env's command in the same units is compared with all of them; the reward is
 exp(-d^2 / std^2) for the mean squared distance d^2 to the nearest one: 1 on the motion of a clip that walks at
 the commanded velocity, at any phase, and it does not depend on a discriminator that learns to separate
-everything (README "Style"). `command_weight` 0 matches any clip (tasks without commands). The bank is built
+everything (README "Style"). `command_weight` 0 matches any clip (tasks without commands). With `stand_at_zero` 1
+the clips that step at a velocity the command sampler zeroes (`in_place`, the slowest clips) leave the bank, so that
+the zero command matches the clips that stand, as the style judge has it (awd.style.judge). The bank is built
 once, when the task is made (the term's `prepare`), so no step waits for it.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import torch
 
+from awd.errors import AwdError
 from awd.tasks.amp_features import window_from_motion
 from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
 from awd.tasks.tracking import heading_velocity
@@ -27,17 +30,30 @@ def clip_velocity(lib, clip: int, times: torch.Tensor) -> torch.Tensor:
     return heading_velocity(lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)).mean(dim=0)
 
 
+def steps_at_a_zeroed_command(lib, clip: int, times: torch.Tensor, velocity: torch.Tensor, commands) -> bool:
+    """True for a clip that lifts a foot while its velocity is one the command sampler zeroes."""
+    zeroed = (float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel)
+    contacts = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times).foot_contacts
+    return zeroed and bool((contacts < 0.5).any())
+
+
 class MotionBank:
-    def __init__(self, task, frames: int, command_weight: float):
+    def __init__(self, task, frames: int, command_weight: float, stand_at_zero: bool = False):
         lib, layout, dt = task.motion_lib, task.amp_layout, task.dt
         self.frames = min(int(frames), layout.num_steps)
         span = (self.frames - 1) * dt
         windows, velocities = [], []
         for clip in range(lib.num_clips):
             times = torch.arange(span, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
+            velocity = clip_velocity(lib, clip, times)
+            if stand_at_zero and steps_at_a_zeroed_command(lib, clip, times, velocity, task.cfg.commands):
+                continue
             ids = torch.full_like(times, clip, dtype=torch.long)
             windows.append(window_from_motion(layout, lib, ids, times, dt)[:, :self.frames].flatten(1))
-            velocities.append(clip_velocity(lib, clip, times).expand(len(times), 3))
+            velocities.append(velocity.expand(len(times), 3))
+        if not windows:
+            raise AwdError(task.cfg.source, "env.rewards.motion_match.stand_at_zero",
+                           "every clip steps at a velocity the command sampler zeroes: no window is left to match")
         bank = torch.cat([torch.cat(windows), torch.cat(velocities)], dim=-1).to(task.device, task.dtype)
         self.scale = 1.0 / bank.std(dim=0).clamp_min(MIN_SPREAD)
         self.scale[-3:] *= command_weight
@@ -57,8 +73,9 @@ def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 
 def build_bank(task, p: dict) -> None:
-    task.motion_bank = MotionBank(task, int(p["frames"]), p["command_weight"])
+    task.motion_bank = MotionBank(task, int(p["frames"]), p["command_weight"], bool(p["stand_at_zero"]))
 
 
-TERMS["motion_match"] = RewardTerm(motion_match, {"std": 0.5, "frames": 2.0, "command_weight": 3.0},
+TERMS["motion_match"] = RewardTerm(motion_match, {"std": 0.5, "frames": 2.0, "command_weight": 3.0,
+                                                  "stand_at_zero": 0.0},
                                    ("std", "frames"), needs_clips=True, prepare=build_bank)
