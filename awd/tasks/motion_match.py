@@ -58,11 +58,15 @@ class MotionBank:
         self.scale = 1.0 / bank.std(dim=0).clamp_min(MIN_SPREAD)
         self.scale[-3:] *= command_weight
         self.bank = bank * self.scale
+        self.bank_t = self.bank.T.contiguous()
+        self.bank_sq = (self.bank * self.bank).sum(dim=-1)  # |b|^2, once: cdist recomputed it every step
 
     def nearest_sq(self, amp_history: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
-        """(N,) mean squared normalised distance of each env's newest window and command to the nearest in the bank."""
+        """(N,) mean squared normalised distance of each env's newest window and command to the nearest in the bank:
+        min over the bank of |b|^2 - 2 q.b, plus |q|^2, in one matrix product."""
         query = torch.cat([amp_history[:, :self.frames].flatten(1), commands], dim=-1) * self.scale
-        return torch.cdist(query, self.bank).amin(dim=-1).square() / query.shape[-1]
+        nearest = torch.addmm(self.bank_sq, query, self.bank_t, alpha=-2.0).amin(dim=-1) + (query * query).sum(-1)
+        return nearest.clamp_min(0.0) / query.shape[-1]
 
 
 def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
