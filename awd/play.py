@@ -182,12 +182,27 @@ def play_headless(player: Player, settings: PlaySettings) -> None:
             print(" | ".join(f"{k} {v}" for k, v in zip(labels.splitlines(), values.splitlines())), flush=True)
 
 
-def _tracking_camera(camera, model, body: str) -> None:
+def _tracking_camera(camera, model, data, body: str) -> None:
+    """A camera that follows `body` from a distance that frames the whole robot as it stands in `data`: its feet
+    and its top within the view, at least 1.2 m (the duck's view)."""
     import mujoco
 
     camera.type = mujoco.mjtCamera.mjCAMERA_TRACKING
     camera.trackbodyid = model.body(body).id
-    camera.distance, camera.elevation, camera.azimuth = 1.2, -15.0, 135.0
+    camera.distance, camera.elevation, camera.azimuth = framing_distance(model, data, body), -15.0, 135.0
+
+
+def framing_distance(model, data, body: str, margin: float = 1.3, nearest: float = 1.2) -> float:
+    """The camera distance at which the robot's extent above and below `body` (floor to the top of its highest
+    geom) fills at most 1 / `margin` of half the vertical field of view."""
+    import mujoco
+
+    mujoco.mj_kinematics(model, data)
+    robot = model.geom_bodyid > 0  # the world's geoms (the floor) do not count
+    top = float((data.geom_xpos[robot, 2] + model.geom_rbound[robot]).max()) if robot.any() else 0.0
+    centre = float(data.xpos[model.body(body).id, 2])
+    extent = max(centre, top - centre)
+    return max(nearest, margin * extent / np.tan(np.radians(model.vis.global_.fovy) / 2.0))
 
 
 def _show_all_geoms(option) -> None:
@@ -207,7 +222,7 @@ def play_viewer(player: Player, settings: PlaySettings) -> None:
         keyboard = KeyboardCommand([c.lin_vel_x, c.lin_vel_y, c.ang_vel_z])
     model, data = env.engine.env_model(0), env.engine.env_data(0)
     with mujoco.viewer.launch_passive(model, data, key_callback=keyboard.on_key if keyboard else None) as viewer:
-        _tracking_camera(viewer.cam, model, env.spec.trunk_body)
+        _tracking_camera(viewer.cam, model, data, env.spec.trunk_body)
         _show_all_geoms(viewer.opt)
         while viewer.is_running():
             start = time.perf_counter()
@@ -280,7 +295,7 @@ def _view(env, settings: PlaySettings):
     model = env.engine.env_model(0)
     renderer = offscreen_renderer(model, settings)
     camera, option = mujoco.MjvCamera(), mujoco.MjvOption()
-    _tracking_camera(camera, model, env.spec.trunk_body)
+    _tracking_camera(camera, model, env.engine.env_data(0), env.spec.trunk_body)
     _show_all_geoms(option)
     return renderer, camera, option
 

@@ -157,3 +157,25 @@ def test_a_missing_opengl_backend_named_by_mujoco_gl_is_one_line_naming_its_pack
     assert run.returncode == 2 and run.stdout == ""
     (line,) = run.stderr.strip().splitlines()
     assert line.startswith("error: MUJOCO_GL=osmesa: ") and "apt install libosmesa6" in line
+
+
+@pytest.mark.parametrize("robot, expected", [("mini_bdx", 1.2), ("g1", None)])
+def test_the_camera_frames_the_whole_robot_whatever_its_size(robot, expected):
+    import mujoco
+    import numpy as np
+
+    from awd.play import framing_distance
+    from awd.robot import load_robot_spec
+    from awd.robot.model import build_model, default_qpos
+
+    spec = load_robot_spec(robot)
+    model = build_model(spec)
+    data = mujoco.MjData(model)
+    data.qpos[:] = default_qpos(model, spec)
+    distance = framing_distance(model, data, spec.trunk_body)
+    if expected is not None:
+        assert distance == pytest.approx(expected)  # the duck's view as it was
+    half_view = distance * np.tan(np.radians(model.vis.global_.fovy) / 2)
+    trunk, head_top = data.xpos[model.body(spec.trunk_body).id, 2], data.geom_xpos[:, 2].max()
+    assert trunk < half_view and head_top - trunk < half_view  # feet on the floor and head inside the frame
+    assert robot == "mini_bdx" or distance > 2.0  # the old fixed 1.2 m cut off the G1's head and feet
