@@ -338,7 +338,7 @@ def play_video(player: Player, settings: PlaySettings, beside: Player | None = N
 def clip_command(env, clip: str | Path) -> tuple[float, float, float]:
     """The clip's mean velocity (yaw frame: vx, vy, wz) as a command for `env`."""
     from awd.style.gait import gait_stats
-    from awd.style.judge import clip_gaits
+    from awd.style.recording import clip_gaits
 
     _, gaits = clip_gaits(env.spec, Path(clip))
     return tuple(float(v) for v in gait_stats(gaits[0]).velocity)

@@ -15,8 +15,9 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
-from awd.style.judge import (StyleSettings, clip_gaits, clip_passes, compare, export_policy, format_report, judge_style,
+from awd.style.judge import (StyleSettings, clip_passes, compare, export_policy, format_report, judge_style,
                              load_policy_under_test, main, style_verdict)
+from awd.style.recording import clip_gaits
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
 
@@ -139,7 +140,7 @@ def test_verdict_thresholds_live_in_the_task_config_and_are_checked():
 
 
 def test_the_rollout_records_each_frame_and_not_the_last_one_again(trained_checkpoint):
-    from awd.style.judge import build_style_env, rollout
+    from awd.style.recording import build_style_env, rollout
 
     policy = load_policy_under_test(trained_checkpoint)
     env = build_style_env(policy.env_config, 2, SHORT, 2.0)

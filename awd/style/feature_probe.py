@@ -13,7 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from awd.style.judge import PolicyUnderTest, StyleSettings, build_style_env, clip_gaits, select_clips
+from awd.style.judge import PolicyUnderTest, StyleSettings, select_clips
+from awd.style.recording import build_style_env, clip_gaits
 from awd.style.physics_check import build_replay_env, feature_names
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 

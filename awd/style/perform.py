@@ -28,7 +28,7 @@ def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, t
     """Every clip played by the tracker `policy` (a PolicyUnderTest of a DucklingTrack checkpoint or export), one env
     per clip on CPU MuJoCo; per clip {name, clip (the performed Clip, or None if it fell), fell_at_s, rows}."""
     from awd.motion.clip import clip_from_positions
-    from awd.style.judge import GaitRecorder
+    from awd.style.recording import GaitRecorder
     from awd.tasks import build_env
 
     if policy.env_config["env"].get("task") != "DucklingTrack":

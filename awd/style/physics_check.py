@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from awd.style.gait import gait_stats, pitch_roll_deg
-from awd.style.judge import GaitRecorder
+from awd.style.recording import GaitRecorder
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 
 
@@ -57,7 +57,8 @@ def replay_clips(env_config: dict, clip_names: list[str], drives: list[Drive]) -
     from awd.gait.feasibility import TorqueModel
     from awd.motion.dataset import load_dataset
     from awd.robot import load_robot_spec
-    from awd.style.judge import clip_gaits, judged_dataset
+    from awd.style.judge import judged_dataset
+    from awd.style.recording import clip_gaits
 
     spec = load_robot_spec(env_config["env"].get("robot", "mini_bdx"))
     path = judged_dataset(env_config.get("source"), env_config, None)
