@@ -20,7 +20,7 @@ from awd.utils.io import read_json, write_json_atomic
 
 SHORT = ["--num_envs", "4", "--episode_s", "2", "--resample_s", "1", "--settle_s", "0.5", "--no_style"]  # no --threads
 SHORT_SETTINGS = EvalSettings(num_envs=4, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1, style=None)
-FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "env_steps", "tracked_steps",
+FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "commanded", "env_steps", "tracked_steps",
           "tracking_passed",
           "planar_error", "yaw_error", "pass", "passed", "settings", "device", "wall_s"}
 
@@ -195,8 +195,8 @@ def _stand_task(run):
 @pytest.mark.parametrize("change, extra, words", [
     (None, ["--settle_s", "1"], "--settle_s: expected 0 <= settle_s < resample_s"),
     (_no_env_config, [], "config.env_config: checkpoint has no env config"),
-    (_stand_task, [], "config.env_config.task: tracking is measured on checkpoints of command tasks "
-                      "(DucklingCommand, G1Command), found task 'DucklingStand'"),
+    (_stand_task, [], "config.env_config.task: the evaluator measures command tasks (DucklingCommand, G1Command) "
+                      "and imitation tasks (DucklingAMP, G1AMP), found task 'DucklingStand'"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(checkpoint, tmp_path, capsys, change, extra, words):
     path = doctored(checkpoint, tmp_path / "bad.pth", change) if change else checkpoint
@@ -227,3 +227,19 @@ def test_run_py_eval_flag_calls_the_evaluator(checkpoint, tmp_path, monkeypatch,
         assert exit_info.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert "found task 'DucklingStand'" in err[0] and "use it with --test" in err[1]
+
+
+def test_an_imitation_policy_is_judged_on_survival_and_the_style_classifier(tmp_path):
+    from awd.style.judge import StyleSettings
+
+    run_main([*SMALL, "--task", "DucklingAMP", "--output_path", str(tmp_path), "--max_iterations", "1"])
+    (path,) = tmp_path.glob("*/nn/DucklingAMP.pth")
+    style = StyleSettings(settle_s=0.5, measure_s=2.0)
+    result = evaluate(path, dataclasses.replace(SHORT_SETTINGS, style=style))
+    assert not result["commanded"] and set(result["pass"]) == {"survival"} and result["tracked_steps"] == 0
+    report = result["style"]
+    assert report["kind"] == "imitation" and set(report["pass"]) == {"survived", "classifier"}
+    assert report["classifier_accuracy"] > 0.9  # one epoch of training stands still: nothing like the walking clips
+    assert set(result["verdict"]) == {"survived", "classifier", "tracking_survival"} and not result["passed"]
+    table = format_table(result)
+    assert "planar" not in table and "no commands (an imitation task)" in table and "imitation: no commands" in table

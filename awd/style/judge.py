@@ -216,6 +216,10 @@ def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings
     from awd.robot import load_robot_spec
     from awd.tasks.config import env_config_from_mapping
 
+    if not commanded(policy.env_config):
+        from awd.style.imitation import judge_imitation
+
+        return judge_imitation(policy, settings)
     start = time.perf_counter()
     cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
     extremes = extreme_commands(cfg.commands)
@@ -284,7 +288,19 @@ def passed_count(rows: list[dict]) -> str:
     return f"{sum(all(row['pass'].values()) for row in rows)}/{len(rows)}"
 
 
+def commanded(env_config: dict) -> bool:
+    """True for a policy of a task that takes velocity commands (judged per clip), False for an imitation task."""
+    from awd.tasks import TASKS
+
+    task = TASKS.get(env_config["env"].get("task") or env_config.get("task"))
+    return task is None or hasattr(task, "set_commands")
+
+
 def format_report(report: dict) -> str:
+    if report.get("kind") == "imitation":
+        from awd.style.imitation import format_imitation
+
+        return format_imitation(report)
     lines = [f"style of {report['policy']} (epoch {report['epoch']}) against {report['dataset']}", "",
              "| clip | command vx vy wz | achieved vx vy wz | stride s (clip) | clearance mm L/R (clip) "
              "| double support (clip) | flight | pitch deg (clip) | joint err / baseline rad | held rms | pass |",
