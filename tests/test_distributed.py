@@ -1,5 +1,5 @@
 """Data-parallel training under torchrun (awd.learning.distributed): the merging arithmetic, and real launches with
-gloo on the CPU (two nodes on one host through c10d rendezvous, then a resume on two ranks)."""
+gloo on the CPU (two nodes on one host through c10d rendezvous, then a resume of that run on one rank)."""
 
 import os
 import socket
@@ -15,7 +15,10 @@ from awd.learning import distributed
 ROOT = Path(__file__).resolve().parent.parent
 TRAIN = ["awd/run.py", "--task", "DucklingCommand", "--headless", "--engine", "mujoco", "--num_envs", "4",
          "--motion_file", str(ROOT / "awd/data/motions/mini_bdx_performed/forward_medium.json"),
-         "train.params.config.horizon_length=8", "train.params.config.mini_epochs=1"]
+         "train.params.config.horizon_length=8", "train.params.config.mini_epochs=1",
+         "train.params.network.actor.units=[32, 32]", "train.params.network.critic.units=[32, 32]",
+         "train.params.network.disc.units=[32, 32]", "train.params.config.amp_obs_demo_buffer_size=1024",
+         "train.params.config.amp_replay_buffer_size=1024"]
 
 
 class TwoRanks:
@@ -78,7 +81,7 @@ def finish(process: subprocess.Popen) -> str:
 
 
 @pytest.mark.skipif(not torch.distributed.is_available(), reason="torch without torch.distributed")
-def test_two_nodes_train_one_run_and_two_ranks_resume_it(tmp_path):
+def test_two_nodes_train_one_run_and_one_rank_resumes_it(tmp_path):
     nodes = ["--nnodes", "2", "--nproc_per_node", "1", "--rdzv_backend", "c10d",
              "--rdzv_endpoint", f"127.0.0.1:{free_port()}", "--rdzv_id", "awd-test"]
     launches = [torchrun(nodes, ["--max_iterations", "1", "--seed", "3", "--output_path", str(tmp_path)])
@@ -91,7 +94,7 @@ def test_two_nodes_train_one_run_and_two_ranks_resume_it(tmp_path):
     checkpoint = run / "nn" / "DucklingCommand.pth"
     assert sorted(p.name for p in (run / "nn").iterdir()) == ["DucklingCommand.pth", "DucklingCommand_ep000001.pth"]
 
-    resumed = finish(torchrun(["--standalone", "--nproc_per_node", "2"],
+    resumed = finish(torchrun(["--standalone", "--nproc_per_node", "1"],  # another rank count resumes too
                               ["--resume", "1", "--checkpoint", str(checkpoint), "--max_iterations", "2"]))
-    assert "training finished at epoch 2, frame 128" in resumed and "weights identical on 2 ranks" in resumed
+    assert "training finished at epoch 2, frame 96" in resumed and "weights identical on 1 rank" in resumed
     assert (tmp_path / f"{run.name}_resume_ep000001" / "nn" / "DucklingCommand_ep000002.pth").is_file()
