@@ -11,7 +11,8 @@ device (`cuda:LOCAL_RANK`, or the CPU), seeded apart. `DataParallel` keeps their
 - a stop request (Ctrl-C, SIGTERM) on any rank stops every rank at the same epoch;
 - at the end every rank's weights are compared by checksum.
 Replay and demo buffers stay per rank. Rank 0 alone creates the run folder (its name is broadcast), prints,
-writes TensorBoard scalars and checkpoints. Outside torchrun nothing here runs: `DataParallel` is inactive.
+writes TensorBoard scalars and checkpoints. While launched the update runs eagerly (the all-reduce is not captured
+in its CUDA graph); the rollout's graphs stay. Outside torchrun nothing here runs: `DataParallel` is inactive.
 """
 
 from __future__ import annotations
@@ -62,7 +63,6 @@ def init(device: str) -> Ranks:
             torch.cuda.set_device(torch.device(device))
         dist.init_process_group("nccl" if cuda else "gloo")
     return ranks()
-
 
 
 def active() -> bool:
