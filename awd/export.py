@@ -135,7 +135,7 @@ def policy_metadata(checkpoint: str | Path, state: dict, env, model) -> dict:
                    "frictionloss": _floats(spec.frictionloss),
                    "locked": [{"name": name, "angle": float(angle)} for name, angle in spec.locked_joints],
                    "lower": _floats(spec.joint_lower), "upper": _floats(spec.joint_upper)},
-        "action": {"order": "joints.names", "clip": [-1.0, 1.0], "scale": float(spec.action_scale),
+        "action": {"order": "joints.names", "clip": [-1.0, 1.0], "scale": spec.action_scale_record(),
                    "target": TARGET_RULE, "delay_steps": _delay_steps(rand.action_delay)},
         "control": {"sim_dt": float(spec.sim_dt), "decimation": int(spec.decimation),
                     "control_dt": float(spec.control_dt), "control_rate_hz": float(spec.control_rate),

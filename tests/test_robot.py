@@ -11,6 +11,7 @@ import torch
 import yaml
 from foreign_robot import DUCK_XML, base_below_trunk, feet_on_ankles, renamed
 
+from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.robot import load_robot_spec
 from awd.robot.model import build_model, default_qpos, joint_qpos_addresses
@@ -112,6 +113,7 @@ def _write_spec(tmp_path, edit):
         (lambda r: r["control"].__setitem__("decimation", 0), "control.decimation", "positive integer"),
         (lambda r: r["init"].__setitem__("root_quat", [0, 0, 0, 2]), "init.root_quat", "unit quaternion"),
         (lambda r: r.__setitem__("mjcf", "nowhere.xml"), "mjcf", "file not found"),
+        (lambda r: r["joints"][3].__setitem__("action_scale", 0.0), "joints[3].action_scale", "positive number"),
     ],
 )
 def test_bad_spec_gives_one_line_error_naming_file_and_field(tmp_path, edit, field, words):
@@ -343,3 +345,19 @@ def test_a_trunk_frame_turned_against_the_root_turns_the_observed_gravity(tmp_pa
     assert '<joint name="trunk_frame" type="fixed">' in urdf and 'rpy="0.17 0 0"' in urdf
     with pytest.raises(AwdError, match="bodies.trunk: 'left_knee_link' moves relative to the free-joint body"):
         load_robot_spec(_write_spec(tmp_path, lambda raw: raw["bodies"].__setitem__("trunk", "left_knee_link")))
+
+
+def test_a_joint_may_have_its_own_action_scale_in_the_targets_and_the_contract(tmp_path):
+    from awd.tasks import build_env
+
+    def edit(raw):
+        raw["joints"][3]["action_scale"] = 0.8  # left_knee
+        raw["joint_defaults"]["action_scale"] = 0.4
+
+    spec = load_robot_spec(_write_spec(tmp_path, edit))
+    assert spec.joint_action_scale[3] == 0.8 and spec.joint_action_scale[0] == 0.4 and spec.action_scale == 0.5
+    assert spec.action_scale_record()[3] == 0.8 and load_robot_spec("mini_bdx").action_scale_record() == 0.5
+    mapping = yaml.safe_load((DATA_DIR / "cfg" / "mini_bdx" / "duckling_stand.yaml").read_text())["env"]
+    env = build_env({**mapping, "robot": str(spec.spec_path), "init": {"mode": "Default"}}, 1, seed=0)
+    targets = env.joint_targets(torch.ones(1, spec.num_joints)) - env.default_joint_pos
+    assert torch.allclose(targets[0], torch.as_tensor(spec.joint_action_scale, dtype=targets.dtype))

@@ -278,7 +278,7 @@ class Robots:
         self.trunk_in_root = turn.reshape(3, 3)
         self.geom_kind = self._geom_kinds(robot)
         self.default_pos = np.asarray(joints["default_pos"], dtype=np.float32)
-        self.action_scale = np.float32(metadata["action"]["scale"])
+        self.action_scale = np.asarray(metadata["action"]["scale"], dtype=np.float32)  # one, or one per joint
         window = max(1, round(metadata["commands"]["velocity_window_s"] / self.dt)) if metadata["commands"] else 1
         self.velocity_history = np.zeros((num_envs, window, 2, 3))
         self.datas = [mujoco.MjData(model) for _ in range(num_envs)]

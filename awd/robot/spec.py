@@ -53,13 +53,21 @@ class RobotSpec:
     locked_joints: tuple[tuple[str, float], ...]  # MJCF hinges welded at an angle (rad): not simulated, not actuated
     sim_dt: float
     decimation: int
-    action_scale: float
+    action_scale: float  # control.action_scale: the scale of every joint without its own
     init_root_height: float
     init_root_quat: np.ndarray
+    joint_action_scale: np.ndarray  # (n,) target = default + scale * action: a joint's own, else joint_defaults',
+                                    # else control.action_scale
 
     @property
     def num_joints(self) -> int:
         return len(self.joint_names)
+
+    def action_scale_record(self) -> float | list[float]:
+        """The action scale as the export contract and the env layout write it: one number when every joint has
+        the same, else one per joint."""
+        scales = [float(v) for v in self.joint_action_scale]
+        return scales[0] if len(set(scales)) == 1 else scales
 
     @property
     def control_dt(self) -> float:
@@ -89,6 +97,7 @@ def resolve_spec_path(name_or_path: str | Path) -> Path:
 
 @dataclass(frozen=True)
 class _Gains:
+    action_scale: float | None = None
     kp: float | None = None
     kd: float | None = None
     effort_limit: float | None = None
@@ -198,6 +207,7 @@ def load_robot_spec(name_or_path: str | Path, check_height: bool = True) -> Robo
         decimation=raw.control.decimation,
         action_scale=raw.control.action_scale, init_root_height=raw.init.root_height,
         init_root_quat=root_quat / np.linalg.norm(root_quat),
+        joint_action_scale=_joint_action_scale(path, raw),
     )
     if check_height:
         check_standing_height(spec)
@@ -238,6 +248,16 @@ def _joint_values(path: Path, raw: SpecFile, key: str, fallback: np.ndarray | No
                            f"expected a non-negative number for joint {joint.name!r}, got {value!r}")
         values.append(value)
     return np.array(values, dtype=np.float64)
+
+
+def _joint_action_scale(path: Path, raw: SpecFile) -> np.ndarray:
+    """Each joint's action scale (its own, else `joint_defaults`', else `control.action_scale`), each > 0."""
+    scales = _joint_values(path, raw, "action_scale", np.full(len(raw.joints), raw.control.action_scale))
+    for index, value in enumerate(scales):
+        if value <= 0:
+            raise AwdError(path, f"joints[{index}].action_scale",
+                           f"expected a positive number for joint {raw.joints[index].name!r}, got {value!r}")
+    return scales
 
 
 def _joint_physics(path: Path, raw: SpecFile, model: mujoco.MjModel, names: tuple[str, ...]) -> dict[str, np.ndarray]:

@@ -95,7 +95,7 @@ class DucklingTask:
                            "(build it with awd.motion.motion_lib.motion_lib_for_robot)")
 
         self.default_joint_pos = self._tensor(self.spec.default_joint_pos)
-        self.action_scale = float(self.spec.action_scale)
+        self.action_scale = self._tensor(self.spec.joint_action_scale)
         self.head_index = engine.body_index(self.spec.head_body) if self.spec.head_body else None
         self.amp_layout = make_amp_layout(self.spec, cfg.amp, cfg.source)
         self.held_joints = held_joint_mask(self.amp_layout, self.num_actions, self.device)
@@ -160,7 +160,7 @@ class DucklingTask:
             "robot": self.spec.name,
             "obs": [[name, size] for name, size in self.obs_parts],
             "action_joints": list(self.spec.joint_names),
-            "action_scale": self.action_scale,
+            "action_scale": self.spec.action_scale_record(),
             "default_joint_pos": [float(v) for v in self.spec.default_joint_pos],
             "control_dt": self.dt,
             "joint_vel_scale": self.cfg.observations.joint_vel_scale,
