@@ -361,3 +361,31 @@ def test_a_joint_may_have_its_own_action_scale_in_the_targets_and_the_contract(t
     env = build_env({**mapping, "robot": str(spec.spec_path), "init": {"mode": "Default"}}, 1, seed=0)
     targets = env.joint_targets(torch.ones(1, spec.num_joints)) - env.default_joint_pos
     assert torch.allclose(targets[0], torch.as_tensor(spec.joint_action_scale, dtype=targets.dtype))
+
+
+def test_gains_from_armature_set_a_natural_frequency_and_a_damping_ratio(tmp_path):
+    from awd.robot.gains import armature_gains
+
+    g1 = load_robot_spec("g1")
+    gains = armature_gains(g1, 10.0, 2.0)
+    knee = g1.joint_index("left_knee_joint")
+    omega = 2 * np.pi * 10.0
+    assert gains["kp"][knee] == pytest.approx(99.1, abs=0.1)  # the G1 knee motor's rotor inertia, 10 Hz
+    assert np.allclose(np.sqrt(gains["kp"] / g1.armature), omega)
+    assert np.allclose(gains["kd"] / (2 * np.sqrt(gains["kp"] * g1.armature)), 2.0)
+    assert np.allclose(gains["action_scale"] * gains["kp"], 0.25 * g1.effort_limit)
+    with pytest.warns(UserWarning, match="without armature"):
+        bare = load_robot_spec(_write_spec(tmp_path, lambda raw: raw["joints"][0].__setitem__("armature", 0.0)))
+    with pytest.raises(AwdError, match="joints.armature: gains from armature need every joint's armature > 0"):
+        armature_gains(bare, 10.0, 2.0)
+
+    import importlib.util
+
+    tool = importlib.util.spec_from_file_location("robot_setup", ROOT / "tools" / "robot_setup.py")
+    robot_setup = importlib.util.module_from_spec(tool)
+    tool.loader.exec_module(robot_setup)
+    path = _write_spec(tmp_path, lambda raw: None)  # replaces the spec without armature
+    assert robot_setup.main([str(path), "--gains_from_armature", "10", "2", "--write"]) == 0
+    written, duck = load_robot_spec(path), load_robot_spec("mini_bdx")
+    assert np.allclose(written.kp, duck.armature * omega ** 2, rtol=1e-5)
+    assert np.allclose(written.joint_action_scale, 0.25 * duck.effort_limit / written.kp, rtol=1e-4)

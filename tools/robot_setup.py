@@ -3,6 +3,10 @@ the standing pose from the walk parameters (awd.gait.standing) and compare it wi
 defaults; `--write` puts it into the spec (the YAML is rewritten: comments are not kept).
 
     python tools/robot_setup.py path/to/robot.yaml [--preset walk.json] [--write]
+    python tools/robot_setup.py path/to/robot.yaml --gains_from_armature 10 2 [--scale_factor 0.25] [--write]
+
+`--gains_from_armature F ZETA` prints (and with `--write` writes into every joint) kp, kd and the action scale
+derived from each joint's armature (awd.robot.gains); the pose is not computed then.
 
 Exit code 0 when the spec holds the pose (within 1 mm and 0.01 rad) or was written, 1 when it differs, 2 on bad
 input or a pose unfit to stand on (a joint at its limit, a sole not flat).
@@ -24,8 +28,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("robot", help="robot name or path to a robot.yaml")
     parser.add_argument("--preset", help="JSON of walk parameters overriding the robot's placo_defaults.json")
-    parser.add_argument("--write", action="store_true", help="write the pose into the spec")
+    parser.add_argument("--write", action="store_true", help="write the pose (or the gains) into the spec")
+    parser.add_argument("--gains_from_armature", type=float, nargs=2, metavar=("HZ", "ZETA"),
+                        help="PD gains from each joint's armature: natural frequency (Hz) and damping ratio")
+    parser.add_argument("--scale_factor", type=float, default=0.25,
+                        help="with --gains_from_armature: action scale = factor * effort limit / kp")
     return parser
+
+
+def write_gains(spec, gains: dict, write: bool) -> int:
+    """Print the gains per joint; with `write`, put them into each joint of the spec."""
+    from awd.robot.spec import load_robot_spec
+    from awd.utils.io import read_yaml, write_yaml_atomic
+
+    for index, name in enumerate(spec.joint_names):
+        print(f"  {name}: " + ", ".join(f"{key} {values[index]:.4g}" for key, values in gains.items()))
+    if not write:
+        print("(--write puts them into the spec)")
+        return 0
+    raw = read_yaml(spec.spec_path)
+    for index, entry in enumerate(raw["joints"]):
+        entry.update({key: round(float(values[index]), 6) for key, values in gains.items()})
+    write_yaml_atomic(spec.spec_path, raw)
+    load_robot_spec(spec.spec_path)
+    print(f"written to {spec.spec_path}")
+    return 0
 
 
 def differences(spec, pose) -> list[str]:
@@ -63,6 +90,10 @@ def main(argv=None) -> int:
         from awd.robot.urdf import write_urdf
 
         spec = load_robot_spec(args.robot, check_height=False)
+        if args.gains_from_armature:
+            from awd.robot.gains import armature_gains
+
+            return write_gains(spec, armature_gains(spec, *args.gains_from_armature, args.scale_factor), args.write)
         write_urdf(spec)
         pose = standing_pose(spec, load_walk_params(spec, args.preset))
         unfit = problems(pose)
