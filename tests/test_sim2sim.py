@@ -203,3 +203,15 @@ def test_the_export_carries_its_robot_model_and_a_tampered_one_is_refused(sim2si
     (moved / "robot" / "mini_bdx.xml").write_text((moved / "robot" / "mini_bdx.xml").read_text() + "\n<!-- -->\n")
     with pytest.raises(sim2sim.Sim2SimError, match="robot.files: missing or not the exported file"):
         sim2sim.resolve_mjcf(metadata, None, moved)
+
+
+def test_a_per_joint_action_scale_of_the_export_scales_each_target(sim2sim, folder):
+    metadata, _ = sim2sim.load_export(folder)
+    scales = np.linspace(0.2, 0.8, 16)
+    metadata["action"]["scale"] = scales.tolist()
+    robots = sim2sim.Robots(sim2sim.build_model(metadata, sim2sim.resolve_mjcf(metadata, None, folder)), metadata, 1,
+                            np.random.default_rng(0))
+    robots.reset()
+    robots.step(np.ones((1, 16), dtype=np.float32))
+    targets = robots.datas[0].ctrl - np.asarray(metadata["joints"]["default_pos"])
+    assert np.allclose(targets, scales, atol=1e-6)
