@@ -25,16 +25,11 @@ from awd.tasks.tracking import heading_velocity
 MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid trunk) counts in these units
 
 
-def clip_velocity(lib, clip: int, times: torch.Tensor) -> torch.Tensor:
-    """(3,) a clip's mean vx, vy in its heading frame and mean yaw rate over `times`."""
-    return heading_velocity(lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)).mean(dim=0)
-
-
-def steps_at_a_zeroed_command(lib, clip: int, times: torch.Tensor, velocity: torch.Tensor, commands) -> bool:
-    """True for a clip that lifts a foot while its velocity is one the command sampler zeroes."""
+def steps_at_a_zeroed_command(state, velocity: torch.Tensor, commands) -> bool:
+    """True for a clip (its MotionState over time, its mean velocity) that lifts a foot while its velocity is one the
+    command sampler zeroes."""
     zeroed = (float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel)
-    contacts = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times).foot_contacts
-    return zeroed and bool((contacts < 0.5).any())
+    return zeroed and bool((state.foot_contacts < 0.5).any())
 
 
 class MotionBank:
@@ -45,10 +40,11 @@ class MotionBank:
         windows, velocities = [], []
         for clip in range(lib.num_clips):
             times = torch.arange(span, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
-            velocity = clip_velocity(lib, clip, times)
-            if stand_at_zero and steps_at_a_zeroed_command(lib, clip, times, velocity, task.cfg.commands):
-                continue
             ids = torch.full_like(times, clip, dtype=torch.long)
+            state = lib.get_state(ids, times)
+            velocity = heading_velocity(state).mean(dim=0)  # the clip's mean vx, vy (heading frame) and yaw rate
+            if stand_at_zero and steps_at_a_zeroed_command(state, velocity, task.cfg.commands):
+                continue
             windows.append(window_from_motion(layout, lib, ids, times, dt)[:, :self.frames].flatten(1))
             velocities.append(velocity.expand(len(times), 3))
         if not windows:
