@@ -34,6 +34,12 @@ class Gait:
     foot_pos: np.ndarray  # (T, 2, 3)
     foot_contacts: np.ndarray  # (T, 2) bool
 
+    @classmethod
+    def from_clip(cls, clip, foot_pos: np.ndarray | None = None) -> "Gait":
+        """A clip (awd.motion.clip.Clip) as a gait, its feet from the clip or, given, `foot_pos` (T, 2, 3)."""
+        return cls(1.0 / clip.fps, clip.root_pos, clip.root_quat, clip.root_lin_vel, clip.root_ang_vel, clip.joint_pos,
+                   clip.foot_pos if foot_pos is None else foot_pos, clip.foot_contacts > 0.5)
+
     @property
     def num_frames(self) -> int:
         return len(self.root_pos)

@@ -73,8 +73,7 @@ def compare_to_source(performed, source) -> dict:
     from awd.style.gait import Gait, gait_stats, yaw_frame_velocity
 
     def feet(clip) -> dict:
-        stats = gait_stats(Gait(1.0 / clip.fps, clip.root_pos, clip.root_quat, clip.root_lin_vel, clip.root_ang_vel,
-                                clip.joint_pos, clip.foot_pos, clip.foot_contacts > 0.5))
+        stats = gait_stats(Gait.from_clip(clip))
         return {"clearance": min(stats.clearance), "double_support": stats.double_support}
 
     times = np.arange(performed.num_frames) / performed.fps + (source.duration - performed.duration)

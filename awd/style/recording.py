@@ -21,9 +21,7 @@ def clip_gaits(spec, motion_file: Path) -> tuple[list[str], list[Gait]]:
     clips = load_dataset(motion_file, spec.joint_names)
     feet = BodyPositions(spec, spec.foot_bodies)
     names = [file.stem for file in dataset_files(motion_file)]
-    gaits = [Gait(1.0 / clip.fps, clip.root_pos, clip.root_quat, clip.root_lin_vel, clip.root_ang_vel,
-                  clip.joint_pos, feet(clip.root_pos, clip.root_quat, clip.joint_pos), clip.foot_contacts > 0.5)
-             for clip in clips]
+    gaits = [Gait.from_clip(clip, feet(clip.root_pos, clip.root_quat, clip.joint_pos)) for clip in clips]
     return names, gaits
 
 
