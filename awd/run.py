@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import shutil
 import sys
 import time
@@ -89,9 +88,9 @@ def choose_devices(args) -> tuple[str, str, str]:
     if entry.accelerator and args.sim_device is None and not torch.cuda.is_available():
         raise AwdError(None, "--engine", f"{engine} found no CUDA GPU here: use --sim_device cpu (its CPU "
                        "backend, slow) or --engine mujoco")
-    from awd.learning.distributed import ranks
+    from awd.learning.distributed import local_gpu
 
-    gpu = f"cuda:{ranks().local_rank}"  # cuda:LOCAL_RANK under torchrun
+    gpu = local_gpu()
     sim_device = args.sim_device or (gpu if entry.accelerator else "cpu")
     rl_device = args.rl_device or (gpu if torch.cuda.is_available() else "cpu")
     return engine, sim_device, rl_device
@@ -268,8 +267,7 @@ def train(args, overrides: list[str]) -> None:
     seed_ranks_apart(config, ranks)
     if ranks.is_main:
         write_yaml_atomic(run_dir / "config.yaml", config)
-    else:
-        sys.stdout = open(os.devnull, "w")  # rank 0 alone prints; errors still reach stderr
+    distributed.mute_other_ranks(ranks)
     envs = (f"{run['num_actors']} envs" if not distributed.active() else
             f"{run['num_actors'] * ranks.world_size} envs ({ranks.world_size} rank{'s' * (ranks.world_size > 1)} x "
             f"{run['num_actors']})")

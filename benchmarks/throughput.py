@@ -450,7 +450,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--profile_dir", type=Path, help="with --profile: write chrome traces here")
     parser.add_argument("overrides", nargs="*", help="dotted config overrides, e.g. train.params.config.mini_epochs=4")
     args = parser.parse_args(argv)
-    gpu = f"cuda:{distributed.ranks().local_rank}"  # cuda:LOCAL_RANK under torchrun
+    gpu = distributed.local_gpu()
     args.device = args.device or (gpu if args.engine == "mujoco_warp" else "cpu")
     args.rl_device = args.rl_device or (gpu if cuda else "cpu")
     return args
@@ -460,8 +460,7 @@ def main(argv=None) -> None:
     args = parse_args(argv)
     command = shlex.join(["python", *sys.argv] if argv is None else ["throughput.py", *argv])
     with exit_on_error():
-        if not distributed.init(args.rl_device).is_main:
-            sys.stdout = open(os.devnull, "w")  # rank 0 alone reports
+        distributed.mute_other_ranks(distributed.init(args.rl_device))
         config = load_run_config(args.task, overrides=args.overrides)
         setup = Setup(args.engine, args.device, args.rl_device, config, args.seed, args.task)
         profile = Profile(args.profile_dir) if args.profile else None

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import sys
 from dataclasses import dataclass
 
 import torch
@@ -53,6 +54,17 @@ def ranks() -> Ranks:
             raise AwdError("environment", name, f"expected a non-negative integer (set by torchrun), found {text!r}")
         values[name] = int(text)
     return Ranks(values["RANK"], values["LOCAL_RANK"], max(1, values["WORLD_SIZE"]))
+
+
+def local_gpu() -> str:
+    """This process's default GPU: `cuda:LOCAL_RANK` under torchrun, else `cuda:0`."""
+    return f"cuda:{ranks().local_rank}"
+
+
+def mute_other_ranks(ranks_: Ranks) -> None:
+    """Rank 0 alone prints: the others' stdout goes to /dev/null (their errors still reach stderr)."""
+    if not ranks_.is_main:
+        sys.stdout = open(os.devnull, "w")
 
 
 def init(device: str) -> Ranks:
