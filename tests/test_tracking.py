@@ -13,7 +13,7 @@ from awd.utils.rotations import quat_to_matrix
 
 CLIPS = ("forward_medium", "standing")
 TRACKING = ("track_joint_pos", "track_joint_vel", "track_lin_vel", "track_yaw_rate", "track_height", "track_key_bodies",
-            "track_feet_height")
+            "track_feet_height", "track_root_pos")
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +53,21 @@ def test_tracking_terms_peak_in_the_clip_state_and_drop_in_the_default_pose(two_
     assert away["track_key_bodies"][0] < in_clip["track_key_bodies"][0]
     assert away["track_feet_height"][0] < 0.3  # the clip's right foot is 20 mm up in its swing, the robot's is down
     assert away["track_joint_pos"][1] == pytest.approx(in_clip["track_joint_pos"][1])
+
+
+def test_root_position_is_tracked_from_where_the_episode_started(two_clips):
+    env = tracker(two_clips)
+    env.play_clips([0, 0], start_s=1.0)
+    moved = env.reset_states.blend(torch.tensor([True, True]), env.reset_states.reference(env.clip_ids,
+                                                                                          env.clip_times)[0])
+    moved[0, 1] += 0.1
+    env.engine.reset_where(torch.tensor([True, False]), *env.reset_states.split(moved))
+    values = term_values(env)["track_root_pos"]
+    assert values[0] == pytest.approx(np.exp(-4.0), rel=0.05) and values[1] > 0.99
+    names = [name for name, _ in env.obs_parts]
+    begin = sum(size for name, size in env.obs_parts[:names.index("reference_offset")])
+    offsets = env.observations.compute(env, quat_to_matrix(env.engine.root_quat))[:, begin:begin + 2]
+    assert torch.linalg.norm(offsets[0]).item() == pytest.approx(0.1, abs=1e-3) and offsets[1].abs().max() < 1e-3
 
 
 def test_contacts_score_the_share_of_feet_in_the_clips_contact_state():

@@ -2,10 +2,10 @@
 
 Each episode starts in a clip's state at a random time (at least `episode_length_s` before its end) and the policy
 sees, besides its own joints, the clip's next frame: joint angles, root velocity in the clip's heading frame and
-root height. Its reward terms (registered in awd.tasks.rewards.TERMS, weighted in the task's YAML) compare the
-robot after each step with the clip at the same time: joint angles and velocities, root velocity, trunk height and
-the key bodies (feet) relative to the root in the heading frame, the feet's height above the floor, each
-exp(-err^2 / std^2), and the feet's contacts.
+root height, and where the clip's root is now relative to its own. Its reward terms (registered in
+awd.tasks.rewards.TERMS, weighted in the task's YAML) compare the robot after each step with the clip at the same
+time: joint angles and velocities, root velocity and position, trunk height and the key bodies (feet) relative to
+the root in the heading frame, the feet's height above the floor, each exp(-err^2 / std^2), and the feet's contacts.
 
 The tracker exists to perform the clips in physics, within the robot's actuators (awd.style.perform): what it
 does at each clip is a physically consistent version of that clip, which an AMP discriminator cannot separate from
@@ -30,13 +30,15 @@ class DucklingTrack(DucklingTask):
     env_cfg, train_cfg = "mini_bdx/duckling_track.yaml", "mini_bdx/train/amp_duckling.yaml"
     train_overrides = (("task_reward_w", 1.0), ("disc_reward_w", 0.0))
     needs_clips = True  # even to define its observation layout (awd.loader.policy_env)
-    state_attributes = DucklingTask.state_attributes + ("clip_ids", "clip_times", "reference_now", "reference_next")
+    state_attributes = DucklingTask.state_attributes + ("clip_ids", "clip_times", "reference_now", "reference_next",
+                                                       "clip_to_world_xy")
 
     def __init__(self, cfg, engine, motion_lib=None, spec=None):
         if motion_lib is None:
             raise AwdError(cfg.source, "env.motion_file", "DucklingTrack tracks clips: it needs a motion_file")
         self.clip_ids = torch.zeros(int(engine.num_envs), dtype=torch.long, device=motion_lib.device)
         self.clip_times = torch.zeros(int(engine.num_envs), dtype=torch.float64, device=motion_lib.device)
+        self.clip_to_world_xy = None
         super().__init__(cfg, engine, motion_lib, spec)
         self._refresh_references()
 
@@ -74,6 +76,9 @@ class DucklingTrack(DucklingTask):
         self.clip_ids = torch.where(on_lib, ids, self.clip_ids)
         self.clip_times = torch.where(on_lib, times, self.clip_times)
         state, window = self.reset_states.reference(self.clip_ids, self.clip_times)
+        offset = self.reset_states.env_origins[:, :2] - state[:, :2]
+        self.clip_to_world_xy = offset if self.clip_to_world_xy is None else torch.where(
+            mask.unsqueeze(-1), offset, self.clip_to_world_xy)
         self.engine.reset_where(mask, *self.reset_states.split(self.reset_states.blend(mask, state)))
         root_matrix = quat_to_matrix(self.engine.root_quat)
         self.last_reset_was_reference = self.last_reset_was_reference | mask
@@ -102,6 +107,9 @@ class DucklingTrack(DucklingTask):
             ObsTerm("reference_height", 1, lambda task, matrix: task.reference("next").root_pos[:, 2:3], ("z",),
                     "the clip's root height at the next step minus the robot's init root height (m)",
                     offset=float(self.spec.init_root_height)),
+            ObsTerm("reference_offset", 2, lambda task, matrix: root_offset(task), ("x", "y"),
+                    "where the clip's root is now, relative to the robot's, in the robot's heading frame (m)",
+                    mirror=(1.0, -1.0)),
         ]
 
 
@@ -110,6 +118,15 @@ def heading_velocity(state) -> torch.Tensor:
     heading = yaw_from_quat(state.root_quat)
     lin = rotate_about_z(-heading, state.root_lin_vel)
     return torch.cat([lin[:, :2], state.root_ang_vel[:, 2:3]], dim=-1)
+
+
+def root_offset(task) -> torch.Tensor:
+    """(N, 2): the clip's root now (moved with the episode's start over the env origin) minus the robot's, in the
+    robot's heading frame."""
+    engine = task.engine
+    offset = task.reference().root_pos[:, :2] + task.clip_to_world_xy - engine.root_pos[:, :2]
+    heading = yaw_from_quat(engine.root_quat)
+    return rotate_about_z(-heading, torch.nn.functional.pad(offset, (0, 1)))[:, :2]
 
 
 def _bodies_in_heading(root_pos, root_quat, body_pos) -> torch.Tensor:
@@ -136,6 +153,12 @@ def track_lin_vel(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """exp(-|v_xy - v_xy clip|^2 / std^2), each in its own heading frame."""
     error = heading_velocity(inputs.task.engine)[:, :2] - heading_velocity(inputs.task.reference())[:, :2]
     return _kernel((error ** 2).sum(-1), p["std"])
+
+
+def track_root_pos(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-|p_xy - p_xy clip|^2 / std^2), the clip's root moved with the episode's start over the env origin: a
+    velocity error adds up, so a clip performed too slowly costs more with every step."""
+    return _kernel((root_offset(inputs.task) ** 2).sum(-1), p["std"])
 
 
 def track_yaw_rate(inputs: RewardInputs, p: dict) -> torch.Tensor:
@@ -176,6 +199,7 @@ TRACKING_TERMS = {
     "track_joint_pos": RewardTerm(track_joint_pos, {"std": 0.7}, ("std",)),
     "track_joint_vel": RewardTerm(track_joint_vel, {"std": 5.0}, ("std",)),
     "track_lin_vel": RewardTerm(track_lin_vel, {"std": 0.1}, ("std",)),
+    "track_root_pos": RewardTerm(track_root_pos, {"std": 0.05}, ("std",)),
     "track_yaw_rate": RewardTerm(track_yaw_rate, {"std": 0.5}, ("std",)),
     "track_height": RewardTerm(track_height, {"std": 0.02}, ("std",)),
     "track_key_bodies": RewardTerm(track_key_bodies, {"std": 0.05}, ("std",)),
