@@ -290,8 +290,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
 
     def _graphs_usable(self) -> bool:
         """CUDA graphs replay fixed learning rates and coefficients: only with a constant schedule."""
-        return (self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda" and not self._lr_scheduled()
-                and not self.data_parallel.active)
+        return self.amp.cuda_graphs and torch.device(self.ppo_device).type == "cuda" and not self._lr_scheduled()
 
     def calc_gradients(self, input_dict: dict) -> None:
         inputs = self._step_inputs(input_dict)
@@ -300,7 +299,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
             return
         normalizer_training = bool(self.normalize_input and self._module().running_mean_std.training)
         if normalizer_training not in self._graphed_steps:   # one graph with the obs normaliser learning, one without
-            self._graphed_steps[normalizer_training] = GraphedStep(self._gradient_step)
+            self._graphed_steps[normalizer_training] = GraphedStep(
+                self._gradient_step, collectives=self.data_parallel.active)
         self.train_result = self._graphed_steps[normalizer_training](inputs)
 
     def train_actor_critic(self, input_dict: dict):

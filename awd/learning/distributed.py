@@ -11,8 +11,8 @@ device (`cuda:LOCAL_RANK`, or the CPU), seeded apart. `DataParallel` keeps their
 - a stop request (Ctrl-C, SIGTERM) on any rank stops every rank at the same epoch;
 - at the end every rank's weights are compared by checksum.
 Replay and demo buffers stay per rank. Rank 0 alone creates the run folder (its name is broadcast), prints,
-writes TensorBoard scalars and checkpoints. While launched the update runs eagerly (the all-reduce is not captured
-in its CUDA graph); the rollout's graphs stay. Outside torchrun nothing here runs: `DataParallel` is inactive.
+writes TensorBoard scalars and checkpoints. With CUDA graphs the all-reduces (gradients, normaliser moments) are
+captured in the update's graph, as NCCL allows. Outside torchrun nothing here runs: `DataParallel` is inactive.
 """
 
 from __future__ import annotations
@@ -113,7 +113,10 @@ def summary_writer_on_main_rank_only(a2c_common_module):
 
 def merge_moments(mean: torch.Tensor, var: torch.Tensor, count) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The mean, (population) variance and count of the union of every rank's batch, from each batch's moments."""
-    count = torch.as_tensor(count, dtype=mean.dtype, device=mean.device).reshape(1)
+    if torch.is_tensor(count):
+        count = count.to(mean.dtype).reshape(1)
+    else:   # a fill, not a host-to-device copy: capturable in a CUDA graph
+        count = torch.full((1,), float(count), dtype=mean.dtype, device=mean.device)
     sums = torch.cat([mean.reshape(-1) * count, (var + mean * mean).reshape(-1) * count, count])
     dist.all_reduce(sums)
     n, total = mean.numel(), sums[-1]

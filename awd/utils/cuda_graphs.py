@@ -33,10 +33,14 @@ import torch
 
 
 class GraphedStep:
-    """`step(inputs) -> outputs` on CUDA tensors: eager for `warmup_calls` calls, then captured and replayed."""
+    """`step(inputs) -> outputs` on CUDA tensors: eager for `warmup_calls` calls, then captured and replayed.
+    A step with NCCL collectives (`collectives`) is captured after the device has finished earlier work and in
+    thread-local capture mode, so that the process group's watchdog thread may query its events meanwhile."""
 
-    def __init__(self, step: Callable[[dict[str, torch.Tensor]], Any], warmup_calls: int = 3):
+    def __init__(self, step: Callable[[dict[str, torch.Tensor]], Any], collectives: bool = False,
+                 warmup_calls: int = 3):
         self.step = step
+        self.collectives = collectives
         self.warmup_calls = warmup_calls
         self.calls = 0
         self.graph: torch.cuda.CUDAGraph | None = None
@@ -66,7 +70,9 @@ class GraphedStep:
     def _capture(self, inputs: dict[str, torch.Tensor]) -> None:
         self.inputs = {name: value.detach().clone() for name, value in inputs.items()}
         self.graph = torch.cuda.CUDAGraph()
-        with torch.cuda.graph(self.graph):
+        if self.collectives:
+            torch.cuda.synchronize()
+        with torch.cuda.graph(self.graph, capture_error_mode="thread_local" if self.collectives else "global"):
             self.outputs = self.step(self.inputs)
 
 
