@@ -201,9 +201,11 @@ def test_known_tracking_errors_give_known_exp_values():
     cmd = torch.tensor([[0.2, 0.0, 0.5]])
     inputs = reward_inputs(N=1, commands=cmd, lin_vel=torch.tensor([[0.1, 0.05, 0.0]]),
                            ang_vel=torch.tensor([[0.0, 0.0, 0.25]]))
-    _, per_term = compute_rewards(terms(lin_vel_xy=(2.0, {"std": 0.1}), ang_vel_z=(1.0, {"std": 0.25})), inputs)
+    _, per_term = compute_rewards(terms(lin_vel_xy=(2.0, {"std": 0.1}), ang_vel_z=(1.0, {"std": 0.25}),
+                                        ang_vel_z_fine=(1.0, {"std": 0.1})), inputs)
     assert per_term["lin_vel_xy"].item() == pytest.approx(2.0 * math.exp(-(0.01 + 0.0025) / 0.01), rel=1e-5)
     assert per_term["ang_vel_z"].item() == pytest.approx(math.exp(-1.0), rel=1e-5)
+    assert per_term["ang_vel_z_fine"].item() == pytest.approx(math.exp(-6.25), rel=1e-5)
 
 
 def test_stand_still_zero_at_default_pose_and_measures_deviation():

@@ -150,6 +150,7 @@ TERMS: dict[str, RewardTerm] = {
     "lin_vel_xy": RewardTerm(lin_vel_xy, {"std": 0.1}, ("std",)),
     "lin_vel_xy_fine": RewardTerm(lin_vel_xy, {"std": 0.05}, ("std",)),   # a narrow kernel next to a wide one
     "ang_vel_z": RewardTerm(ang_vel_z, {"std": 0.25}, ("std",)),
+    "ang_vel_z_fine": RewardTerm(ang_vel_z, {"std": 0.1}, ("std",)),
     "torques": RewardTerm(torques),
     "action_rate": RewardTerm(action_rate),
     "joint_vel": RewardTerm(joint_vel),
