@@ -274,6 +274,10 @@ def train(args, overrides: list[str]) -> None:
     print(f"awd: training {config['task']} with {envs} on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     print(f"awd: {fall_rules(config)}", flush=True)
+    from awd.motion.coverage import coverage_line
+
+    if (uncovered := coverage_line(config)) is not None:
+        print(f"awd: {uncovered}", flush=True)
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
         distributed.shutdown()
