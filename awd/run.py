@@ -259,6 +259,9 @@ def train(args, overrides: list[str]) -> None:
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
     config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
     from awd.learning import distributed
+    from awd.motion.coverage import coverage_line
+
+    uncovered = coverage_line(config)  # before the run folder: a missing dataset leaves nothing behind
 
     run = config["train"]["params"]["config"]
     ranks = distributed.init(run["device"])
@@ -274,9 +277,7 @@ def train(args, overrides: list[str]) -> None:
     print(f"awd: training {config['task']} with {envs} on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     print(f"awd: {fall_rules(config)}", flush=True)
-    from awd.motion.coverage import coverage_line
-
-    if (uncovered := coverage_line(config)) is not None:
+    if uncovered is not None:
         print(f"awd: {uncovered}", flush=True)
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
