@@ -259,7 +259,7 @@ def train(args, overrides: list[str]) -> None:
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
     config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
     from awd.learning import distributed
-    from awd.motion.coverage import coverage_line
+    from awd.style.coverage import coverage_line
 
     uncovered = coverage_line(config)  # before the run folder: a missing dataset leaves nothing behind
 

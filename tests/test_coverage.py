@@ -1,11 +1,11 @@
-"""Command coverage (awd.motion.coverage): the command range ends that no clip reaches are named, the others not."""
+"""Command coverage (awd.style.coverage): the command range ends that no clip reaches are named, the others not."""
 
 from pathlib import Path
 
 import numpy as np
 
 from awd.motion.clip import load_clip
-from awd.motion.coverage import clip_velocities, uncovered_ends
+from awd.style.coverage import clip_velocities, uncovered_ends
 from awd.robot import load_robot_spec
 
 ROOT = Path(__file__).resolve().parent.parent
