@@ -8,9 +8,11 @@ task's AMP history) with the env's command in the same units is compared with al
 exp(-d^2 / std^2) for the mean squared distance d^2 to the nearest one: 1 on the motion of a clip that walks at
 the commanded velocity, at any phase, and it does not depend on a discriminator that learns to separate
 everything (README "Style"). `command_weight` 0 matches any clip (tasks without commands). With `stand_at_zero` 1
-the clips that step at a velocity the command sampler zeroes (`in_place`, the slowest clips) leave the bank, so that
-the zero command matches the clips that stand, as the style judge has it (awd.style.judge). The bank is built
-once, when the task is made (the term's `prepare`), so no step waits for it.
+the clips that step at a velocity the command sampler zeroes (`in_place`, the slowest clips) leave the bank, and
+the zero command is matched against the clips that stand alone (when the dataset has one), as the style judge has
+it (awd.style.judge): the command's share of the distance is too small to keep a slow walk from matching it (a
+window of `turn_left_slow` scored 0.77 there). The bank is built once, when the task is made (the term's
+`prepare`), so no step waits for it.
 """
 
 from __future__ import annotations
@@ -25,11 +27,20 @@ from awd.tasks.tracking import heading_velocity
 MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid trunk) counts in these units
 
 
+def zeroed(velocity: torch.Tensor, commands) -> bool:
+    """True for a velocity (vx, vy, wz) that the command sampler zeroes."""
+    return float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel
+
+
 def steps_at_a_zeroed_command(state, velocity: torch.Tensor, commands) -> bool:
     """True for a clip (its MotionState over time, its mean velocity) that lifts a foot while its velocity is one the
     command sampler zeroes."""
-    zeroed = (float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel)
-    return zeroed and bool((state.foot_contacts < 0.5).any())
+    return zeroed(velocity, commands) and bool((state.foot_contacts < 0.5).any())
+
+
+def stands(state, velocity: torch.Tensor, commands) -> bool:
+    """True for a clip at a velocity the command sampler zeroes that keeps both feet down."""
+    return zeroed(velocity, commands) and not bool((state.foot_contacts < 0.5).any())
 
 
 class MotionBank:
@@ -37,7 +48,7 @@ class MotionBank:
         lib, layout, dt = task.motion_lib, task.amp_layout, task.dt
         self.frames = min(int(frames), layout.num_steps)
         span = (self.frames - 1) * dt
-        windows, velocities = [], []
+        windows, velocities, standing = [], [], []
         for clip in range(lib.num_clips):
             times = torch.arange(span, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
             ids = torch.full_like(times, clip, dtype=torch.long)
@@ -47,6 +58,7 @@ class MotionBank:
                 continue
             windows.append(window_from_motion(layout, lib, ids, times, dt)[:, :self.frames].flatten(1))
             velocities.append(velocity.expand(len(times), 3))
+            standing.append(torch.full((len(times),), stand_at_zero and stands(state, velocity, task.cfg.commands)))
         if not windows:
             raise AwdError(task.cfg.source, "env.rewards.motion_match.stand_at_zero",
                            "every clip steps at a velocity the command sampler zeroes: no window is left to match")
@@ -56,13 +68,19 @@ class MotionBank:
         self.bank = bank * self.scale
         self.bank_t = self.bank.T.contiguous()
         self.bank_sq = (self.bank * self.bank).sum(dim=-1)  # |b|^2, once: cdist recomputed it every step
+        rows = torch.cat(standing).to(task.device)
+        self.standing = (self.bank_t[:, rows].contiguous(), self.bank_sq[rows]) if bool(rows.any()) else None
 
     def nearest_sq(self, amp_history: torch.Tensor, commands: torch.Tensor) -> torch.Tensor:
         """(N,) mean squared normalised distance of each env's newest window and command to the nearest in the bank:
         min over the bank of |b|^2 - 2 q.b, plus |q|^2, in one matrix product."""
         query = torch.cat([amp_history[:, :self.frames].flatten(1), commands], dim=-1) * self.scale
-        nearest = torch.addmm(self.bank_sq, query, self.bank_t, alpha=-2.0).amin(dim=-1) + (query * query).sum(-1)
-        return nearest.clamp_min(0.0) / query.shape[-1]
+        nearest = torch.addmm(self.bank_sq, query, self.bank_t, alpha=-2.0).amin(dim=-1)
+        if self.standing is not None:  # the zero command: the nearest standing window
+            bank_t, bank_sq = self.standing
+            still = torch.addmm(bank_sq, query, bank_t, alpha=-2.0).amin(dim=-1)
+            nearest = torch.where((commands == 0).all(dim=-1), still, nearest)
+        return (nearest + (query * query).sum(-1)).clamp_min(0.0) / query.shape[-1]
 
 
 def motion_match(inputs: RewardInputs, p: dict) -> torch.Tensor:
