@@ -1,6 +1,6 @@
 """Command line of the gait generator (`gait_gen/auto_gait_generator.py` is a thin wrapper around `main`).
 Flags follow the old AWD `auto_gait_generator.py` (-n, -o, -l, --mini, --preset, --min_/--max_ ranges) plus
---robot, --fps, --seed, -j, --stand, --skip_warmup, --named and --names."""
+--robot, --fps, --seed, -j, --stand, --skip_warmup, --named, --names and --cover."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import time
 from awd.errors import AwdError, exit_on_error
 from awd.gait.batch import (GenerationOptions, default_workers, named_jobs, random_jobs, run_jobs, summary_table,
                             limit_warnings, torque_warning)
+from awd.gait.cover import generate_cover, task_range_ends
 from awd.gait.params import load_walk_params
 from awd.robot.spec import load_robot_spec
 
@@ -24,13 +25,14 @@ def build_parser() -> argparse.ArgumentParser:
                     "the --min_/--max_ ranges, or the canonical --named set).")
     parser.add_argument("-o", "--output_dir", default="recordings", help="output folder (created; default: recordings)")
     parser.add_argument("-n", "--num_recordings", "--num", type=int, default=None,
-                        help="number of random clips (default 10; 0 with --named)")
+                        help="number of random clips (default 10; 0 with --named or --cover)")
     parser.add_argument("-l", "--length", type=float, default=10.0, help="seconds recorded per clip (default 10)")
     parser.add_argument("--fps", type=float, default=50.0, help="frames per second (default 50)")
     parser.add_argument("--seed", type=int, default=None, help="seed of the random commands (reproducible output)")
     parser.add_argument("-j", "--jobs", type=int, nargs="?", const=default_workers(), default=1,
                         help="worker processes (bare -j: all cores; default 1)")
-    parser.add_argument("--robot", default="mini_bdx", help="robot name or path to a robot.yaml (default mini_bdx)")
+    parser.add_argument("--robot", default=None,
+                        help="robot name or path to a robot.yaml (default mini_bdx, or the --cover task's robot)")
     parser.add_argument("--mini", action="store_true", help="alias of --robot mini_bdx (old tool)")
     parser.add_argument("--preset", default=None,
                         help="JSON of walk parameters overriding the robot's placo_defaults.json")
@@ -49,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--names", default=None,
                         help="comma-separated clips of the named set only (e.g. standing,forward_medium); "
                         "implies --named")
+    parser.add_argument("--cover", default=None, metavar="TASK",
+                        help="also write a clip just past each end of a command task's ranges (a task such as "
+                             "DucklingCommand, or an env YAML): cover_<axis>_<min|max>.json (awd/gait/cover.py)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress bar and no summary table")
     return parser
 
@@ -78,10 +83,14 @@ def run(argv=None) -> int:
     args = build_parser().parse_args(argv)
     _check_args(args)
     started = time.perf_counter()
-    spec = load_robot_spec("mini_bdx" if args.mini else args.robot)
+    cover_robot, ends = task_range_ends(args.cover) if args.cover else (None, [])
+    robot = "mini_bdx" if args.mini else (args.robot or cover_robot or "mini_bdx")
+    if cover_robot is not None and robot != cover_robot:
+        raise AwdError(None, "--robot", f"expected the --cover task's robot {cover_robot!r}, found {robot!r}")
+    spec = load_robot_spec(robot)
     params = load_walk_params(spec, args.preset)  # validated before anything is written
     named = args.named or args.names is not None
-    count = args.num_recordings if args.num_recordings is not None else (0 if named else 10)
+    count = args.num_recordings if args.num_recordings is not None else (0 if named or args.cover else 10)
     ranges = {key: (getattr(args, f"min_{key}"), getattr(args, f"max_{key}")) for key in DEFAULT_RANGES}
     for line in clamped_ranges(ranges, params):
         print(f"warning: {line}", file=sys.stderr)
@@ -89,7 +98,11 @@ def run(argv=None) -> int:
     jobs += random_jobs(count, ranges, args.seed, stand=args.stand)
     options = GenerationOptions(length=args.length, fps=args.fps, skip_warmup=args.skip_warmup)
     results = run_jobs(spec, params, jobs, args.output_dir, options, workers=args.jobs, progress=not args.quiet)
-    for warning in [*limit_warnings(results), torque_warning(results)]:
+    uncovered = []
+    if ends:
+        covered, uncovered = generate_cover(spec, params, ends, args.output_dir, options, workers=args.jobs)
+        results += covered
+    for warning in [*limit_warnings(results), torque_warning(results), *uncovered]:
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:

@@ -51,4 +51,5 @@ def coverage_line(config: dict) -> str | None:
     ends = uncovered_ends(ranges, clip_velocities(load_dataset(path, spec.joint_names)), names)
     if not ends:
         return None
-    return "commands beyond every clip: " + "; ".join(ends) + " (no clip shows the style there)"
+    return ("commands beyond every clip: " + "; ".join(ends) + f" (no clip shows the style there; `awd gait --cover "
+            f"{config['task']}` writes clips that reach them)")
