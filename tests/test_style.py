@@ -91,6 +91,12 @@ def test_the_classifier_is_fooled_by_the_replay_and_not_by_the_shuffle(replayed,
     assert held_out_accuracy([shuffle(clip, spec.default_joint_pos)], [clip]) > 0.9
 
 
+def test_the_classifier_by_one_feature_group_sees_only_that_group(clip, spec):
+    fake = shuffle(clip, spec.default_joint_pos)  # the trunk keeps the clip's height: the legs give it away
+    assert held_out_accuracy([fake], [clip], parts=("joints",)) > 0.9
+    assert held_out_accuracy([fake], [clip], parts=("height",)) < 0.75
+
+
 def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp_path, capsys):
     json_path = tmp_path / "style.json"
     report = main([str(trained_checkpoint), "--settle_s", "0.5", "--measure_s", "1.5", "--threads", "1",

@@ -23,8 +23,8 @@ SENSOR_NOISE = {"joints": 0.02, "height": 0.005, "gravity": 0.02, "lin_vel": 0.0
                 "contacts": 0.0}
 
 
-def frame_features(gait: Gait) -> tuple[np.ndarray, np.ndarray]:
-    """(T, F) features and (F,) their noise scales."""
+def frame_features(gait: Gait, parts: tuple[str, ...] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(T, F) features and (F,) their noise scales, of every part of SENSOR_NOISE or of `parts` alone."""
     yaw = yaw_angle(gait.root_quat)
     c, s = np.cos(yaw)[:, None], np.sin(yaw)[:, None]
 
@@ -34,13 +34,13 @@ def frame_features(gait: Gait) -> tuple[np.ndarray, np.ndarray]:
 
     x, y, z, w = gait.root_quat.T
     gravity = -np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], axis=-1)
-    parts = {"joints": gait.joint_pos, "height": gait.root_pos[:, 2:3], "gravity": gravity,
+    found = {"joints": gait.joint_pos, "height": gait.root_pos[:, 2:3], "gravity": gravity,
              "lin_vel": heading(gait.root_lin_vel[:, None]), "ang_vel": heading(gait.root_ang_vel[:, None]),
              "feet": heading(gait.foot_pos - gait.root_pos[:, None]),
              "contacts": gait.foot_contacts.astype(np.float64)}
-    features = np.concatenate(list(parts.values()), axis=-1)
-    scales = np.concatenate([np.full(part.shape[1], SENSOR_NOISE[name]) for name, part in parts.items()])
-    return features, scales
+    chosen = {name: features for name, features in found.items() if parts is None or name in parts}
+    return (np.concatenate(list(chosen.values()), axis=-1),
+            np.concatenate([np.full(part.shape[1], SENSOR_NOISE[name]) for name, part in chosen.items()]))
 
 
 def _windows(features: np.ndarray) -> np.ndarray:
@@ -48,17 +48,19 @@ def _windows(features: np.ndarray) -> np.ndarray:
     return np.stack([features[i:i + count] for i in range(WINDOW)], axis=1).reshape(count, -1)
 
 
-def _split(gait: Gait, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    features, scales = frame_features(gait)
+def _split(gait: Gait, rng: np.random.Generator, parts) -> tuple[np.ndarray, np.ndarray]:
+    features, scales = frame_features(gait, parts)
     windows = _windows(features + rng.normal(size=features.shape) * scales)
     cut = int(TRAIN_SHARE * len(windows))
     return windows[:cut], windows[cut + WINDOW:]
 
 
-def held_out_accuracy(policy: list[Gait], clips: list[Gait], seed: int = 0, steps: int = 300) -> float:
-    """Balanced held-out accuracy of a classifier telling `policy` motions from `clips`."""
+def held_out_accuracy(policy: list[Gait], clips: list[Gait], seed: int = 0, steps: int = 300,
+                      parts: tuple[str, ...] | None = None) -> float:
+    """Balanced held-out accuracy of a classifier telling `policy` motions from `clips` (by `parts` of the
+    features alone, when given)."""
     rng = np.random.default_rng(seed)
-    splits = [[_split(g, rng) for g in group] for group in (policy, clips)]
+    splits = [[_split(g, rng, parts) for g in group] for group in (policy, clips)]
     train = [np.concatenate([s[0] for s in group]) for group in splits]
     test = [np.concatenate([s[1] for s in group]) for group in splits]
     if min(len(t) for t in train + test) == 0:
