@@ -9,7 +9,7 @@ from awd.gait.cli import main
 
 
 def test_cover_walks_past_each_range_end_or_says_it_is_clamped(tmp_path, capsys):
-    assert main(["--cover", "DucklingCommand", "-l", "2", "-q", "-o", str(tmp_path)]) == 0
+    assert main(["--cover", "DucklingCommand", "-l", "1.3", "-q", "-o", str(tmp_path)]) == 0
     measured = {path.stem: json.loads(path.read_text())["Metadata"]["Generator"]["measured_velocity"]
                 for path in tmp_path.glob("*.json")}
     assert sorted(measured) == sorted(f"cover_{axis}_{end}" for axis in ("lin_vel_x", "lin_vel_y", "ang_vel_z")
