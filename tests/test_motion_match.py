@@ -62,46 +62,38 @@ def test_it_needs_clips_and_judging_envs_switch_it_off():
 
 
 
-def test_stand_at_zero_leaves_the_clips_that_step_in_place_out_of_the_zero_command(tmp_path):
+def env_on_two_clips(folder, names, stand_at_zero: int):
+    """An env of 2 envs on the clips `names` (copied into `folder`; clip ids in name order), whose AMP history is
+    each clip's window at 1 s."""
     from awd.tasks import build_env
     from awd.tasks.amp_features import window_from_motion
 
-    for name in ("in_place", "standing"):  # clips 0 and 1: both at zero velocity, one steps
-        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", tmp_path)
+    for name in names:
+        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", folder)
     mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"]
-    scores = {}
-    for stand_at_zero in (0, 1):
-        term = {"weight": 1.0, "std": 0.5, "frames": 2, "command_weight": 3.0, "stand_at_zero": stand_at_zero}
-        env = build_env({**mapping, "motion_file": str(tmp_path), "init": {"mode": "Default"},
-                         "rewards": {"motion_match": term}}, 2, seed=0)
-        env.reset()
-        windows = window_from_motion(env.amp_layout, env.motion_lib, torch.tensor([0, 1]), torch.tensor([1.0, 1.0]),
-                                     env.dt)
-        env.amp_history = windows.to(env.dtype)
-        scores[stand_at_zero] = reward(env, [[0.0, 0.0, 0.0]] * 2)
+    term = {"weight": 1.0, "std": 0.5, "frames": 2, "command_weight": 3.0, "stand_at_zero": stand_at_zero}
+    env = build_env({**mapping, "motion_file": str(folder), "init": {"mode": "Default"},
+                     "rewards": {"motion_match": term}}, 2, seed=0)
+    env.reset()
+    windows = window_from_motion(env.amp_layout, env.motion_lib, torch.tensor([0, 1]), torch.tensor([1.0, 1.0]), env.dt)
+    env.amp_history = windows.to(env.dtype)
+    return env
+
+
+def test_stand_at_zero_leaves_the_clips_that_step_in_place_out_of_the_zero_command(tmp_path):
+    scores = {saz: reward(env_on_two_clips(tmp_path, ("in_place", "standing"), saz), [[0.0, 0.0, 0.0]] * 2)
+              for saz in (0, 1)}  # clips 0 and 1: both at zero velocity, one steps
     assert scores[0][0] > 0.95 and scores[0][1] > 0.99  # stepping in place matches in_place
     assert scores[1][0] < 0.1 and scores[1][1] > 0.99  # only standing is left for the zero command
 
 
 def test_stand_at_zero_matches_the_zero_command_against_standing_alone(tmp_path):
-    from awd.tasks import build_env
-    from awd.tasks.amp_features import window_from_motion
-
-    for name in ("standing", "turn_left_slow"):  # clips 0 and 1
-        shutil.copy(DATA_DIR / "motions" / "mini_bdx" / f"{name}.json", tmp_path)
-    mapping = read_yaml(DATA_DIR / "cfg" / "mini_bdx" / "duckling_command.yaml")["env"]
     at_zero, at_its_velocity = {}, {}
-    for stand_at_zero in (0, 1):
-        term = {"weight": 1.0, "std": 0.5, "frames": 2, "command_weight": 3.0, "stand_at_zero": stand_at_zero}
-        env = build_env({**mapping, "motion_file": str(tmp_path), "init": {"mode": "Default"},
-                         "rewards": {"motion_match": term}}, 2, seed=0)
-        env.reset()
-        windows = window_from_motion(env.amp_layout, env.motion_lib, torch.tensor([0, 1]), torch.tensor([1.0, 1.0]),
-                                     env.dt)
-        env.amp_history = windows.to(env.dtype)
-        at_zero[stand_at_zero] = reward(env, [[0.0, 0.0, 0.0]] * 2)
+    for saz in (0, 1):
+        env = env_on_two_clips(tmp_path, ("standing", "turn_left_slow"), saz)  # clips 0 and 1
+        at_zero[saz] = reward(env, [[0.0, 0.0, 0.0]] * 2)
         turn = env.motion_bank.bank[-1, -3:] / env.motion_bank.scale[-3:]
-        at_its_velocity[stand_at_zero] = reward(env, turn.expand(2, 3))
+        at_its_velocity[saz] = reward(env, turn.expand(2, 3))
     assert at_zero[0][0] > 0.99 and at_zero[1][0] > 0.99  # standing at the zero command
     assert at_zero[1][1] < 0.1 * at_zero[0][1]  # a slow turn no longer passes for standing
     assert torch.allclose(at_its_velocity[0], at_its_velocity[1])  # other commands: the same bank
