@@ -1,6 +1,6 @@
 """Command coverage: a command task's ranges against the velocities its clips walk at. Past the fastest clip on an
 axis no clip shows the style to imitate, and a policy asked to go there must leave its clips' motion or fall short
-of the command (README "Style", tenth round: the duck's lateral extremes). Training names such ends at start.
+of the command (docs/style_rounds.md, tenth round: the duck's lateral extremes). Training names such ends at start.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Performed clips: a trained motion tracker (task DucklingTrack, awd/tasks/tracking.py) plays every clip of a
 dataset in physics from the clip's first frame, and what the robot did becomes a clip of a new dataset
 (`awd perform TRACKER -o DIR`). The performed clips stay within the actuators and the contact physics, which the
-gait generator's kinematic clips do not (README "Style", seventh round: 2.6x the effort limits, a rigid trunk), so
+gait generator's kinematic clips do not (docs/style_rounds.md, seventh round: 2.6x the effort limits, a rigid trunk), so
 a discriminator cannot tell them from physics by what physics cannot do. Each clip's table row says how far the
 performance is from its source (joint RMS, velocity); a clip whose performance fell is left out and named.
 

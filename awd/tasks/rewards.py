@@ -103,7 +103,7 @@ def feet_air_time(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 def feet_swing_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """At each touchdown, min(swing height, target) / target - offset per foot; 0 at zero command. With an offset > 0,
-    low swings are penalised, and then standing still beats stepping (README "Style", fourth round)."""
+    low swings are penalised, and then standing still beats stepping (docs/style_rounds.md, fourth round)."""
     gain = (inputs.feet_swing_height.clamp(max=p["target"]) / p["target"] - p["offset"]) * inputs.feet_first_contact
     return gain.sum(dim=-1) * ~_zero_command(inputs, p["threshold"])
 
