@@ -46,9 +46,10 @@ def coverage_line(config: dict) -> str | None:
         return None
     spec = load_robot_spec(env.robot)
     path = resolve_dataset(env.motion_file, spec.name, env.source)
+    velocities = clip_velocities(load_dataset(path, spec.joint_names))  # validates the dataset first
     names = [Path(file).stem for file in dataset_files(path)]
     ranges = {key: list(getattr(env.commands, key)) for key, _ in AXES}
-    ends = uncovered_ends(ranges, clip_velocities(load_dataset(path, spec.joint_names)), names)
+    ends = uncovered_ends(ranges, velocities, names)
     if not ends:
         return None
     return ("commands beyond every clip: " + "; ".join(ends) + f" (no clip shows the style there; `awd gait --cover "
