@@ -111,12 +111,9 @@ def summary_writer_on_main_rank_only(a2c_common_module):
         a2c_common_module.SummaryWriter = original
 
 
-def merge_moments(mean: torch.Tensor, var: torch.Tensor, count) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def merge_moments(mean: torch.Tensor, var: torch.Tensor, count: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The mean, (population) variance and count of the union of every rank's batch, from each batch's moments."""
-    if torch.is_tensor(count):
-        count = count.to(mean.dtype).reshape(1)
-    else:   # a fill, not a host-to-device copy: capturable in a CUDA graph
-        count = torch.full((1,), float(count), dtype=mean.dtype, device=mean.device)
+    count = torch.full((1,), float(count), dtype=mean.dtype, device=mean.device)  # a fill: capturable in a graph
     sums = torch.cat([mean.reshape(-1) * count, (var + mean * mean).reshape(-1) * count, count])
     dist.all_reduce(sums)
     n, total = mean.numel(), sums[-1]

@@ -28,19 +28,8 @@ MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid t
 
 
 def zeroed(velocity: torch.Tensor, commands) -> bool:
-    """True for a velocity (vx, vy, wz) that the command sampler zeroes."""
+    """True for a clip's mean velocity (vx, vy, wz) that the command sampler zeroes."""
     return float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel
-
-
-def steps_at_a_zeroed_command(state, velocity: torch.Tensor, commands) -> bool:
-    """True for a clip (its MotionState over time, its mean velocity) that lifts a foot while its velocity is one the
-    command sampler zeroes."""
-    return zeroed(velocity, commands) and bool((state.foot_contacts < 0.5).any())
-
-
-def stands(state, velocity: torch.Tensor, commands) -> bool:
-    """True for a clip at a velocity the command sampler zeroes that keeps both feet down."""
-    return zeroed(velocity, commands) and not bool((state.foot_contacts < 0.5).any())
 
 
 class MotionBank:
@@ -54,11 +43,12 @@ class MotionBank:
             ids = torch.full_like(times, clip, dtype=torch.long)
             state = lib.get_state(ids, times)
             velocity = heading_velocity(state).mean(dim=0)  # the clip's mean vx, vy (heading frame) and yaw rate
-            if stand_at_zero and steps_at_a_zeroed_command(state, velocity, task.cfg.commands):
+            still = stand_at_zero and zeroed(velocity, task.cfg.commands)
+            if still and bool((state.foot_contacts < 0.5).any()):  # steps at a zeroed command (`in_place`)
                 continue
             windows.append(window_from_motion(layout, lib, ids, times, dt)[:, :self.frames].flatten(1))
             velocities.append(velocity.expand(len(times), 3))
-            standing.append(torch.full((len(times),), stand_at_zero and stands(state, velocity, task.cfg.commands)))
+            standing.append(torch.full((len(times),), still))  # zeroed and both feet down: a standing clip
         if not windows:
             raise AwdError(task.cfg.source, "env.rewards.motion_match.stand_at_zero",
                            "every clip steps at a velocity the command sampler zeroes: no window is left to match")
