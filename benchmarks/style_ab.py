@@ -1,9 +1,9 @@
-"""Style A/B: train several variants of DucklingCommand side by side on one machine for the same wall time, then
-judge each one's latest checkpoint with the evaluator and the style benchmark (CPU, in parallel) and print one
-table: tracking, extremes and clips passed, the classifier's accuracy, the gait's medians over the judged clips
-(clearance, double support, stride, joint error / baseline, held joints) and how many clips pass each check, and
-how saturated the discriminator was (share of epochs after epoch 100 with both accuracies, on clean inputs,
-above 0.9).
+"""Style A/B: train several variants of a command task (DucklingCommand, or `--task G1Command`) side by side on one
+machine for the same wall time, then judge each one's latest checkpoint with the evaluator and the style benchmark
+(CPU, in parallel) and print one table: tracking, extremes and clips passed, the classifier's accuracy, the gait's
+medians over the judged clips (clearance, double support, stride, joint error / baseline, held joints) and how many
+clips pass each check, and how saturated the discriminator was (share of epochs after epoch 100 with both
+accuracies, on clean inputs, above 0.9).
 
     python benchmarks/style_ab.py --minutes 8 base= "noise=train.params.config.disc_input_noise=1.0" \\
         "no_root=env.amp.root_rotation=false env.amp.root_angular_velocity=false"
@@ -45,8 +45,8 @@ def saturation(log_text: str, after_epoch: int = 100, level: float = 0.9) -> dic
             "saturated_share": sum(a > level and d > level for a, d in late) / len(late) if late else None}
 
 
-def train_command(name: str, overrides: list[str], out: Path, seed: int) -> list[str]:
-    return [sys.executable, str(ROOT / "awd" / "run.py"), "--task", "DucklingCommand", "--headless", "--seed",
+def train_command(task: str, name: str, overrides: list[str], out: Path, seed: int) -> list[str]:
+    return [sys.executable, str(ROOT / "awd" / "run.py"), "--task", task, "--headless", "--seed",
             str(seed), "--max_iterations", "1000000", "--output_path", str(out / name), "--experiment", name,
             *overrides]
 
@@ -99,6 +99,7 @@ def format_table(rows: list[dict]) -> str:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("variants", nargs="+", help="NAME=OVERRIDES")
+    parser.add_argument("--task", default="DucklingCommand", help="the command task every variant trains")
     parser.add_argument("--minutes", type=float, default=8.0, help="training wall time of every variant")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--judge_threads", type=int, default=4)
@@ -110,7 +111,7 @@ def main(argv=None) -> list[dict]:
     runs = {}
     for name, overrides in variants:
         log = open(out / f"{name}.log", "w", encoding="utf-8")
-        runs[name] = (subprocess.Popen(train_command(name, overrides, out, args.seed), stdout=log,
+        runs[name] = (subprocess.Popen(train_command(args.task, name, overrides, out, args.seed), stdout=log,
                                        stderr=subprocess.STDOUT, cwd=ROOT), log)
     deadline = time.time() + 60 * args.minutes
     while time.time() < deadline and any(p.poll() is None for p, _ in runs.values()):

@@ -98,8 +98,9 @@ def test_style_ab_parses_variants_and_measures_saturation_from_the_epoch_lines()
              "performance/update_time": 1.0}
     noised = "\n".join(progress_line(stats, epoch, 200, 1, 1.0) for epoch in (150, 151))
     assert ab.saturation(noised) == {"epochs": 151, "last_acc": [0.97, 0.93], "saturated_share": 1.0}
-    command = ab.train_command("x", ["env.a=1"], Path("/o"), 3)
-    assert command[-1] == "env.a=1" and "--experiment" in command and command[command.index("--seed") + 1] == "3"
+    command = ab.train_command("G1Command", "x", ["env.a=1"], Path("/o"), 3)
+    assert command[-1] == "env.a=1" and command[command.index("--task") + 1] == "G1Command"
+    assert "--experiment" in command and command[command.index("--seed") + 1] == "3"
     clips = [{"policy": {"clearance": [0.02, 0.01], "double_support": 0.1, "stride_period": 0.4}, "joint_error": 0.05,
               "baseline_error": 0.1, "held_rms": 0.02, "pass": {"stride_period": True, "clearance": False}},
              {"policy": {"clearance": [0.03, 0.04], "double_support": 0.3, "stride_period": 0.5}, "joint_error": None,
