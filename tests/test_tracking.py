@@ -1,4 +1,4 @@
-"""The motion tracker (DucklingTrack) and the performed clips it records (awd.style.perform)."""
+"""The motion tracker (DucklingTrack, G1Track) and the performed clips it records (awd.style.perform)."""
 
 import shutil
 
@@ -149,9 +149,38 @@ def test_perform_records_each_clip_and_writes_a_dataset_that_loads(two_clips, tm
 def test_perform_refuses_another_task_and_writes_nothing_when_every_clip_fell(two_clips, tmp_path, spec):
     from awd.style.perform import perform, write_dataset
 
-    with pytest.raises(AwdError, match="DucklingTrack"):
+    with pytest.raises(AwdError, match="expected a tracker"):
         perform(StandStill(two_clips, task="DucklingCommand"), list(CLIPS), [], settle_s=0.0)
     output = tmp_path / "none"
     with pytest.raises(AwdError, match="every performance fell"):
         write_dataset([{"name": "standing", "clip": None, "fell_at_s": 0.3}], output, "tracker.pth")
     assert not output.exists() and not list(tmp_path.glob(".none.*"))
+
+
+def test_the_g1_tracker_sees_its_clip_and_is_performed(tmp_path):
+    from awd.motion.dataset import load_dataset
+    from awd.robot import load_robot_spec
+    from awd.style.perform import perform
+    from awd.tasks import build_env
+
+    shutil.copy(DATA_DIR / "motions" / "g1" / "standing.json", tmp_path)
+    mapping = {**read_yaml(DATA_DIR / "cfg" / "g1" / "g1_track.yaml")["env"], "motion_file": str(tmp_path)}
+    env = build_env(mapping, 1, seed=0)
+    layout = env.get_layout()
+    assert layout["task"] == "G1Track" and len(layout["action_joints"]) == 29
+    assert layout["obs"][-4:] == [["reference_joint_pos", 29], ["reference_velocity", 3], ["reference_height", 1],
+                                  ["reference_offset", 2]]
+    env.play_clips([0])
+    assert sum(size for _, size in layout["obs"]) == env.compute_observations().shape[1]
+
+    class HoldDefault:
+        name, motion_file = "G1 tracker", tmp_path
+        env_config = {"env": mapping, "source": "test"}
+
+        @staticmethod
+        def act(obs):
+            return torch.zeros(obs.shape[0], 29)
+
+    clips = load_dataset(tmp_path, load_robot_spec("g1").joint_names)
+    [result] = perform(HoldDefault(), ["standing"], clips, settle_s=0.2)
+    assert result["name"] == "standing"

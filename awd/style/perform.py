@@ -1,5 +1,5 @@
-"""Performed clips: a trained motion tracker (task DucklingTrack, awd/tasks/tracking.py) plays every clip of a
-dataset in physics from the clip's first frame, and what the robot did becomes a clip of a new dataset
+"""Performed clips: a trained motion tracker (task DucklingTrack or G1Track, awd/tasks/tracking.py) plays every clip
+of a dataset in physics from the clip's first frame, and what the robot did becomes a clip of a new dataset
 (`awd perform TRACKER -o DIR`). The performed clips stay within the actuators and the contact physics, which the
 gait generator's kinematic clips do not (docs/style_rounds.md, seventh round: 2.6x the effort limits, a rigid trunk), so
 a discriminator cannot tell them from physics by what physics cannot do. Each clip's table row says how far the
@@ -25,15 +25,16 @@ from awd.errors import AwdError, exit_on_error
 
 @torch.no_grad()
 def perform(policy, clip_names: list[str], clips: list, settle_s: float = 0.2, threads: int = 1) -> list[dict]:
-    """Every clip played by the tracker `policy` (a PolicyUnderTest of a DucklingTrack checkpoint or export), one env
+    """Every clip played by the tracker `policy` (a PolicyUnderTest of a tracker's checkpoint or export), one env
     per clip on CPU MuJoCo; per clip {name, clip (the performed Clip, or None if it fell), fell_at_s, rows}."""
     from awd.motion.clip import clip_from_positions
     from awd.style.recording import GaitRecorder
-    from awd.tasks import build_env
+    from awd.tasks import TASKS, DucklingTrack, build_env
 
-    if policy.env_config["env"].get("task") != "DucklingTrack":
-        raise AwdError(policy.name, "config.env_config.task", f"expected a DucklingTrack tracker, found "
-                       f"{policy.env_config['env'].get('task')!r}")
+    task = policy.env_config["env"].get("task")
+    if not issubclass(TASKS.get(task, object), DucklingTrack):
+        raise AwdError(policy.name, "config.env_config.task", f"expected a tracker (DucklingTrack, G1Track), found "
+                       f"{task!r}")
     mapping = copy.deepcopy(policy.env_config["env"])
     mapping["motion_file"] = str(policy.motion_file)
     mapping["episode_length_s"] = max(clip.duration for clip in clips) + 1.0
@@ -125,7 +126,7 @@ def format_results(results: list[dict]) -> str:
 def main(argv=None) -> list[dict]:
     parser = argparse.ArgumentParser(prog="awd perform", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("tracker", help="a DucklingTrack checkpoint (.pth) or export folder")
+    parser.add_argument("tracker", help="a tracker's checkpoint (.pth) or export folder")
     parser.add_argument("-o", "--output", required=True, help="folder for the performed clips (replaced whole)")
     parser.add_argument("--motion_file", help="dataset to perform (default: the one the tracker was trained on)")
     parser.add_argument("--settle_s", type=float, default=0.2, help="seconds left out at each clip's start")

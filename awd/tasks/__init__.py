@@ -8,11 +8,11 @@ from awd.tasks.duckling import DucklingTask
 from awd.tasks.factory import build_env, make_task, resolve_motion_path
 from awd.tasks.registry import TASKS
 from awd.tasks.tasks import G1AMP, DucklingAMP, DucklingCommand, DucklingStand, DucklingViewMotion, G1Command
-from awd.tasks.tracking import DucklingTrack
+from awd.tasks.tracking import DucklingTrack, G1Track
 from awd.tasks import motion_match  # noqa: F401  (registers the motion_match reward term)
 
 __all__ = [
     "EnvConfig", "env_config_from_mapping", "load_env_config", "DucklingTask", "build_env",
     "make_task", "resolve_motion_path", "TASKS", "DucklingAMP", "DucklingCommand", "DucklingStand",
-    "DucklingViewMotion", "DucklingTrack", "G1AMP", "G1Command",
+    "DucklingViewMotion", "DucklingTrack", "G1AMP", "G1Command", "G1Track",
 ]

@@ -1,4 +1,5 @@
-"""DucklingTrack: a motion tracker (DeepMimic-style imitation) that follows one clip of the dataset per env.
+"""DucklingTrack (and G1Track, the same tracker on the humanoid): a motion tracker (DeepMimic-style imitation) that
+follows one clip of the dataset per env.
 
 Each episode starts in a clip's state at a random time (at least `episode_length_s` before its end) and the policy
 sees, besides its own joints, the clip's next frame: joint angles, root velocity in the clip's heading frame and
@@ -208,3 +209,9 @@ TRACKING_TERMS = {
 }
 TERMS.update(TRACKING_TERMS)
 register(DucklingTrack)
+
+
+@register
+class G1Track(DucklingTrack):
+    task_name = "G1Track"
+    env_cfg, train_cfg = "g1/g1_track.yaml", "g1/train/amp_g1.yaml"
