@@ -181,10 +181,13 @@ def apply_run_flags(args, config: dict, overrides: list[str], num_envs: dict) ->
 def create_env(task: str, env: dict, source: str, num_envs: int, engine: str, sim_device: str, seed=None):
     """The env creator rl_games calls (with the run's env_config, plus `seed` from the Runner)."""
     from awd.engine import make_engine
+    from awd.learning.progress import STARTUP
     from awd.tasks import build_env
 
-    return build_env(env, num_envs, device=sim_device, task=task, source=source, seed=seed,
-                     engine_factory=partial(make_engine, engine))
+    built = build_env(env, num_envs, device=sim_device, task=task, source=source, seed=seed,
+                      engine_factory=partial(make_engine, engine))
+    STARTUP.mark("engine and task")
+    return built
 
 
 def run_rl_games(params: dict, checkpoint: str | None) -> None:
@@ -259,6 +262,7 @@ def train(args, overrides: list[str]) -> None:
         raise AwdError(args.checkpoint, None, "checkpoint file not found")
     config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
     from awd.learning import distributed
+    from awd.learning.progress import STARTUP
     from awd.style.coverage import coverage_line
 
     uncovered = coverage_line(config)  # before the run folder: a missing dataset leaves nothing behind
@@ -279,6 +283,7 @@ def train(args, overrides: list[str]) -> None:
     print(f"awd: {fall_rules(config)}", flush=True)
     if uncovered is not None:
         print(f"awd: {uncovered}", flush=True)
+    STARTUP.mark("imports and config")
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)
         distributed.shutdown()

@@ -426,3 +426,22 @@ def test_amp_infos_give_falls_only_where_done_and_name_a_bad_field():
         read_amp_infos(infos, dones, (5,), "cpu", "env")
     with pytest.raises(AwdError, match="'amp_obs' and 'terminate'"):
         read_amp_infos({"amp_obs": infos["amp_obs"]}, dones, (4,), "cpu", "env")
+
+
+def test_the_startup_report_splits_the_time_to_the_first_epoch_into_its_phases_once():
+    from awd.learning.progress import StartupClock, process_age_s
+
+    times = iter([2.0, 5.5, 9.0, 12.5])
+    clock, lines = StartupClock(clock=lambda: next(times)), []
+    clock.mark("config")
+    clock.mark("engine")
+    clock.mark("networks")
+    clock.report(lines.append)
+    clock.report(lines.append)
+    assert lines == ["start-up: the first epoch ended 12.5 s after the process started: config 2.0 s, engine 3.5 s, "
+                     "networks 3.5 s, first epoch 3.5 s"]
+    silent = StartupClock(clock=lambda: None)
+    silent.mark("config")
+    silent.report(lines.append)
+    assert len(lines) == 1
+    assert 0.0 < process_age_s() < 3600.0

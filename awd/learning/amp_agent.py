@@ -27,7 +27,7 @@ from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
 from awd.learning.guarded_step import GuardedStep
 from awd.learning.optimizer import build_optimizer, learning_rates, scale_learning_rates
-from awd.learning.progress import add_frame_rates, progress_line, threads_line, write_stats
+from awd.learning.progress import STARTUP, add_frame_rates, progress_line, threads_line, write_stats
 from awd.learning.amp_settings import CONFIG_SOURCE, AMPSettings, log, resolve_config
 from awd.learning.discriminator import DiscLossWeights, discriminator_loss, style_reward
 from awd.learning.demo_buffer import DemoBuffer
@@ -168,10 +168,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return self._graphed_policy({"obs": obs["obs"]})
 
     def play_steps(self) -> dict:
-        buffers, step_time = self.experience_buffer.tensor_dict, 0.0
-        stats = {}
-        done_count = torch.zeros((), device=self.ppo_device)
-        fall_count = torch.zeros((), device=self.ppo_device)
+        buffers, step_time, stats = self.experience_buffer.tensor_dict, 0.0, {}
+        done_count, fall_count = torch.zeros((), device=self.ppo_device), torch.zeros((), device=self.ppo_device)
         for n in range(self.horizon_length):
             res_dict = self._policy_step(self.obs)
             self.experience_buffer.update_data("obses", n, self.obs["obs"])
@@ -362,6 +360,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.demo_buffer.fill(max(self.amp.amp_batch_size, 4096))  # full before the first epoch (AWD: near empty)
         self.obs = start_rollout(self, self.resume)
         self._graph_rollout()
+        STARTUP.mark("networks, demo buffer and rollout graph")
         self.last_mean_rewards = float(self.last_mean_rewards)
         stop = StopRequest().install()
         try:
@@ -383,6 +382,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self.disc_noise.after_epoch(stats)
             self._write_stats(stats, epoch)
             log(progress_line(stats, epoch, self.max_epochs, self.frame, time.perf_counter() - start))
+            STARTUP.report(log)
             self.watchdogs.after_epoch(stats, epoch)
             stopped = self.data_parallel.any_rank(stop.requested)
             done = ((self.max_epochs != -1 and epoch >= self.max_epochs)

@@ -1,11 +1,49 @@
-"""What a training run reports: the threads it runs on (at start), each epoch's statistics written to TensorBoard
-and its one-line progress log."""
+"""What a training run reports: the threads it runs on (at start), each epoch's statistics written to TensorBoard,
+its one-line progress log, and after the first epoch where the start-up went (`STARTUP.mark` at each phase's end,
+`STARTUP.report` once: on a fresh GPU machine the Warp kernels compile inside one of these phases)."""
 
 from __future__ import annotations
 
 import os
 
 import torch
+
+
+def process_age_s() -> float | None:
+    """Seconds since this process started (Linux /proc), or None where that cannot be read."""
+    try:
+        stat = open("/proc/self/stat", encoding="ascii").read()
+        uptime = float(open("/proc/uptime", encoding="ascii").read().split()[0])
+    except OSError:
+        return None
+    start_ticks = int(stat.rpartition(")")[2].split()[19])  # field 22, starttime, after the (comm) field
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")
+
+
+class StartupClock:
+    """Phases of a run's start-up, each marked when it ends (the first began when the process started)."""
+
+    def __init__(self, clock=process_age_s):
+        self.clock, self.marks = clock, []
+
+    def mark(self, phase: str) -> None:
+        at = self.clock()
+        if at is not None:  # nothing where /proc cannot be read
+            self.marks.append((phase, at))
+
+    def report(self, log) -> None:
+        """Once, after the first epoch: `log` the seconds from the process's start to the first epoch's end."""
+        if not self.marks or self.marks[-1][0] == "first epoch":
+            return
+        self.mark("first epoch")
+        phases, previous = [], 0.0
+        for phase, at in self.marks:
+            phases.append(f"{phase} {at - previous:.1f} s")
+            previous = at
+        log(f"start-up: the first epoch ended {previous:.1f} s after the process started: {', '.join(phases)}")
+
+
+STARTUP = StartupClock()
 
 
 def threads_line(env) -> str:
