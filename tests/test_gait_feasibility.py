@@ -1,5 +1,6 @@
 """The torque a clip needs (awd.gait.feasibility): a held pose is light, a fast swing exceeds the effort limit
-through the rotor inertia, and the gait generator says so."""
+through the rotor inertia, and the gait generator says so; and whether a clip keeps its centre of pressure on the
+stance sole (awd.gait.balance)."""
 
 import dataclasses
 
@@ -51,7 +52,7 @@ def test_the_gait_generator_reports_each_clips_torque_and_warns(tmp_path, capsys
 
     assert main(["--names", "standing,forward_medium", "-l", "1", "-o", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
-    assert "torque / limit" in out and "_knee" in out
+    assert "torque / limit" in out and "_knee" in out and "CoP out mm" in out
     assert "warning: 1 of 2 clips need more than a joint's effort limit" in err and "forward_medium.json" in err
 
 
@@ -69,3 +70,41 @@ def test_a_sole_under_the_floor_is_refused_and_a_joint_at_its_limit_reported(spe
     pinned[: len(pinned) // 4, knee] = spec.joint_upper[knee]
     assert joints_at_limits(dataclasses.replace(standing, joint_pos=pinned), spec.joint_lower,
                             spec.joint_upper) == [("left_knee", pytest.approx(0.25, abs=0.01))]
+
+
+def test_the_centre_of_pressure_is_where_the_wrench_has_no_horizontal_moment():
+    from awd.gait.balance import centre_of_pressure, outside_sole
+
+    weight = np.array([0.0, 0.0, 100.0, 0.0, -5.0, 0.0])  # 100 N up, pitching the foot nose up by 5 N m
+    assert centre_of_pressure(weight, np.array([1.0, 2.0, 0.0])) == pytest.approx([1.05, 2.0])
+    pushed = np.array([10.0, 0.0, 100.0, 0.0, 0.0, 0.0])  # a forward push at 0.1 m above the floor
+    assert centre_of_pressure(pushed, np.array([0.0, 0.0, 0.1])) == pytest.approx([-0.01, 0.0])
+    sole = np.array([[-0.09, -0.035], [0.09, 0.035]])
+    turned = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])  # the foot's x along the world's y
+    assert outside_sole(np.array([0.0, 0.08]), np.zeros(3), turned, sole) == 0.0
+    assert outside_sole(np.array([0.05, 0.0]), np.zeros(3), turned, sole) == pytest.approx(0.015)
+
+
+def test_the_g1_clips_tip_over_their_stance_sole_and_the_ducks_do_not():
+    g1 = load_robot_spec("g1")
+    g1_model = TorqueModel(g1)
+    assert g1_model.footprints[0].ravel() == pytest.approx([-0.09, -0.035, 0.09, 0.035])
+    stepping = load_clip(DATA_DIR / "motions" / "g1" / "in_place.json", g1.joint_names)
+    assert g1_model.demand(stepping).cop_outside > 0.04  # the legs' swing, which a pendulum model leaves out
+    duck = load_robot_spec("mini_bdx")
+    duck_stepping = load_clip(DATA_DIR / "motions" / "mini_bdx" / "in_place.json", duck.joint_names)
+    assert TorqueModel(duck).demand(duck_stepping).cop_outside < 0.005
+
+
+def test_the_generator_warns_of_clips_off_balance_once():
+    from pathlib import Path
+
+    from awd.gait.batch import ClipResult, balance_warning
+
+    def result(name, outside):
+        return ClipResult(Path(name), None, {}, 0.0, 0, ("knee", 0.5), outside, [])
+
+    assert balance_warning([result("a.json", 0.01)]) is None
+    line = balance_warning([result("a.json", 0.01), result("b.json", 0.05), result("c.json", 0.03)])
+    assert line.startswith("2 of 3 clips put the centre of pressure more than 20 mm outside the stance sole (worst: "
+                           "b.json, 50 mm")

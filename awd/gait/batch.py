@@ -24,6 +24,7 @@ SPEED_FRACTIONS = {"slow": 0.25, "medium": 0.5, "fast": 0.75}  # of walk_max_dx_
 BACKWARD_FRACTIONS = {"slow": 1 / 3, "medium": 2 / 3, "fast": 1.0}  # of walk_max_dx_backward
 TURN_PER_STEP = {"slow": 0.08, "medium": 0.16, "fast": 0.24}  # rad per step (capped by walk_max_dtheta)
 LATERAL_FRACTIONS = {"slow": 0.1, "medium": 0.2, "fast": 0.3}  # of walk_max_dy
+BALANCE_TOLERANCE = 0.02  # m of the centre of pressure outside the stance sole (95th percentile) before a warning
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,7 @@ class ClipResult:
     seconds: float
     ik_solves: int
     torque: tuple[str, float]  # the joint whose 95th-percentile |torque| / effort limit is highest, and that share
+    cop_outside: float  # m: 95th percentile of the centre of pressure's distance outside the stance sole
     at_limits: list[tuple[str, float]]  # joints at a range bound in more than 10 % of the frames, and their share
 
 
@@ -118,10 +120,10 @@ def _run_job(job: ClipJob, output_dir: Path) -> ClipResult:
     clip, spec = recording.clip, _ENGINE.spec
     check_soles(clip, path)
     save_clip(clip, path)
-    measured = clip.metadata["Generator"]["measured_velocity"]
+    measured, demand = clip.metadata["Generator"]["measured_velocity"], _TORQUES.demand(clip)
     return ClipResult(path=path, job=job, measured=measured, seconds=recording.seconds, ik_solves=recording.ik_solves,
-                      torque=_TORQUES.demand(clip).worst, at_limits=joints_at_limits(clip, spec.joint_lower,
-                                                                                      spec.joint_upper))
+                      torque=demand.worst, cop_outside=demand.cop_outside,
+                      at_limits=joints_at_limits(clip, spec.joint_lower, spec.joint_upper))
 
 
 def _run_job_in_worker(job: ClipJob, output_dir: Path):
@@ -179,16 +181,17 @@ def _progress_bar(total: int, enabled: bool):
 def summary_table(results: list[ClipResult]) -> str:
     """Fixed-width table: file, requested per-step command, measured heading-frame velocities, seconds, torque."""
     header = (f"{'file':<28} {'dx':>7} {'dy':>7} {'dtheta':>7} | {'vx':>7} {'vy':>7} {'wz':>7} | {'seconds':>7} | "
-              "torque / limit")
+              "CoP out mm | torque / limit")
     lines = [header, "-" * len(header)]
     for result in results:
         job, measured = result.job, result.measured
         lines.append(f"{result.path.name:<28} {job.dx:>7.4f} {job.dy:>7.4f} {job.dtheta:>7.4f} | "
                      f"{measured['vx']:>7.3f} {measured['vy']:>7.3f} {measured['wz']:>7.3f} | {result.seconds:>7.2f} | "
-                     f"{result.torque[1]:.2f} {result.torque[0]}")
+                     f"{1e3 * result.cop_outside:>10.0f} | {result.torque[1]:.2f} {result.torque[0]}")
     lines.append("requested: per-step displacement (m, m, rad); measured: mean root velocity in the heading frame "
-                 "over whole gait periods (m/s, m/s, rad/s); torque: the most loaded joint's 95th-percentile "
-                 "|torque| / effort limit to perform the clip exactly (awd.gait.feasibility)")
+                 "over whole gait periods (m/s, m/s, rad/s); CoP out: in single support, the 95th percentile of how "
+                 "far the centre of pressure lies outside the stance sole (awd.gait.balance); torque: the most loaded "
+                 "joint's 95th-percentile |torque| / effort limit to perform the clip exactly (awd.gait.feasibility)")
     return "\n".join(lines)
 
 
@@ -209,6 +212,18 @@ def torque_warning(results: list[ClipResult]) -> str | None:
             f"(worst: {worst.path.name}, {worst.torque[0]} at {worst.torque[1]:.2f} x its limit); a policy "
             "can only approximate them, and a discriminator tells its motion from them. Slower steps "
             "(single_support_duration) or a lower walk_foot_height ask less (docs/gait_generator.md)")
+
+
+def balance_warning(results: list[ClipResult]) -> str | None:
+    """One line when clips put the centre of pressure more than BALANCE_TOLERANCE outside the stance sole."""
+    over = [result for result in results if result.cop_outside > BALANCE_TOLERANCE]
+    if not over:
+        return None
+    worst = max(over, key=lambda result: result.cop_outside)
+    return (f"{len(over)} of {len(results)} clips put the centre of pressure more than {1e3 * BALANCE_TOLERANCE:g} mm "
+            f"outside the stance sole (worst: {worst.path.name}, {1e3 * worst.cop_outside:.0f} mm at the 95th "
+            "percentile): their swinging limbs tip the robot over, so a policy cannot perform them as they are. "
+            "Slower steps (single_support_duration) or a lower walk_foot_height ask less (docs/gait_generator.md)")
 
 
 def default_workers() -> int:

@@ -10,8 +10,8 @@ import sys
 import time
 
 from awd.errors import AwdError, exit_on_error
-from awd.gait.batch import (GenerationOptions, default_workers, named_jobs, random_jobs, run_jobs, summary_table,
-                            limit_warnings, torque_warning)
+from awd.gait.batch import (GenerationOptions, balance_warning, default_workers, limit_warnings, named_jobs,
+                            random_jobs, run_jobs, summary_table, torque_warning)
 from awd.gait.cover import generate_cover, task_range_ends
 from awd.gait.params import load_walk_params
 from awd.robot.spec import load_robot_spec
@@ -102,7 +102,7 @@ def run(argv=None) -> int:
     if ends:
         covered, uncovered = generate_cover(spec, params, ends, args.output_dir, options, workers=args.jobs)
         results += covered
-    for warning in [*limit_warnings(results), torque_warning(results), *uncovered]:
+    for warning in [*limit_warnings(results), torque_warning(results), balance_warning(results), *uncovered]:
         if warning:
             print(f"warning: {warning}", file=sys.stderr)
     if not args.quiet:
