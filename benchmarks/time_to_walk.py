@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -228,6 +229,12 @@ class TimeToWalk:
         return not self.stopped_by_us and self.train.returncode not in (0, None)
 
 
+def startup_line(log_text: str) -> str | None:
+    """The training's start-up breakdown (awd.learning.progress.StartupClock), as it logged it."""
+    found = re.search(r"start-up: .*", log_text)
+    return found.group(0) if found else None
+
+
 def verdict(walked: dict | None, rows: list[dict], args) -> str:
     target = ("the tracking verdict" if args.no_style
               else "walks with style: tracking, every clip, extreme and the classifier")
@@ -246,8 +253,10 @@ def main(argv=None) -> None:
             tail = (benchmark.out / "train.log").read_text(encoding="utf-8").splitlines()[-5:]
             raise AwdError(benchmark.out / "train.log", None, "training failed: " + " / ".join(tail))
         summary = verdict(walked, benchmark.rows, args)
-        print(summary)
-        record = {"walked": walked, "rows": benchmark.rows, "verdict": summary, "argv": sys.argv[1:]}
+        startup = startup_line((benchmark.out / "train.log").read_text(encoding="utf-8"))
+        print("\n".join(filter(None, [startup, summary])))
+        record = {"walked": walked, "rows": benchmark.rows, "verdict": summary, "startup": startup,
+                  "argv": sys.argv[1:]}
         write_json_atomic(benchmark.out / "time_to_walk.json", record, indent=2)
 
 

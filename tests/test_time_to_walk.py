@@ -59,3 +59,6 @@ def test_cpu_lists_and_rows():
     style = {"clips": [{"pass": {"a": True}}, {"pass": {"a": False}}], "extremes": [{"pass": {"b": True}}],
              "classifier_accuracy": 0.7}
     assert ttw.style_summary({"style": style}) == {"clips": "1/2", "extremes": "1/1", "classifier": 0.7}
+    log = "[awd] epoch 1/9 | ...\n[awd] start-up: the first epoch ended 95.0 s after the process started: a 1.0 s\n"
+    assert ttw.startup_line(log) == "start-up: the first epoch ended 95.0 s after the process started: a 1.0 s"
+    assert ttw.startup_line("[awd] epoch 1/9 | ...") is None
