@@ -1,9 +1,10 @@
-"""Time to walk: wall-clock minutes from launch until a DucklingCommand policy trained from scratch walks with
-style: the evaluator's verdict (awd/evaluate.py: survival, planar and yaw tracking over 20-s episodes with commands
-resampled every 5 s, thresholds from the task config's `verdict`) and the style benchmark's (awd/style/judge.py:
-every judged clip, every command extreme, the style classifier). `--no_style` judges tracking alone.
+"""Time to walk: wall-clock minutes from launch until a DucklingCommand (or `--task G1Command`) policy trained from
+scratch walks with style: the evaluator's verdict (awd/evaluate.py: survival, planar and yaw tracking over 20-s
+episodes with commands resampled every 5 s, thresholds from the task config's `verdict`) and the style benchmark's
+(awd/style/judge.py: every judged clip, every command extreme, the style classifier). `--no_style` judges tracking
+alone.
 
-Training runs as `python awd/run.py --task DucklingCommand --headless ...` in a subprocess (its output goes to
+Training runs as `python awd/run.py --task TASK --headless ...` in a subprocess (its output goes to
 OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the overrides
 `train.params.config.save_latest_frequency`, and `save_latest_interval_s=0`: no rewrites by time). Whenever no
 evaluation is running, the newest checkpoint is hard-linked to OUT/eval/ (a stable snapshot: the trainer replaces
@@ -46,6 +47,7 @@ COLUMNS = ("minutes", "epoch", "frames", "survival", "planar err (m/s)", "yaw er
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="DucklingCommand", help="the command task to train")
     parser.add_argument("--engine", help="training engine (default: run.py's)")
     parser.add_argument("--num_envs", type=int, default=0, help="training envs (default: run.py's for the engine)")
     parser.add_argument("--seed", type=int, default=1, help="training seed")
@@ -82,7 +84,7 @@ def parse_cpus(text: str | None) -> set[int] | None:
 
 
 def train_command(args, overrides: list[str], out: Path) -> list[str]:
-    command = [sys.executable, str(ROOT / "awd" / "run.py"), "--task", "DucklingCommand", "--headless",
+    command = [sys.executable, str(ROOT / "awd" / "run.py"), "--task", args.task, "--headless",
                "--seed", str(args.seed), "--max_iterations", "1000000", "--output_path", str(out),
                "--experiment", EXPERIMENT, f"train.params.config.save_latest_frequency={args.eval_every}",
                "train.params.config.save_latest_interval_s=0"]

@@ -22,8 +22,8 @@ _spec.loader.exec_module(ttw)
 
 
 def test_the_training_command_is_a_valid_run_py_command(tmp_path):
-    args, overrides = ttw.parse_args(["--engine", "mujoco", "--num_envs", "16", "--eval_every", "7",
-                                      "train.params.config.horizon_length=24"])
+    args, overrides = ttw.parse_args(["--engine", "mujoco", "--num_envs", "16", "--eval_every", "7", "--task",
+                                      "G1Command", "train.params.config.horizon_length=24"])
     command = ttw.train_command(args, overrides, tmp_path)
     assert command[1].endswith("awd/run.py")
     run_args, run_overrides = parse_run_args(command[2:])
@@ -32,6 +32,7 @@ def test_the_training_command_is_a_valid_run_py_command(tmp_path):
     assert run["save_latest_frequency"] == 7 and run["horizon_length"] == 24 and run["num_actors"] == 16
     assert run["name"] == ttw.EXPERIMENT  # the checkpoint the benchmark watches: nn/<name>.pth
     assert config["engine"] == "mujoco" and run_args.output_path == str(tmp_path) and run_args.headless
+    assert config["task"] == "G1Command"
 
 
 def test_the_eval_command_is_a_valid_evaluator_command(tmp_path):
