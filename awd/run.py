@@ -263,9 +263,9 @@ def train(args, overrides: list[str]) -> None:
     config = resumed_run_config(args, overrides) if args.resume else build_run_config(args, overrides)
     from awd.learning import distributed
     from awd.learning.progress import STARTUP
-    from awd.style.coverage import coverage_line
+    from awd.style.coverage import coverage_lines
 
-    uncovered = coverage_line(config)  # before the run folder: a missing dataset leaves nothing behind
+    uncovered = coverage_lines(config)  # before the run folder: a missing dataset leaves nothing behind
 
     run = config["train"]["params"]["config"]
     ranks = distributed.init(run["device"])
@@ -281,8 +281,8 @@ def train(args, overrides: list[str]) -> None:
     print(f"awd: training {config['task']} with {envs} on {config['engine']} "
           f"({run['env_config']['sim_device']} physics, {run['device']} policy) -> {run_dir}", flush=True)
     print(f"awd: {fall_rules(config)}", flush=True)
-    if uncovered is not None:
-        print(f"awd: {uncovered}", flush=True)
+    for line in uncovered:
+        print(f"awd: {line}", flush=True)
     STARTUP.mark("imports and config")
     try:
         run_rl_games(config["train"]["params"], checkpoint=args.checkpoint)

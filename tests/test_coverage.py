@@ -1,11 +1,12 @@
-"""Command coverage (awd.style.coverage): the command range ends that no clip reaches are named, the others not."""
+"""Coverage (awd.style.coverage): the command range ends that no clip reaches and the clip joint angles beyond the
+policy's reach are named, the others not."""
 
 from pathlib import Path
 
 import numpy as np
 
 from awd.motion.clip import load_clip
-from awd.style.coverage import clip_velocities, uncovered_ends
+from awd.style.coverage import clip_velocities, coverage_lines, joints_out_of_reach, uncovered_ends
 from awd.robot import load_robot_spec
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +32,24 @@ def test_clip_velocity_is_its_mean_in_the_heading_frame():
     clip = load_clip(ROOT / "awd/data/motions/mini_bdx/forward_medium.json", spec.joint_names)
     vx, vy, wz = clip_velocities([clip])[0]
     assert abs(vx - 0.185) < 0.005 and abs(vy) < 0.005 and abs(wz) < 0.01
+
+
+def test_joints_the_clips_take_further_than_the_action_scale_are_named_furthest_first():
+    from types import SimpleNamespace
+
+    spec = SimpleNamespace(joint_names=("hip", "knee", "ankle"), default_joint_pos=np.array([0.0, 0.5, 0.0]),
+                           joint_action_scale=np.array([0.25, 0.25, 0.5]))
+    frames = np.zeros((200, 3))
+    frames[:, 0] = np.linspace(-0.2, 0.2, 200)  # within reach
+    frames[:, 1] = 0.5 + np.linspace(0.0, 0.6, 200)  # the knee bends 0.6 past its default
+    frames[:, 2] = np.linspace(-0.45, 0.3, 200)
+    assert joints_out_of_reach([SimpleNamespace(joint_pos=frames)], spec) == ["knee 0.59 rad (scale 0.25)"]
+
+
+def test_a_run_of_the_g1_names_its_knees_and_the_ducks_nothing_out_of_reach():
+    from awd.run import build_run_config, parse_args
+
+    g1 = coverage_lines(build_run_config(*parse_args(["--task", "G1AMP", "--headless"])))
+    assert len(g1) == 1 and "right_knee_joint 0.63 rad (scale 0.25)" in g1[0]
+    duck = coverage_lines(build_run_config(*parse_args(["--task", "DucklingCommand", "--headless"])))
+    assert len(duck) == 1 and duck[0].startswith("commands beyond every clip")

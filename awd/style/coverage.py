@@ -1,6 +1,10 @@
-"""Command coverage: a command task's ranges against the velocities its clips walk at. Past the fastest clip on an
-axis no clip shows the style to imitate, and a policy asked to go there must leave its clips' motion or fall short
-of the command (docs/style_rounds.md, tenth round: the duck's lateral extremes). Training names such ends at start.
+"""What the clips ask that training cannot give, named when a run starts:
+- command coverage: a command task's ranges against the velocities its clips walk at. Past the fastest clip on an
+  axis no clip shows the style to imitate, and a policy asked to go there must leave its clips' motion or fall short
+  of the command (docs/style_rounds.md, tenth round: the duck's lateral extremes);
+- joint reach: a policy's PD targets stay within default +- action scale (actions are clipped to [-1, 1]), so a
+  joint the clips take further from its default is out of reach, and the policy cannot move like them
+  (docs/style_rounds.md, first round: the duck's knees at action scale 0.25).
 """
 
 from __future__ import annotations
@@ -32,9 +36,19 @@ def uncovered_ends(ranges: dict, velocities: np.ndarray, names: list[str], toler
     return ends
 
 
-def coverage_line(config: dict) -> str | None:
-    """The start-of-run line that names the command range ends no clip reaches, or None (no commands, no clips,
-    or every end covered)."""
+def joints_out_of_reach(clips, spec, percentile: float = 99.0) -> list[str]:
+    """Each joint whose `percentile`-th |clip angle - default| over every frame exceeds its action scale, furthest
+    first, as "left_knee_joint 0.63 rad (scale 0.25)"."""
+    offsets = np.percentile(np.abs(np.concatenate([clip.joint_pos for clip in clips]) - spec.default_joint_pos),
+                            percentile, axis=0)
+    ratios = offsets / spec.joint_action_scale
+    return [f"{spec.joint_names[j]} {offsets[j]:.2f} rad (scale {spec.joint_action_scale[j]:.2f})"
+            for j in np.argsort(-ratios) if ratios[j] > 1.0]
+
+
+def coverage_lines(config: dict) -> list[str]:
+    """The start-of-run lines that name the joint angles of the clips beyond the policy's reach and, for a command
+    task, the command range ends no clip reaches (none without clips)."""
     from awd.motion.dataset import dataset_files, load_dataset
     from awd.robot import load_robot_spec
     from awd.tasks.config import env_config_from_mapping
@@ -42,15 +56,20 @@ def coverage_line(config: dict) -> str | None:
     from awd.tasks.factory import resolve_dataset
 
     env = env_config_from_mapping(config["env"], config["sources"]["env"])
-    if env.motion_file is None or not issubclass(TASKS[config["task"]], DucklingCommand):
-        return None
+    if env.motion_file is None:
+        return []
     spec = load_robot_spec(env.robot)
     path = resolve_dataset(env.motion_file, spec.name, env.source)
-    velocities = clip_velocities(load_dataset(path, spec.joint_names))  # validates the dataset first
-    names = [Path(file).stem for file in dataset_files(path)]
-    ranges = {key: list(getattr(env.commands, key)) for key, _ in AXES}
-    ends = uncovered_ends(ranges, velocities, names)
-    if not ends:
-        return None
-    return ("commands beyond every clip: " + "; ".join(ends) + f" (no clip shows the style there; `awd gait --cover "
-            f"{config['task']}` writes clips that reach them)")
+    clips = load_dataset(path, spec.joint_names)  # validates the dataset first
+    lines = []
+    far = joints_out_of_reach(clips, spec)
+    if far:
+        lines.append(f"clip joint angles beyond the policy's reach (default +- action scale, 99th percentile): "
+                     f"{', '.join(far[:4])}{f' and {len(far) - 4} more' if len(far) > 4 else ''}; raise "
+                     "control.action_scale (or the joints' own) in the robot spec")
+    ends = uncovered_ends({key: list(getattr(env.commands, key)) for key, _ in AXES}, clip_velocities(clips),
+                          [Path(file).stem for file in dataset_files(path)])
+    if ends and issubclass(TASKS[config["task"]], DucklingCommand):
+        lines.append("commands beyond every clip: " + "; ".join(ends) + " (no clip shows the style there; `awd gait "
+                     f"--cover {config['task']}` writes clips that reach them)")
+    return lines
