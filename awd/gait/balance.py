@@ -13,7 +13,7 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from awd.robot.bodies import is_in_subtree
+from awd.robot.bodies import collision_corners
 from awd.robot.model import default_qpos
 
 SOLE_THICKNESS = 0.005  # m: corners this close to a foot's lowest one make its sole
@@ -24,15 +24,10 @@ def sole_footprints(model: mujoco.MjModel, spec) -> np.ndarray:
     data = mujoco.MjData(model)
     data.qpos[:] = default_qpos(model, spec)
     mujoco.mj_kinematics(model, data)
-    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
     footprints = []
     for frame, contact in zip(spec.foot_bodies, spec.foot_contact_bodies):
-        contact_id, frame_id = model.body(contact).id, model.body(frame).id
-        points = [data.geom_xpos[g] + (model.geom_aabb[g, :3] + corners * model.geom_aabb[g, 3:])
-                  @ data.geom_xmat[g].reshape(3, 3).T
-                  for g in range(model.ngeom) if (model.geom_contype[g] or model.geom_conaffinity[g])
-                  and is_in_subtree(model, model.geom_bodyid[g], contact_id)]
-        points = np.concatenate(points)
+        frame_id = model.body(frame).id
+        points = collision_corners(model, data, model.body(contact).id)  # the spec holds geoms for each (bodies.py)
         sole = points[points[:, 2] <= points[:, 2].min() + SOLE_THICKNESS]
         local = (sole - data.xpos[frame_id]) @ data.xmat[frame_id].reshape(3, 3)
         footprints.append([local[:, :2].min(axis=0), local[:, :2].max(axis=0)])

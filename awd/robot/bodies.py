@@ -19,19 +19,22 @@ def free_body(path: Path, model: mujoco.MjModel) -> str:
     return model.body(model.jnt_bodyid[free[0]]).name
 
 
+_BOX_CORNERS = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
+
+
+def collision_corners(model: mujoco.MjModel, data: mujoco.MjData, body: int) -> np.ndarray:
+    """(k, 3) world corners of the bounding box of every colliding geom in the subtree of `body`, in `data`'s pose."""
+    corners = [data.geom_xpos[geom] + (model.geom_aabb[geom, :3] + _BOX_CORNERS * model.geom_aabb[geom, 3:])
+               @ data.geom_xmat[geom].reshape(3, 3).T
+               for geom in range(model.ngeom) if (model.geom_contype[geom] or model.geom_conaffinity[geom])
+               and is_in_subtree(model, model.geom_bodyid[geom], body)]
+    return np.concatenate(corners) if corners else np.zeros((0, 3))
+
+
 def lowest_foot_point(model: mujoco.MjModel, data: mujoco.MjData, spec) -> float:
     """The lowest z of the feet's collision geometry (corners of each geom's bounding box) in `data`'s pose."""
-    feet = [model.body(name).id for name in spec.foot_contact_bodies]
-    corners = np.array([[x, y, z] for x in (-1, 1) for y in (-1, 1) for z in (-1, 1)], dtype=np.float64)
-    lowest = np.inf
-    for geom in range(model.ngeom):
-        if not (model.geom_contype[geom] or model.geom_conaffinity[geom]) or \
-                not any(is_in_subtree(model, model.geom_bodyid[geom], foot) for foot in feet):
-            continue
-        local = model.geom_aabb[geom, :3] + corners * model.geom_aabb[geom, 3:]
-        world = data.geom_xpos[geom] + local @ data.geom_xmat[geom].reshape(3, 3).T
-        lowest = min(lowest, float(world[:, 2].min()))
-    return lowest
+    heights = [collision_corners(model, data, model.body(name).id)[:, 2] for name in spec.foot_contact_bodies]
+    return float(min((h.min() for h in heights if len(h)), default=np.inf))
 
 
 def trunk_in_root(path: Path, model: mujoco.MjModel, trunk: str, site: str | None) -> np.ndarray:

@@ -32,6 +32,11 @@ def zeroed(velocity: torch.Tensor, commands) -> bool:
     return float(velocity[:2].norm()) < commands.small_lin_vel and abs(float(velocity[2])) < commands.small_ang_vel
 
 
+def _min_partial_sq(query: torch.Tensor, bank_t: torch.Tensor, bank_sq: torch.Tensor) -> torch.Tensor:
+    """(N,) min over the bank of |b|^2 - 2 q.b: the squared distance to the nearest window, less |q|^2."""
+    return torch.addmm(bank_sq, query, bank_t, alpha=-2.0).amin(dim=-1)
+
+
 class MotionBank:
     def __init__(self, task, frames: int, command_weight: float, stand_at_zero: bool = False):
         lib, layout, dt = task.motion_lib, task.amp_layout, task.dt
@@ -65,11 +70,9 @@ class MotionBank:
         """(N,) mean squared normalised distance of each env's newest window and command to the nearest in the bank:
         min over the bank of |b|^2 - 2 q.b, plus |q|^2, in one matrix product."""
         query = torch.cat([amp_history[:, :self.frames].flatten(1), commands], dim=-1) * self.scale
-        nearest = torch.addmm(self.bank_sq, query, self.bank_t, alpha=-2.0).amin(dim=-1)
+        nearest = _min_partial_sq(query, self.bank_t, self.bank_sq)
         if self.standing is not None:  # the zero command: the nearest standing window
-            bank_t, bank_sq = self.standing
-            still = torch.addmm(bank_sq, query, bank_t, alpha=-2.0).amin(dim=-1)
-            nearest = torch.where((commands == 0).all(dim=-1), still, nearest)
+            nearest = torch.where((commands == 0).all(dim=-1), _min_partial_sq(query, *self.standing), nearest)
         return (nearest + (query * query).sum(-1)).clamp_min(0.0) / query.shape[-1]
 
 
