@@ -257,14 +257,17 @@ def test_feet_swing_height_scores_touchdowns_against_the_target():
     first = torch.tensor([[True, True], [True, False], [True, True]])
     commands = torch.tensor([[0.2, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.0, 0.0]])
     heights = torch.tensor([[0.045, 0.006], [0.024, 0.03], [0.03, 0.03]])
-    inputs = reward_inputs(commands=commands, feet_first_contact=first, feet_swing_height=heights)
+    air = torch.tensor([[0.2, 0.5], [0.1, 0.4], [0.4, 0.4]])
+    inputs = reward_inputs(commands=commands, feet_first_contact=first, feet_swing_height=heights, feet_air_time=air)
 
-    def swing_reward(offset):
-        params = {"target": 0.03, "offset": offset, "threshold": 1e-3}
+    def swing_reward(offset, air_time=0.0):
+        params = {"target": 0.03, "offset": offset, "threshold": 1e-3, "air_time": air_time}
         return compute_rewards(terms(feet_swing_height=(1.0, params)), inputs)[1]["feet_swing_height"].tolist()
     # 1 (capped at the target) + 0.2; 0.8 with the right foot not landing; 0 at zero command
     assert swing_reward(0.0) == pytest.approx([1.2, 0.8, 0.0])
     assert swing_reward(0.5) == pytest.approx([0.2, 0.3, 0.0])
+    # a 0.2-s swing earns half of its share at air_time 0.4, a 0.5-s one all of it
+    assert swing_reward(0.0, air_time=0.4) == pytest.approx([0.5 + 0.2, 0.8 * 0.25, 0.0])
 
 
 def test_a_new_reward_term_is_one_function_and_one_config_line(spec, motion_lib, monkeypatch):
