@@ -41,7 +41,7 @@ def test_a_clip_round_trips_through_csv_and_lands_on_the_floor(tmp_path, g1, wal
     source = write_csv(tmp_path / "walk.csv", walk, lift=0.05)
     assert main([str(source), "--robot", "g1", "--fps", "50", "-o", str(tmp_path / "out")]) == 0
     clip = load_clip(tmp_path / "out" / "walk.json", g1.joint_names)
-    assert "101 frames" in capsys.readouterr().out
+    assert "201 frames" in capsys.readouterr().out
     assert clip.fps == 50.0 and clip.num_frames == walk.num_frames and clip.loop_mode == "Clamp"
     np.testing.assert_allclose(clip.root_pos, walk.root_pos, atol=2e-4)   # the lift is taken back off
     np.testing.assert_allclose(clip.joint_pos, walk.joint_pos, atol=1e-5)
@@ -84,7 +84,7 @@ def _bad_rows(walk, edit):
      "row 4, columns 4-7", "unit quaternion"),
     (lambda r: r.__setitem__(6, ",".join(r[6].split(",")[:10] + ["3.5"] + r[6].split(",")[11:])), [],
      "row 7, joint left_knee_joint", "within"),
-    (lambda r: None, ["--start", "100"], "--start/--end", "at least 2 frames"),
+    (lambda r: None, ["--start", "200"], "--start/--end", "at least 2 frames"),
     (lambda r: None, ["--columns", "mini_bdx"], "--columns", "have no column"),
     (lambda r: None, ["--fps", "0"], "--fps", "positive frame rate"),
     (lambda r: r.clear(), [], "expected rows", "found none"),

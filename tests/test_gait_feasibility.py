@@ -4,6 +4,8 @@ stance sole (awd.gait.balance)."""
 
 import dataclasses
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -85,12 +87,16 @@ def test_the_centre_of_pressure_is_where_the_wrench_has_no_horizontal_moment():
     assert outside_sole(np.array([0.05, 0.0]), np.zeros(3), turned, sole) == pytest.approx(0.015)
 
 
-def test_the_g1_clips_tip_over_their_stance_sole_and_the_ducks_do_not():
+def test_g1_steps_of_the_robot_defaults_tip_over_their_sole_the_balanced_presets_and_the_ducks_do_not():
     g1 = load_robot_spec("g1")
     g1_model = TorqueModel(g1)
     assert g1_model.footprints[0].ravel() == pytest.approx([-0.09, -0.035, 0.09, 0.035])
-    stepping = load_clip(DATA_DIR / "motions" / "g1" / "in_place.json", g1.joint_names)
-    assert g1_model.demand(stepping).cop_outside > 0.04  # the legs' swing, which a pendulum model leaves out
+    # stepping in place with the G1's placo_defaults.json (the clips shipped before the twelfth round)
+    fast = load_clip(Path(__file__).parent / "data" / "g1_in_place_robot_defaults.json", g1.joint_names)
+    assert g1_model.demand(fast).cop_outside > 0.04  # the legs' swing, which a pendulum model leaves out
+    balanced = load_clip(DATA_DIR / "motions" / "g1" / "in_place.json", g1.joint_names)
+    assert balanced.metadata["Placo"]["preset_name"] == "g1_balanced"
+    assert g1_model.demand(balanced).cop_outside < 0.02
     duck = load_robot_spec("mini_bdx")
     duck_stepping = load_clip(DATA_DIR / "motions" / "mini_bdx" / "in_place.json", duck.joint_names)
     assert TorqueModel(duck).demand(duck_stepping).cop_outside < 0.005
