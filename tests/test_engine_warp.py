@@ -68,6 +68,22 @@ def test_one_policy_step_matches_cpu_mujoco(spec, engines):
     assert engines[0].foot_contacts.any(), "clip frames should have feet on the floor"
 
 
+def test_feet_pressed_into_each_other_collide_as_in_cpu_mujoco(spec, engines):
+    # box against box: MuJoCo Warp's convex collider (GJK/EPA; its kernel alone compiles for 35-40 s on a GPU) gave
+    # other contacts than CPU MuJoCo's box-box collider, which the engine now selects (NATIVECCD disabled)
+    crossed = torch.as_tensor(spec.default_joint_pos, dtype=torch.float32).repeat(NUM_ENVS, 1)
+    inwards = torch.linspace(0.15, 0.35, NUM_ENVS)
+    crossed[:, spec.joint_names.index("left_hip_roll")] -= inwards
+    crossed[:, spec.joint_names.index("right_hip_roll")] += inwards
+    zeros = torch.zeros(NUM_ENVS, 3)
+    state = {"root_pos": torch.tensor([0.0, 0.0, 0.35]).repeat(NUM_ENVS, 1),
+             "root_quat": torch.tensor([1.0, 0.0, 0.0, 0.0]).repeat(NUM_ENVS, 1), "root_lin_vel": zeros,
+             "root_ang_vel": zeros, "joint_pos": crossed, "joint_vel": torch.zeros_like(crossed)}
+    result = compare_one_step(*engines, state, crossed)
+    assert failures(result["step"], max_share=0.0) == [], result
+    assert all(data.ncon > 0 for data in engines[1]._datas), "the feet should touch in every env"
+
+
 def test_g1_policy_step_matches_cpu_mujoco():
     g1 = load_robot_spec("g1")
     bodies = tracked_bodies(g1)

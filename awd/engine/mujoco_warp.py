@@ -3,8 +3,10 @@ device, slowly, for tests), stepped by a captured CUDA graph, with the state exp
 
 It simulates the same model as the CPU engine (awd.engine.mjmodel: the robot spec's MJCF, PD position
 actuators, contact and frame-position sensors), so one policy step from the same state agrees with it to
-float32 precision (tools/check_warp_engine.py). Its kernels are compiled in parallel before their first launch
-(awd.engine.warp_compile: a cold start of 53 s instead of 112 s for the duck on an H200).
+float32 precision (tools/check_warp_engine.py); box-box contacts (feet against feet) use CPU MuJoCo's box-box
+collider rather than MuJoCo Warp's default convex one, which disagreed with it and alone took 35-40 s to compile.
+Its kernels are compiled in parallel before their first launch (awd.engine.warp_compile: a cold start of 53 s
+instead of 112 s for the duck on an H200, with the convex kernel).
 
 Stepping (measured facts in the GPU stack's notes.md). The policy step `ctrl <- targets; decimation x step;
 keep actuator forces; position stage` is captured once as a CUDA graph and replayed: launching the kernels from
@@ -140,6 +142,7 @@ class MujocoWarpEngine(Engine):
             self.device = torch.device("cuda", torch.cuda.current_device())
         check_tracked_bodies(spec, self.tracked_bodies)
         self.model, self._layout = build_engine_model(spec, self.tracked_bodies)
+        self.model.opt.disableflags |= mujoco.mjtDisableBit.mjDSBL_NATIVECCD   # box-box: CPU MuJoCo's collider
         check_actuator_order(self.model, spec)
         contacts, rows = contact_capacity(self.model)
         self.nconmax, self.njmax = nconmax or contacts, njmax or rows
