@@ -16,13 +16,15 @@ from typing import Callable
 
 
 def compile_in_parallel(wp, device, launches: Callable[[], None], workers: int | None = None) -> int:
-    """Compile, on `device`, every module that `launches()` would launch, in `workers` threads (default: one
-    per core); returns the number of (module, block size) variants compiled or loaded from Warp's cache."""
+    """Compile, on `device`, every module that `launches()` would launch, in `workers` threads (default: the
+    cores shared among torchrun's processes on this host); returns the number of (module, block size) variants
+    compiled or loaded from Warp's cache."""
     with _recorded_launches(wp) as variants:
         with wp.ScopedDevice(device):
             launches()
     pending = list(dict.fromkeys(variants))
-    with ThreadPoolExecutor(max_workers=max(1, workers or os.cpu_count() or 1)) as pool:
+    workers = workers or (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
         for done in [pool.submit(wp.force_load, device, [module], block_dim, 0) for module, block_dim in pending]:
             done.result()
     return len(pending)
