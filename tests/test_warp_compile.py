@@ -33,3 +33,17 @@ def test_modules_are_compiled_without_a_launch_and_launches_are_restored():
     assert add_one.module.execs and wp.launch is launch
     wp.launch(add_one, dim=4, inputs=[values], device=device)
     assert values.numpy().tolist() == [1, 1, 1, 1]
+
+
+def test_a_failing_dry_pass_leaves_the_compile_to_warp(capsys):
+    import warp as wp
+
+    from awd.engine.warp_compile import compile_in_parallel
+
+    launch = wp.launch
+
+    def launches():
+        raise RuntimeError("a step that reads a device value on the host")
+
+    assert compile_in_parallel(wp, wp.get_device("cpu"), launches) == 0
+    assert wp.launch is launch and "one by one at first use" in capsys.readouterr().err

@@ -10,6 +10,7 @@ real launches that follow find them compiled; a module the dry pass missed still
 from __future__ import annotations
 
 import os
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Callable
@@ -18,10 +19,14 @@ from typing import Callable
 def compile_in_parallel(wp, device, launches: Callable[[], None], workers: int | None = None) -> int:
     """Compile, on `device`, every module that `launches()` would launch, in `workers` threads (default: the
     cores shared among torchrun's processes on this host); returns the number of (module, block size) variants
-    compiled or loaded from Warp's cache."""
-    with _recorded_launches(wp) as variants:
-        with wp.ScopedDevice(device):
+    compiled or loaded from Warp's cache, 0 when the dry pass failed (said on stderr)."""
+    try:
+        with _recorded_launches(wp) as variants, wp.ScopedDevice(device):
             launches()
+    except Exception as error:  # an optimisation only: without it, Warp compiles each module at its first launch
+        print(f"awd: kernels compile one by one at first use (the dry pass for a parallel compile failed: {error!r})",
+              file=sys.stderr)
+        return 0
     pending = list(dict.fromkeys(variants))
     workers = workers or (os.cpu_count() or 1) // int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
     with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
