@@ -49,8 +49,8 @@ def test_joints_the_clips_take_further_than_the_action_scale_are_named_furthest_
 def test_a_run_of_the_g1_names_its_shoulders_and_the_ducks_nothing_out_of_reach():
     from awd.run import build_run_config, parse_args
 
-    g1 = coverage_lines(build_run_config(*parse_args(["--task", "G1AMP", "--headless"])))
-    assert len(g1) == 1 and "right_shoulder_pitch_joint 0.56 rad (scale 0.50)" in g1[0] and "knee" not in g1[0]
-    assert coverage_lines(build_run_config(*parse_args(["--task", "G1AMP", "--headless", "env.robot=g1_23dof"]))) == []
+    for robot in ("g1", "g1_23dof"):
+        g1 = coverage_lines(build_run_config(*parse_args(["--task", "G1AMP", "--headless", f"env.robot={robot}"])))
+        assert len(g1) == 1 and "right_shoulder_pitch_joint 0.56 rad (scale 0.50)" in g1[0] and "knee" not in g1[0]
     duck = coverage_lines(build_run_config(*parse_args(["--task", "DucklingCommand", "--headless"])))
     assert len(duck) == 1 and duck[0].startswith("commands beyond every clip")

@@ -158,11 +158,10 @@ def test_default_datasets_cover_walking_directions_and_speeds(spec):
     velocities = np.array([[c.metadata["Placo"][k] for k in ("avg_x_lin_vel", "avg_y_lin_vel", "avg_yaw_vel")]
                            for c in clips])
     forward = sorted(v for v in velocities[:, 0] if v > 0.1)
-    # the 29-DOF set reaches G1Command's range ends (its cover_* clips), the 23-DOF set the named speeds only
-    fastest = (0.55, 0.19, 0.6) if spec.name == "g1" else (0.42, 0.15, 0.45)
-    assert len(forward) >= 4 and forward[-1] > fastest[0] and velocities[:, 0].min() < -0.25
-    assert velocities[:, 1].max() > fastest[1] and velocities[:, 1].min() < -fastest[1]
-    assert velocities[:, 2].max() > fastest[2] and velocities[:, 2].min() < -fastest[2]
+    # both sets reach G1Command's range ends (their cover_* clips)
+    assert len(forward) >= 4 and forward[-1] > 0.55 and velocities[:, 0].min() < -0.25
+    assert velocities[:, 1].max() > 0.19 and velocities[:, 1].min() < -0.2
+    assert velocities[:, 2].max() > 0.6 and velocities[:, 2].min() < -0.6
     assert all(clip.fps == 50.0 and clip.duration == pytest.approx(4.0) for clip in clips)
 
 
@@ -185,7 +184,7 @@ def test_layouts_are_derived_from_the_spec(spec):
     assert layout["action_joints"] == list(spec.joint_names) and layout["control_dt"] == pytest.approx(0.02)
     assert np.allclose(layout["default_joint_pos"], spec.default_joint_pos)
     assert env.motion_lib.key_bodies == spec.key_bodies
-    assert env.motion_lib.num_clips == (32 if spec.name == "g1" else 26)
+    assert env.motion_lib.num_clips == 32
 
 
 def test_demo_amp_features_equal_the_clip_replayed_in_the_engine(g1):

@@ -29,3 +29,12 @@ def test_cover_refuses_a_task_without_commands_or_another_robot(argv, words, tmp
         main([*argv, "-o", str(tmp_path / "out")])
     assert exit_info.value.code == 2 and words in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_cover_takes_a_variant_of_the_tasks_robot():
+    from awd.gait.cover import check_cover_robot
+    from awd.robot import load_robot_spec
+
+    check_cover_robot(load_robot_spec("g1_23dof"), "g1")   # its 23 joints are among the G1's 29
+    with pytest.raises(Exception, match="or a variant of it"):
+        check_cover_robot(load_robot_spec("mini_bdx"), "g1")

@@ -12,7 +12,7 @@ import time
 from awd.errors import AwdError, exit_on_error
 from awd.gait.batch import (GenerationOptions, balance_warning, default_workers, limit_warnings, named_jobs,
                             random_jobs, run_jobs, summary_table, torque_warning)
-from awd.gait.cover import generate_cover, task_range_ends
+from awd.gait.cover import check_cover_robot, generate_cover, task_range_ends
 from awd.gait.params import load_walk_params
 from awd.robot.spec import load_robot_spec
 
@@ -85,9 +85,9 @@ def run(argv=None) -> int:
     started = time.perf_counter()
     cover_robot, ends = task_range_ends(args.cover) if args.cover else (None, [])
     robot = "mini_bdx" if args.mini else (args.robot or cover_robot or "mini_bdx")
-    if cover_robot is not None and robot != cover_robot:
-        raise AwdError(None, "--robot", f"expected the --cover task's robot {cover_robot!r}, found {robot!r}")
     spec = load_robot_spec(robot)
+    if cover_robot is not None:
+        check_cover_robot(spec, cover_robot)
     params = load_walk_params(spec, args.preset)  # validated before anything is written
     named = args.named or args.names is not None
     count = args.num_recordings if args.num_recordings is not None else (0 if named or args.cover else 10)

@@ -56,6 +56,17 @@ def task_range_ends(task: str) -> tuple[str, list[RangeEnd]]:
     return env.robot, ends
 
 
+def check_cover_robot(spec, task_robot: str) -> None:
+    """The clips of a --cover task are for its robot or a variant of it, one whose joints are all among the task
+    robot's or the reverse (g1_23dof for G1Command); anything else is an AwdError."""
+    from awd.robot.spec import load_robot_spec
+
+    joints, task_joints = set(spec.joint_names), set(load_robot_spec(task_robot).joint_names)
+    if not (joints <= task_joints or task_joints <= joints):
+        raise AwdError(None, "--robot", f"expected the --cover task's robot {task_robot!r} or a variant of it (its "
+                       f"joints, some locked), found {spec.name!r}")
+
+
 def step_limit(params: dict, axis: str, velocity: float) -> tuple[str, float]:
     """The preset's per-step limit (its key, its value) for a displacement along `axis` in the direction of
     `velocity`."""

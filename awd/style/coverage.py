@@ -71,5 +71,5 @@ def coverage_lines(config: dict) -> list[str]:
                           [Path(file).stem for file in dataset_files(path)])
     if ends and issubclass(TASKS[config["task"]], DucklingCommand):
         lines.append("commands beyond every clip: " + "; ".join(ends) + " (no clip shows the style there; `awd gait "
-                     f"--cover {config['task']}` writes clips that reach them)")
+                     f"--cover {config['task']} --robot {env.robot}` writes clips that reach them)")
     return lines
