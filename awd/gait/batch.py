@@ -202,12 +202,17 @@ def limit_warnings(results: list[ClipResult]) -> list[str]:
             + " (the walk asks more range than the joint has)" for result in results if result.at_limits]
 
 
+def _beyond(results: list[ClipResult], value, limit: float) -> tuple[list[ClipResult], ClipResult | None]:
+    """The results whose `value` exceeds `limit`, and the one furthest beyond it (None if none)."""
+    over = [result for result in results if value(result) > limit]
+    return over, max(over, key=value, default=None)
+
+
 def torque_warning(results: list[ClipResult]) -> str | None:
     """One line when clips need more torque than the robot has (95th percentile beyond a joint's effort limit)."""
-    over = [result for result in results if result.torque[1] > 1.0]
+    over, worst = _beyond(results, lambda result: result.torque[1], 1.0)
     if not over:
         return None
-    worst = max(over, key=lambda result: result.torque[1])
     return (f"{len(over)} of {len(results)} clips need more than a joint's effort limit to be performed exactly "
             f"(worst: {worst.path.name}, {worst.torque[0]} at {worst.torque[1]:.2f} x its limit); a policy "
             "can only approximate them, and a discriminator tells its motion from them. Slower steps "
@@ -216,10 +221,9 @@ def torque_warning(results: list[ClipResult]) -> str | None:
 
 def balance_warning(results: list[ClipResult]) -> str | None:
     """One line when clips put the centre of pressure more than BALANCE_TOLERANCE outside the stance sole."""
-    over = [result for result in results if result.cop_outside > BALANCE_TOLERANCE]
+    over, worst = _beyond(results, lambda result: result.cop_outside, BALANCE_TOLERANCE)
     if not over:
         return None
-    worst = max(over, key=lambda result: result.cop_outside)
     return (f"{len(over)} of {len(results)} clips put the centre of pressure more than {1e3 * BALANCE_TOLERANCE:g} mm "
             f"outside the stance sole (worst: {worst.path.name}, {1e3 * worst.cop_outside:.0f} mm at the 95th "
             "percentile): their swinging limbs tip the robot over, so a policy cannot perform them as they are. "

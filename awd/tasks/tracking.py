@@ -39,7 +39,7 @@ class DucklingTrack(DucklingTask):
             raise AwdError(cfg.source, "env.motion_file", "DucklingTrack tracks clips: it needs a motion_file")
         self.clip_ids = torch.zeros(int(engine.num_envs), dtype=torch.long, device=motion_lib.device)
         self.clip_times = torch.zeros(int(engine.num_envs), dtype=torch.float64, device=motion_lib.device)
-        self.clip_to_world_xy = None
+        self.clip_to_world_xy = torch.zeros(int(engine.num_envs), 2, device=engine.device)
         super().__init__(cfg, engine, motion_lib, spec)
         self._refresh_references()
 
@@ -78,8 +78,7 @@ class DucklingTrack(DucklingTask):
         self.clip_times = torch.where(on_lib, times, self.clip_times)
         state, window = self.reset_states.reference(self.clip_ids, self.clip_times)
         offset = self.reset_states.env_origins[:, :2] - state[:, :2]
-        self.clip_to_world_xy = offset if self.clip_to_world_xy is None else torch.where(
-            mask.unsqueeze(-1), offset, self.clip_to_world_xy)
+        self.clip_to_world_xy = torch.where(mask.unsqueeze(-1), offset, self.clip_to_world_xy)
         self.engine.reset_where(mask, *self.reset_states.split(self.reset_states.blend(mask, state)))
         root_matrix = quat_to_matrix(self.engine.root_quat)
         self.last_reset_was_reference = self.last_reset_was_reference | mask
