@@ -17,6 +17,7 @@ from awd.errors import AwdError
 from awd.learning.amp_settings import resolve_minibatch_size
 from awd.learning.checkpoint import load_checkpoint
 from awd.learning.register import make_runner, register_env
+from awd.utils.io import read_json
 
 NUM_ENVS, OBS, ACT, AMP, EP_LEN = 8, 10, 4, 12, 20
 
@@ -295,9 +296,7 @@ def test_exploding_physics_stops_the_run_with_one_line():
         watchdogs.after_epoch(calm, 200)
 
 
-def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_tensorboard(trained_checkpoint, tmp_path):
-    import shutil
-
+def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_keeps_the_best(trained_checkpoint, tmp_path):
     from awd.learning.style_monitor import StyleMonitor
 
     class Writer:
@@ -310,23 +309,34 @@ def test_the_style_monitor_judges_a_checkpoint_in_the_background_and_logs_to_ten
         def flush(self):
             pass
 
-    checkpoint = shutil.copy(trained_checkpoint, tmp_path / "latest.pth")
-    writer = Writer()
-    (tmp_path / "style").mkdir()
-    (tmp_path / "style" / "epoch000003.pth").write_bytes(b"left by a judge killed before it loaded it")
-    monitor = StyleMonitor(10, 1, tmp_path / "style", writer,
+    state, writer, style = load_checkpoint(trained_checkpoint), Writer(), tmp_path / "style"
+    style.mkdir()
+    (style / "epoch000003.pth").write_bytes(b"left by a run killed while judging it")
+    monitor = StyleMonitor(10, 1, style, writer,
                            judge_args=("--settle_s", "0.2", "--measure_s", "0.6", "--no_classifier"))
-    monitor.after_save(checkpoint, 5, 100)  # not due yet
+    assert not (style / "epoch000003.pth").exists()
+    monitor.after_save(state, 5, 100)  # not due yet
     assert monitor.pending is None
-    monitor.after_save(checkpoint, 10, 2000)
-    monitor.after_save(checkpoint, 20, 4000)  # one judge at a time
+    monitor.after_save(state, 10, 2000)
+    monitor.after_save(state, 20, 4000)  # one judge at a time
     assert monitor.pending is not None and monitor.last_epoch == 10
-    monitor.pending[0].wait()  # the judge removed its snapshot itself: a killed run leaves none
-    assert not (tmp_path / "style" / "epoch000010.pth").exists()
     monitor.poll(wait=True)
     assert writer.scalars["style/extremes_passed"][1] == 2000 and 0.0 <= writer.scalars["style/clips_passed"][0] <= 1.0
     assert "style/classifier_accuracy" not in writer.scalars and writer.scalars["style/judge_s"][0] > 0
-    assert sorted(p.name for p in (tmp_path / "style").iterdir()) == ["epoch000010.json", "epoch000010.log"]
+    assert sorted(p.name for p in style.iterdir()) == ["best_style.json", "best_style.pth", "epoch000010.json",
+                                                        "epoch000010.log"]
+    best = load_checkpoint(style / "best_style.pth")
+    assert best["amp_replay_buffer"] is None and best["optimizer"] is None and best["layout"] == state["layout"]
+
+    report = read_json(style / "best_style.json")
+    more = {**report, "extremes": report["extremes"] + [{"pass": {"commanded_axis": True}}] * 40}
+    for name, judged in (("epoch000030", more), ("epoch000040", report)):  # more passes kept, then fewer not
+        resumed = StyleMonitor(10, 1, style, writer)  # a resumed run: the best so far read back from best_style.json
+        (style / f"{name}.pth").write_bytes(name.encode())
+        resumed._keep_if_best(style / f"{name}.pth", judged)
+        assert not (style / f"{name}.pth").exists()
+        assert (style / "best_style.pth").read_bytes() == b"epoch000030"
+    assert len(read_json(style / "best_style.json")["extremes"]) == len(report["extremes"]) + 40
 
 
 def test_sigterm_stops_after_the_epoch_with_the_latest_checkpoint_saved(tmp_path, capsys):

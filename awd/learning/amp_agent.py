@@ -423,7 +423,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         if save_latest:
             save_checkpoint(latest, state)
             self._latest_saved_at = time.perf_counter()
-            self.style_monitor.after_save(latest, epoch, self.frame)
+            self.style_monitor.after_save(state, epoch, self.frame)
         if save_numbered:
             save_checkpoint(numbered, {**state, **dict.fromkeys(RESUME_ONLY)})
 

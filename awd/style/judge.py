@@ -342,8 +342,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no_classifier", action="store_true", help="skip the style classifier")
     parser.add_argument("--json", help="also write the report to this JSON file")
-    parser.add_argument("--remove_after_load", action="store_true",
-                        help="delete the POLICY file once loaded (a training run's snapshot: none is left behind)")
     return parser.parse_args(argv)
 
 
@@ -360,8 +358,6 @@ def main(argv=None) -> dict:
                                  settle_s=args.settle_s, measure_s=args.measure_s, seed=args.seed,
                                  classifier=not args.no_classifier)
         policy = load_policy_under_test(args.policy, args.motion_file)
-        if args.remove_after_load:
-            Path(args.policy).unlink(missing_ok=True)
         report = judge_style(policy, settings)
         print(format_report(report), flush=True)
         if args.json:
