@@ -63,3 +63,13 @@ def test_cpu_lists_and_rows():
     log = "[awd] epoch 1/9 | ...\n[awd] start-up: the first epoch ended 95.0 s after the process started: a 1.0 s\n"
     assert ttw.startup_line(log) == "start-up: the first epoch ended 95.0 s after the process started: a 1.0 s"
     assert ttw.startup_line("[awd] epoch 1/9 | ...") is None
+
+
+def test_a_run_that_misses_only_the_classifier_says_from_when():
+    import argparse
+
+    args = argparse.Namespace(minutes=6.5, no_style=False)
+    rows = [{"minutes": 1.2, "epoch": 50, "passed_but_classifier": False},
+            {"minutes": 2.4, "epoch": 210, "passed_but_classifier": True}]
+    assert ttw.verdict(None, rows, args).endswith("classifier; everything but the classifier from 2.40 min, epoch 210)")
+    assert ttw.verdict(None, rows[:1], args).endswith("every clip, extreme and the classifier)")

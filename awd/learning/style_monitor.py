@@ -33,7 +33,7 @@ from awd.utils.io import read_json, write_json_atomic
 BEST = "best_style"
 
 
-def passed_count(report: dict) -> int:
+def _passing(report: dict) -> int:
     """Judged clips plus command extremes that pass every criterion."""
     return sum(all(item["pass"].values()) for item in report["clips"] + report["extremes"])
 
@@ -80,7 +80,7 @@ class StyleMonitor:
         for stale in self.folder.glob("epoch*.pth"):  # snapshots of a run killed while judging them
             stale.unlink()
         best = self.folder / f"{BEST}.json"
-        self.best_passed = passed_count(read_json(best)) if best.exists() else -1
+        self.best_passed = _passing(read_json(best)) if best.exists() else -1
         self.last_epoch = 0
         self.pending: tuple[subprocess.Popen, Path, int] | None = None
 
@@ -123,7 +123,7 @@ class StyleMonitor:
             self.writer.flush()
 
     def _keep_if_best(self, snapshot: Path, report: dict) -> None:
-        passed = passed_count(report)
+        passed = _passing(report)
         if passed < self.best_passed:
             snapshot.unlink()
             return
