@@ -79,45 +79,53 @@ def build_audit_env(env_config: dict, num_envs: int, duration_s: float, settings
 @torch.no_grad()
 def audit_rewards(env_config: dict, act=None, settings: AuditSettings = AuditSettings()) -> dict:
     """Per judged clip and motion, the mean weighted value of every reward term per policy step (None where the
-    policy fell), and each motion's means over the clips that step."""
+    motion ended its episode: a policy's fall, a pose the task's termination refuses), and each motion's means over
+    the clips that step."""
+    judged, played, measure_s = _clips_to_play(env_config, settings)
+    commands = np.array([command for _, command in judged])
+    env = build_audit_env(env_config, len(played), settings.settle_s + measure_s, settings)
+    env.engine = ClipPlayback(env.engine, env.motion_lib, torch.as_tensor(played), env.dt)
+    sums, fell = _measure(env, np.tile(commands, (len(played) // len(judged), 1)), None, settings, measure_s)
+    motions = list(MOTIONS[:len(played) // len(judged)])
+    if act is not None:
+        env = build_audit_env(env_config, len(judged), settings.settle_s + measure_s, settings)
+        policy_sums, policy_fell = _measure(env, commands, act, settings, measure_s)
+        sums, fell = np.concatenate([sums, policy_sums]), np.concatenate([fell, policy_fell])
+        motions.append("policy")
+    rows = []
+    for i, (name, command) in enumerate(judged):
+        row = {"name": name, "command": command.tolist(), "stepping": bool(command.any())}
+        for m, motion in enumerate(motions):
+            index = m * len(judged) + i
+            row[motion] = None if fell[index] else dict(zip(env.reward_names, sums[index].tolist()))
+        rows.append(row)
+    return {"task": env_config["task"], "reward_terms": list(env.reward_names), "motions": motions,
+            "measure_s": measure_s, "clips": rows, "means": _means(rows, motions, env.reward_names)}
+
+
+def _clips_to_play(env_config: dict, settings: AuditSettings):
+    """The judged clips [(name, command)], the motion-library ids to play (each judged clip, then the standing clip
+    once per judged clip when the dataset has one) and the seconds to measure."""
     from awd.robot import load_robot_spec
     from awd.style.judge import commanded, judged_dataset, select_clips
     from awd.style.recording import clip_gaits
     from awd.tasks.config import env_config_from_mapping
 
+    source = env_config.get("source")
     if not commanded(env_config):
-        raise AwdError(env_config.get("source"), "task", f"{env_config['task']} takes no commands: nothing to audit")
-    cfg = env_config_from_mapping(env_config["env"], env_config.get("source") or "env config")
-    spec = load_robot_spec(cfg.robot)
-    names, gaits = clip_gaits(spec, judged_dataset(env_config.get("source"), env_config, None))
+        raise AwdError(source, "task", f"{env_config['task']} takes no commands: nothing to audit")
+    cfg = env_config_from_mapping(env_config["env"], source or "env config")
+    names, gaits = clip_gaits(load_robot_spec(cfg.robot), judged_dataset(source, env_config, None))
     judged, _ = select_clips(names, gaits, cfg.commands)
-    standing = [names.index(name) for name, command in judged if not command.any()]
+    if not judged:
+        raise AwdError(source, "env.commands", "no clip's velocity lies inside the command ranges")
     shortest = min(len(gaits[names.index(name)].joint_pos) * gaits[0].dt for name, _ in judged)
     measure_s = min(settings.measure_s, shortest - settings.settle_s)
     if measure_s <= 0:
-        raise AwdError(env_config.get("source"), "env.motion_file",
+        raise AwdError(source, "env.motion_file",
                        f"clips of {shortest:.2f} s leave nothing to measure after {settings.settle_s} s of settling")
-    commands = np.array([command for _, command in judged])
-    played = [names.index(name) for name, _ in judged] + standing * len(judged)
-    sums = {}
-    env = build_audit_env(env_config, len(played), settings.settle_s + measure_s, settings)
-    env.engine = ClipPlayback(env.engine, env.motion_lib, torch.as_tensor(played), env.dt)
-    playback_sums, _ = _measure(env, np.tile(commands, (len(played) // len(judged), 1)), None, settings, measure_s)
-    sums["clip"] = playback_sums[:len(judged)]
-    if standing:
-        sums["standing"] = playback_sums[len(judged):]
-    fell = np.zeros(len(judged), dtype=bool)
-    if act is not None:
-        env = build_audit_env(env_config, len(judged), settings.settle_s + measure_s, settings)
-        sums["policy"], fell = _measure(env, commands, act, settings, measure_s)
-    rows = []
-    for i, (name, command) in enumerate(judged):
-        row = {"name": name, "command": command.tolist(), "stepping": bool(command.any())}
-        for motion, values in sums.items():
-            row[motion] = None if motion == "policy" and fell[i] else dict(zip(env.reward_names, values[i].tolist()))
-        rows.append(row)
-    return {"task": env_config["task"], "reward_terms": list(env.reward_names), "motions": list(sums),
-            "measure_s": measure_s, "clips": rows, "means": _means(rows, list(sums), env.reward_names)}
+    standing = [names.index(name) for name, command in judged if not command.any()]
+    return judged, [names.index(name) for name, _ in judged] + standing * len(judged), measure_s
 
 
 def _measure(env, commands: np.ndarray, act, settings: AuditSettings, measure_s: float):
@@ -141,7 +149,7 @@ def _measure(env, commands: np.ndarray, act, settings: AuditSettings, measure_s:
 
 
 def _means(rows: list[dict], motions: list[str], terms) -> dict:
-    """Per motion, each term's mean over the stepping clips where the policy did not fall."""
+    """Per motion, each term's mean over the stepping clips where no motion ended its episode."""
     kept = [r for r in rows if r["stepping"] and all(r[m] is not None for m in motions)]
     return {m: {t: float(np.mean([r[m][t] for r in kept])) for t in terms} if kept else None for m in motions}
 
