@@ -15,8 +15,8 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
-from awd.style.judge import (StyleSettings, clip_passes, compare, export_policy, format_report, judge_style,
-                             load_policy_under_test, main, style_verdict)
+from awd.style.judge import (StyleSettings, clip_passes, compare, export_policy, format_report, held_joints,
+                             judge_style, load_policy_under_test, main, style_verdict)
 from awd.style.recording import clip_gaits
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
@@ -86,6 +86,20 @@ def test_a_synthetic_shuffle_fails(clip, spec):
     assert checks["held_joints"]  # the head is held as the clip holds it: only the legs give it away
 
 
+def test_the_tasks_held_joints_are_held_even_where_a_performed_clip_wiggles_them(replayed, clip, spec):
+    head = {"exclude_joints": ["neck_pitch", "head_*", "*_antenna"]}
+    held = held_joints(spec, env_config_from_mapping({"init": {"mode": "Default"}, "amp": head}))
+    assert [name for name, h in zip(spec.joint_names, held) if h] == ["neck_pitch", "head_pitch", "head_yaw",
+                                                                       "head_roll", "left_antenna", "right_antenna"]
+    wiggle = 0.03 * np.sin(np.arange(clip.num_frames) * 0.7)[:, None] * held  # a tracker's head, std 0.02
+    performed = dataclasses.replace(clip, joint_pos=clip.joint_pos + wiggle)
+    by_spread, by_task = compare(replayed, performed, spec.default_joint_pos), compare(
+        replayed, performed, spec.default_joint_pos, held)
+    assert by_spread["moved_joints"] > 10 and by_task["moved_joints"] == 10  # the head only counts as held
+    assert by_task["held_rms"] < 0.01 and by_task["joint_error"] < 0.01
+    assert held_joints(spec, env_config_from_mapping({"init": {"mode": "Default"}})) is None
+
+
 def test_the_classifier_is_fooled_by_the_replay_and_not_by_the_shuffle(replayed, clip, spec):
     assert held_out_accuracy([replayed], [clip]) <= 0.75
     assert held_out_accuracy([shuffle(clip, spec.default_joint_pos)], [clip]) > 0.9
@@ -108,6 +122,7 @@ def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp
     assert len(names) + len(skipped) == 46 and len(report["extremes"]) == 6
     forward = report["clips"][names.index("forward_medium")]
     assert forward["policy"]["pitch_deg"] != forward["clip"]["pitch_deg"]
+    assert {clip["moved_joints"] for clip in report["clips"]} == {10}  # all but the head and antennas it holds
     barely_trained = forward
     assert not all(barely_trained["pass"].values())  # one epoch does not walk
     assert report["pass"]["clips"] is False and report["classifier_accuracy"] is None

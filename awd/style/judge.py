@@ -11,8 +11,10 @@ policy runs on CPU MuJoCo (or another engine) with fixed commands, one env per c
 After `settle_s` the next `measure_s` are recorded and compared with the clip (awd.style.gait): velocity and
 drift, stride period, swing clearance per foot, double-support and flight shares, trunk height, pitch and roll,
 symmetry, the moved joints' stride error next to the default pose held still (the baseline), and the RMS of the
-joints the clip holds (std below `HELD_STD`) from the clip's value. An env that falls fails its clip. A style
-classifier (awd.style.classifier) scores all judged motions against their clips.
+joints the clips hold from the clip's value. Held are the task's `env.amp.exclude_joints` (the duck's head and
+antennas, the G1's waist, arms but shoulder pitch, and wrists; a performed clip wiggles them, so their spread does
+not tell), moved all others; a task that excludes none holds the joints a clip moves less than `HELD_STD`. An env
+that falls fails its clip. A style classifier (awd.style.classifier) scores all judged motions against their clips.
 
 `clip_passes`, `extreme_passes` and `style_verdict` apply the task config's `verdict` thresholds
 (awd.tasks.config.VerdictConfig). CLI: benchmarks/style.py.
@@ -160,10 +162,18 @@ def extreme_commands(commands) -> list[tuple[str, np.ndarray]]:
 # ------------------------------------------------------------------------------------------------ judging
 
 
-def compare(policy: Gait, clip: Gait, default_pose: np.ndarray) -> dict:
-    """The policy's gait next to its clip's (see the module docstring)."""
+def held_joints(spec, cfg) -> np.ndarray | None:
+    """(n,) bool: the joints the task's clips hold (its env.amp.exclude_joints); None when it excludes none."""
+    from awd.tasks.amp_features import held_joint_mask, make_amp_layout
+
+    mask = held_joint_mask(make_amp_layout(spec, cfg.amp, cfg.source), spec.num_joints).numpy()
+    return mask if mask.any() else None
+
+
+def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray | None = None) -> dict:
+    """The policy's gait next to its clip's (see the module docstring); `held`: `held_joints` of the task."""
     mine, theirs = gait_stats(policy), gait_stats(clip)
-    moving = clip.joint_pos.std(axis=0) >= HELD_STD
+    moving = clip.joint_pos.std(axis=0) >= HELD_STD if held is None else ~held
     result = {"policy": asdict(mine), "clip": asdict(theirs), "moved_joints": int(moving.sum()),
               "joint_error": None, "baseline_error": None, "held_rms": None}
     if moving.any() and theirs.stride_period:
@@ -229,11 +239,11 @@ def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings
     commands = np.array([c for _, c in judged] + [c for _, c in extremes]).reshape(-1, 3)
     env = build_style_env(policy.env_config, len(commands), settings, settings.settle_s + settings.measure_s)
     recorded, fell = rollout(env, policy.act, commands, settings)
-    by_name = dict(zip(names, gaits))
+    by_name, held = dict(zip(names, gaits)), held_joints(spec, cfg)
     clips = []
     for index, (name, command) in enumerate(judged):
         result = {"name": name, "command": command.tolist(), "fell": bool(fell[index]),
-                  **compare(recorded[index], by_name[name], spec.default_joint_pos)}
+                  **compare(recorded[index], by_name[name], spec.default_joint_pos, held)}
         result["pass"] = clip_passes(result, cfg.verdict)
         clips.append(result)
     extreme_rows = []
