@@ -12,8 +12,8 @@ The judge runs on `style_eval_threads` CPU threads (niced); one at a time: a che
 for the next turn. Nothing is judged when `style_eval_every` is 0. The snapshot judged is the latest state without
 what only a resume reads (as a numbered checkpoint: a few MB, no replay buffer).
 
-A style peaks and then drifts while tracking still improves (the duck passed every clip at minute 2.4 and 21 of 34
-at minute 6.4, thirteenth round), so the snapshot that passes the most judged clips and command extremes so far (on
+A style can peak and then drift while tracking still improves (the duck's head, thirteenth round in
+docs/style_rounds.md), so the snapshot that passes the most judged clips and command extremes so far (on
 a tie, the later one) is kept as `best_style.pth`, its report as `best_style.json`; a resumed run carries on from it.
 """
 
