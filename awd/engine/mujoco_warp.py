@@ -5,8 +5,8 @@ It simulates the same model as the CPU engine (awd.engine.mjmodel: the robot spe
 actuators, contact and frame-position sensors), so one policy step from the same state agrees with it to
 float32 precision (tools/check_warp_engine.py); box-box contacts (feet against feet) use CPU MuJoCo's box-box
 collider rather than MuJoCo Warp's default convex one, which disagreed with it and alone took 35-40 s to compile.
-Its kernels are compiled in parallel before their first launch (awd.engine.warp_compile: a cold start of 53 s
-instead of 112 s for the duck on an H200, with the convex kernel).
+Its kernels are compiled in parallel before their first launch (awd.engine.warp_compile: engine build and first
+step from empty caches in 28.6 s for the duck on an H200, against 112 s one by one with the convex kernel).
 
 Stepping (measured facts in the GPU stack's notes.md). The policy step `ctrl <- targets; decimation x step;
 keep actuator forces; position stage` is captured once as a CUDA graph and replayed: launching the kernels from

@@ -61,19 +61,11 @@ class ClipPlayback:
 def build_audit_env(env_config: dict, num_envs: int, duration_s: float, settings: AuditSettings):
     """The task's env on CPU MuJoCo with its clips (motion_match reads them), default-pose starts, fixed commands,
     no domain randomisation."""
-    from functools import partial
+    from awd.loader import policy_env
 
-    from awd.engine import make_engine
-    from awd.tasks import build_env
-
-    env = copy.deepcopy(env_config["env"])
-    env.setdefault("init", {})["mode"] = "Default"
-    env.setdefault("commands", {})["resample_s"] = 0.0
-    env["domain_rand"] = {}
-    env["episode_length_s"] = duration_s + 1.0
-    options = {"num_threads": settings.threads} if settings.threads else {}
-    return build_env(env, num_envs, device="cpu", task=env_config["task"], source=env_config.get("source"),
-                     seed=settings.seed, engine_factory=partial(make_engine, "mujoco", **options))
+    return policy_env(env_config["task"], {**env_config["env"], "domain_rand": {}}, env_config.get("source"),
+                      num_envs, "mujoco", None, settings.threads, settings.seed, episode_length_s=duration_s + 1.0,
+                      command_timer=False, clips=True)
 
 
 @torch.no_grad()
