@@ -10,7 +10,8 @@ a reference for deployment code. From the metadata it rebuilds
     the joints' armature, damping and friction loss when the export lists them, the `joints.locked` hinges welded
     at their angles, and one PD position actuator per joint (kp, kd, torque limit) in action order;
   * the observation: each part of `observation.parts` in order, (quantity - offset) * scale, from the joint
-    state, the trunk orientation, the last action and the command, delayed as `observation.delay_steps` says;
+    state, the trunk orientation, the last action, the command and the gait clock (`gait_phase`, counted from the
+    start), delayed as `observation.delay_steps` says;
   * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
     for `control.decimation` physics steps.
 Episodes follow the evaluator: every env starts from the default standing pose, gets a new command every
@@ -43,7 +44,7 @@ import onnxruntime as ort
 FORMAT = "awd-policy"
 JOINT_PHYSICS = ("armature", "damping", "frictionloss")
 QUANTITIES = ("projected_gravity", "joint_pos", "joint_vel", "last_action", "commands", "foot_contacts",
-              "height_target_offset")
+              "height_target_offset", "gait_phase")
 
 
 class Sim2SimError(ValueError):
@@ -357,12 +358,19 @@ class Robots:
             "last_action": self.actions, "commands": commands,
             "foot_contacts": self._contacts()[:, :2].astype(np.float64),
             "height_target_offset": np.zeros((self.num_envs, 1)),
+            "gait_phase": self._gait_phase(),
         }
         obs = np.concatenate([(quantities[p["name"]] - np.asarray(p["offset"])) * np.asarray(p["scale"])
                               for p in self.metadata["observation"]["parts"]], axis=-1).astype(np.float32)
         self.obs_buffer = (np.repeat(obs[:, None], self.obs_delay.max() + 1, axis=1) if self.obs_buffer is None
                            else np.concatenate([obs[:, None], self.obs_buffer[:, :-1]], axis=1))
         return self.obs_buffer[np.arange(self.num_envs), self.obs_delay]
+
+    def _gait_phase(self) -> np.ndarray:
+        """(N, 2) the gait clock (sin, cos of 2 pi phase), phase = frac(steps * control_dt / commands.gait_period_s)."""
+        period = (self.metadata["commands"] or {}).get("gait_period_s", 0.0)
+        angle = 2.0 * np.pi * ((self.progress * self.dt / period) % 1.0 if period > 0 else 0.0)
+        return np.tile([np.sin(angle), np.cos(angle)], (self.num_envs, 1))
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Apply one policy step; returns (N,) bool: robots that fell or whose simulation failed this step."""

@@ -65,6 +65,7 @@ class CommandConfig:
     small_ang_vel: float = 0.1  # |wz| below this -> yaw command zeroed
     obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
     velocity_window_s: float = 0.0  # track the mean velocity over this window (0 = instantaneous)
+    gait_period_s: float = 0.0  # a gait clock of this period in the observation (0 = none; awd.tasks.gait_clock)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,8 @@ def _validate(cfg: EnvConfig) -> None:
         fail("commands.zero_prob", f"expected a probability in [0, 1], got {commands.zero_prob}")
     if commands.velocity_window_s < 0:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
+    if commands.gait_period_s < 0:
+        fail("commands.gait_period_s", f"expected a non-negative number of seconds, got {commands.gait_period_s}")
     low, high = cfg.stand.height_offset_range
     if low > high:
         fail("stand.height_offset_range", f"expected [low, high] with low <= high, got [{low}, {high}]")

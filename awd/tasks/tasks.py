@@ -20,6 +20,7 @@ import torch
 
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.duckling import DucklingTask
+from awd.tasks.gait_clock import PHASE_OBSERVATION, GaitClock
 from awd.tasks.observations import ObsTerm
 from awd.tasks.registry import register
 
@@ -49,10 +50,21 @@ class DucklingCommand(DucklingTask):
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
         self.command_override: torch.Tensor | None = None  # (3,) or (N, 3): fixed commands (player, tests)
 
+    def _allocate_buffers(self) -> None:
+        period = self.cfg.commands.gait_period_s
+        self.gait_clock = (GaitClock(period, self.dt, self.draws, self.num_envs, self.device, self.dtype)
+                           if period > 0 else None)
+        super()._allocate_buffers()
+
+    @property
+    def graph_holders(self) -> tuple:
+        return super().graph_holders + ((self.gait_clock,) if self.gait_clock else ())
+
     def task_obs_terms(self):
-        return [ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
-                        "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
-                        mirror=(1.0, -1.0, -1.0))]
+        commands = ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
+                           "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
+                           mirror=(1.0, -1.0, -1.0))
+        return [commands, PHASE_OBSERVATION] if self.cfg.commands.gait_period_s > 0 else [commands]
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
@@ -79,6 +91,8 @@ class DucklingCommand(DucklingTask):
 
     def reset_task(self, mask):
         self._resample(mask)
+        if self.gait_clock:
+            self.gait_clock.reset(mask)
 
     def update_task(self):
         if self.resample_steps:  # progress >= 1 after a step

@@ -1,0 +1,94 @@
+"""The gait clock of the command tasks (awd.tasks.gait_clock): its observation, its mirror, the `gait_contact`
+reward, the config errors, and the phase sim2sim computes from policy.json."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from test_tasks import make_env
+
+from awd.errors import AwdError
+from awd.robot.mirror import joint_mirror
+from awd.tasks.gait_clock import encode
+
+PERIOD = 0.4
+CLOCK = {"commands": {"gait_period_s": PERIOD}, "rewards": {"gait_contact": {"weight": 1.0, "stance": 0.6}}}
+
+
+def clocked_env(spec, motion_lib, **sections):
+    env, engine = make_env(spec, motion_lib, num_envs=2, **{**CLOCK, **sections})
+    env.compact_resets = False
+    return env, engine
+
+
+def gait_part(env, obs):
+    start = sum(size for _, size in env.obs_parts[:[name for name, _ in env.obs_parts].index("gait_phase")])
+    return obs[:, start:start + 2]
+
+
+def test_the_clock_advances_by_the_period_from_a_drawn_offset_and_is_observed_after_the_command(spec, motion_lib):
+    env, _ = clocked_env(spec, motion_lib)
+    names = [name for name, _ in env.obs_parts]
+    assert names[names.index("commands") + 1] == "gait_phase"
+    obs = env.reset()
+    offset = env.gait_clock.offset.clone()
+    assert offset[0] != offset[1]  # drawn per env at reset
+    torch.testing.assert_close(gait_part(env, obs), encode(offset))
+    for step in range(1, 8):
+        obs = env.step(torch.zeros(2, env.num_actions))[0]
+        expected = torch.frac(offset + step * env.dt / PERIOD)
+        torch.testing.assert_close(gait_part(env, obs), encode(expected), atol=1e-5, rtol=0)
+    perm, signs = env.observations.mirror(joint_mirror(spec))
+    begin = sum(size for _, size in env.obs_parts[:names.index("gait_phase")])
+    assert perm[begin:begin + 2].tolist() == [begin, begin + 1]
+    assert signs[begin:begin + 2].tolist() == [-1.0, -1.0]  # the other foot's phase: half a stride on
+
+
+def test_gait_contact_pays_the_feet_that_touch_the_floor_when_the_clock_says_stance(spec, motion_lib):
+    env, engine = clocked_env(spec, motion_lib)
+    env.reset()
+    env.gait_clock.offset[:] = torch.tensor([0.1, 0.7])  # left in stance / right in stance (stance share 0.6)
+    env.progress[:] = 0
+    env.set_commands([0.2, 0.0, 0.0])
+    engine.foot_contacts[:] = torch.tensor([[True, False], [False, True]])
+    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
+    assert terms["gait_contact"].tolist() == [1.0, 1.0]
+    engine.foot_contacts[:] = torch.tensor([[False, True], [True, True]])
+    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
+    assert terms["gait_contact"].tolist() == [0.0, 0.5]
+    env.set_commands([0.0, 0.0, 0.0])  # standing: both feet down, whatever the clock says
+    engine.foot_contacts[:] = True
+    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
+    assert terms["gait_contact"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("sections, field", [
+    ({"commands": {"gait_period_s": 0.0}}, "env.rewards.gait_contact"),
+    ({"rewards": {"gait_contact": {"weight": 1.0, "stance": 1.5}}}, "env.rewards.gait_contact.stance"),
+    ({"commands": {"gait_period_s": -1.0}}, "commands.gait_period_s"),
+])
+def test_a_contact_reward_without_a_clock_or_with_an_absurd_stance_is_refused(spec, motion_lib, sections, field):
+    with pytest.raises(AwdError, match=field.replace(".", r"\.")):
+        clocked_env(spec, motion_lib, **sections)
+
+
+def test_sim2sim_observes_the_clock_the_task_does_from_a_zero_offset():
+    tool = Path(__file__).resolve().parent.parent / "tools" / "sim2sim.py"
+    module_spec = importlib.util.spec_from_file_location("sim2sim_clock", tool)
+    sim2sim = importlib.util.module_from_spec(module_spec)
+    sys.modules[module_spec.name] = sim2sim
+    module_spec.loader.exec_module(sim2sim)
+    assert "gait_phase" in sim2sim.QUANTITIES
+    for steps in (0, 7, 31):
+        robots = SimpleNamespace(metadata={"commands": {"gait_period_s": PERIOD}}, progress=steps, dt=0.02,
+                                 num_envs=3)
+        mine = sim2sim.Robots._gait_phase(robots)
+        theirs = encode(torch.tensor([math.fmod(steps * 0.02 / PERIOD, 1.0)], dtype=torch.float64)).numpy()
+        np.testing.assert_allclose(mine, np.repeat(theirs, 3, axis=0), atol=1e-9)
