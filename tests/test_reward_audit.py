@@ -60,3 +60,11 @@ def test_a_policy_is_audited_in_physics_and_a_task_without_commands_is_refused(t
     assert all(row["policy"] is None or row["policy"]["motion_match"] >= 0.0 for row in result["clips"])
     with pytest.raises(AwdError, match="takes no commands"):
         audit_rewards(env_config("DucklingAMP"))
+
+
+def test_with_a_gait_clock_each_clip_is_played_in_phase_and_its_contacts_earn_what_the_clock_expects():
+    clocked = ["env.commands.gait_period_s=0.43", "env.rewards.gait_contact.weight=1"]  # the duck clips' stride
+    result = audit_rewards(env_config(overrides=clocked), settings=AuditSettings(threads=2, measure_s=1.0))
+    means = result["means"]
+    assert means["clip"]["gait_contact"] > 0.9  # left touchdown at phase 0, stance 0.55 of the stride
+    assert 0.4 < means["standing"]["gait_contact"] < 0.65  # both feet down: half of what a stepping command expects

@@ -1,7 +1,8 @@
 """Which gait does a task's reward pay most? At the command of every clip the style judge would judge, the task's
 reward terms (weighted, per policy step) for up to three motions:
 - the clip's own gait, played kinematically through the task (`ClipPlayback`: each step puts the robot at the
-  clip's next frame, with the clip's foot contacts; no physics, so it never falls and needs no torque);
+  clip's next frame, with the clip's foot contacts; no physics, so it never falls and needs no torque; a gait
+  clock, if the task has one, set so that the clip's left foot touches down at phase 0);
 - the dataset's standing clip, played the same way at the same command: what standing still earns;
 - a policy, when one is given, in physics (CPU MuJoCo).
 A term that pays standing or the policy more than the clip's gait pulls training away from the clips (the G1's
@@ -51,6 +52,15 @@ class ClipPlayback:
     def step(self, joint_targets: torch.Tensor) -> None:
         self._time += self._dt
         self._show(torch.arange(len(self._ids)))
+
+    def align_clock(self, clock, period_s: float) -> None:
+        """Set a gait clock's offsets so that each clip's left foot touches down at phase 0 (played from time 0)."""
+        times = torch.arange(0.0, period_s, self._dt, dtype=torch.float64)
+        rows = torch.arange(len(self._ids)).repeat_interleave(len(times))
+        left = self._lib.get_state(self._ids[rows], times.repeat(len(self._ids))).foot_contacts[:, 0] > 0.5
+        left = left.view(len(self._ids), len(times)).cpu()
+        touchdown = (left & ~left.roll(1, dims=1)).float().argmax(dim=1)
+        clock.offset[:] = torch.frac(1.0 - touchdown.to(clock.offset.dtype) * self._dt / period_s)
 
     def _show(self, rows: torch.Tensor) -> None:
         state = self._lib.get_state(self._ids[rows], self._time[rows])
@@ -125,6 +135,8 @@ def _measure(env, commands: np.ndarray, act, settings: AuditSettings, measure_s:
     fell; `act` None: the actions that target the engine's joint positions (a played clip's)."""
     env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
     obs = env.reset()
+    if act is None and getattr(env, "gait_clock", None) is not None:
+        env.engine.align_clock(env.gait_clock, env.gait_clock.steps_per_period * env.dt)
     settle, measure = round(settings.settle_s / env.dt), round(measure_s / env.dt)
     fell = torch.zeros(env.num_envs, dtype=torch.bool)
     before = None
