@@ -106,6 +106,8 @@ def test_bad_input_is_one_line_and_exit_code_2(sim2sim, folder, tmp_path):
         "part_size": (lambda m: m["observation"]["parts"][-1].update(size=4, scale=[1.0] * 4, offset=[0.0] * 4),
                       "io.obs_size: expected 55 (the observation parts' sizes), found 54"),
         "obs_size": (lambda m: m["io"].update(obs_size=55), "io.obs_size: expected 54 (the observation parts' sizes)"),
+        "clock": (lambda m: m["observation"]["parts"][-1].update(name="gait_phase"),
+                  "commands.gait_period_s: expected a positive period (s)"),
     }
     for name, (change, words) in tampered.items():
         copy = tmp_path / name

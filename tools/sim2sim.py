@@ -155,6 +155,8 @@ def check_contract(path: Path, metadata: dict) -> None:
                                f"and offset of that size, found {json.dumps(part)[:80]}")
         start += size
     need("io.obs_size", lambda v: v == start, f"{start} (the observation parts' sizes)")
+    if any(isinstance(part, dict) and part.get("name") == "gait_phase" for part in parts):
+        need("commands.gait_period_s", lambda v: _is_number(v) and v > 0, "a positive period (s) for gait_phase")
     need("robot.init_root_height", _is_number, "a number (m)")
     need("robot.init_root_quat_xyzw", _numbers(4), "4 numbers")
 
@@ -368,7 +370,7 @@ class Robots:
 
     def _gait_phase(self) -> np.ndarray:
         """(N, 2) the gait clock (sin, cos of 2 pi phase), phase = frac(steps * control_dt / commands.gait_period_s)."""
-        period = (self.metadata["commands"] or {}).get("gait_period_s", 0.0)
+        period = (self.metadata["commands"] or {}).get("gait_period_s", 0.0)   # checked > 0 where it is observed
         angle = 2.0 * np.pi * ((self.progress * self.dt / period) % 1.0 if period > 0 else 0.0)
         return np.tile([np.sin(angle), np.cos(angle)], (self.num_envs, 1))
 
