@@ -19,7 +19,8 @@ classifier (whose bound two physical performances of the same clips do not meet:
     python benchmarks/time_to_walk.py --engine mujoco --num_envs 16 --minutes 2  # CPU only (smoke test)
 
 Anything else on the command line is a dotted override passed to run.py (e.g. train.params.config.horizon_length=24).
-The rows and the verdict are also written to OUT/time_to_walk.json.
+The rows and the verdict are also written to OUT/time_to_walk.json, with the paths of the run's last checkpoint and
+of its best-style snapshot (`style/best_style.pth`), which the last line names too.
 """
 
 from __future__ import annotations
@@ -234,6 +235,13 @@ class TimeToWalk:
         return not self.stopped_by_us and self.train.returncode not in (0, None)
 
 
+def trained_policies(out: Path) -> dict:
+    """The run's last checkpoint and the style monitor's best-style snapshot (None where there is none)."""
+    best = sorted(out.glob("*/style/best_style.pth"))
+    last = latest_checkpoint(out)
+    return {"last": str(last) if last else None, "best_style": str(best[-1]) if best else None}
+
+
 def startup_line(log_text: str) -> str | None:
     """The training's start-up breakdown (awd.learning.progress.StartupClock), as it logged it."""
     found = re.search(r"start-up: .*", log_text)
@@ -263,9 +271,11 @@ def main(argv=None) -> None:
             raise AwdError(benchmark.out / "train.log", None, "training failed: " + " / ".join(tail))
         summary = verdict(walked, benchmark.rows, args)
         startup = startup_line((benchmark.out / "train.log").read_text(encoding="utf-8"))
+        policies = trained_policies(benchmark.out)
         print("\n".join(filter(None, [startup, summary])))
+        print(f"policies: last {policies['last']}; best style {policies['best_style']}")
         record = {"walked": walked, "rows": benchmark.rows, "verdict": summary, "startup": startup,
-                  "argv": sys.argv[1:]}
+                  "policies": policies, "argv": sys.argv[1:]}
         write_json_atomic(benchmark.out / "time_to_walk.json", record, indent=2)
 
 

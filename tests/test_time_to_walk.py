@@ -73,3 +73,15 @@ def test_a_run_that_misses_only_the_classifier_says_from_when():
             {"minutes": 2.4, "epoch": 210, "passed_but_classifier": True}]
     assert ttw.verdict(None, rows, args).endswith("classifier; everything but the classifier from 2.40 min, epoch 210)")
     assert ttw.verdict(None, rows[:1], args).endswith("every clip, extreme and the classifier)")
+
+
+def test_the_last_checkpoint_and_the_best_style_snapshot_are_named(tmp_path):
+    assert ttw.trained_policies(tmp_path) == {"last": None, "best_style": None}
+    run = tmp_path / "time_to_walk_1"
+    (run / "nn").mkdir(parents=True)
+    (run / "style").mkdir()
+    (run / "nn" / f"{ttw.EXPERIMENT}_ep000050.pth").write_bytes(b"")
+    (run / "nn" / f"{ttw.EXPERIMENT}.pth").write_bytes(b"")
+    (run / "style" / "best_style.pth").write_bytes(b"")
+    assert ttw.trained_policies(tmp_path) == {"last": str(run / "nn" / f"{ttw.EXPERIMENT}.pth"),
+                                              "best_style": str(run / "style" / "best_style.pth")}
