@@ -79,6 +79,11 @@ def test_a_contact_reward_without_a_clock_or_with_an_absurd_stance_is_refused(sp
         clocked_env(spec, motion_lib, **sections)
 
 
+def test_a_task_without_commands_has_no_clock_to_pay(spec, motion_lib):
+    with pytest.raises(AwdError, match="DucklingAMP does not have"):
+        make_env(spec, motion_lib, task="DucklingAMP", num_envs=2, **CLOCK)
+
+
 def test_sim2sim_observes_the_clock_the_task_does_from_a_zero_offset():
     tool = Path(__file__).resolve().parent.parent / "tools" / "sim2sim.py"
     module_spec = importlib.util.spec_from_file_location("sim2sim_clock", tool)

@@ -262,6 +262,11 @@ def _validate(cfg: EnvConfig) -> None:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
     if commands.gait_period_s < 0:
         fail("commands.gait_period_s", f"expected a non-negative number of seconds, got {commands.gait_period_s}")
+    clock = cfg.rewards.get("gait_contact")
+    if clock is not None and clock.weight and commands.gait_period_s <= 0:
+        fail("rewards.gait_contact", "reads the gait clock: expected env.commands.gait_period_s > 0")
+    if clock is not None and not 0.0 < clock.params["stance"] < 1.0:
+        fail("rewards.gait_contact.stance", f"expected a share of the stride in (0, 1), got {clock.params['stance']}")
     low, high = cfg.stand.height_offset_range
     if low > high:
         fail("stand.height_offset_range", f"expected [low, high] with low <= high, got [{low}, {high}]")

@@ -68,12 +68,10 @@ def gait_contact(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 
 def require_clock(task, p: dict) -> None:
+    """The config checks the period and the stance share; a task without commands has no clock."""
     if getattr(task, "gait_clock", None) is None:
         raise AwdError(task.cfg.source, "env.rewards.gait_contact",
-                       "reads the gait clock: expected a command task with env.commands.gait_period_s > 0")
-    if not 0.0 < p["stance"] < 1.0:
-        raise AwdError(task.cfg.source, "env.rewards.gait_contact.stance",
-                       f"expected a share of the stride in (0, 1), got {p['stance']}")
+                       f"reads the gait clock, which {task.task_name} does not have (a command task has one)")
 
 
 TERMS["gait_contact"] = RewardTerm(gait_contact, {"stance": 0.55, "threshold": 1e-3}, ("stance", "threshold"),
