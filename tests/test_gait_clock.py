@@ -16,7 +16,7 @@ from test_tasks import make_env
 
 from awd.errors import AwdError
 from awd.robot.mirror import joint_mirror
-from awd.tasks.gait_clock import encode
+from awd.tasks.gait_clock import encode, expected_stance
 
 PERIOD = 0.4
 CLOCK = {"commands": {"gait_period_s": PERIOD}, "rewards": {"gait_contact": {"weight": 1.0, "stance": 0.6}}}
@@ -67,6 +67,21 @@ def test_gait_contact_pays_the_feet_that_touch_the_floor_when_the_clock_says_sta
     engine.foot_contacts[:] = True
     _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
     assert terms["gait_contact"].tolist() == [1.0, 1.0]
+
+
+@pytest.mark.parametrize("compact", [True, False])
+def test_an_env_reset_into_a_clip_starts_at_the_clips_phase(spec, motion_lib, compact):
+    stride = 2 * math.pi / 6  # the test clips' feet alternate with sin(6 t)
+    env, _ = make_env(spec, motion_lib, num_envs=64, init={"mode": "Random"}, commands={"gait_period_s": stride},
+                      rewards={"gait_contact": {"weight": 1.0, "stance": 0.5}})
+    env.compact_resets = compact
+    env.reset()
+    clip_ids, times = env.reset_states.sampled
+    clip = motion_lib.get_state(clip_ids, times)
+    torch.testing.assert_close(env.engine.joint_pos, clip.joint_pos.float())  # the frames the envs were reset to
+    clip_contacts = clip.foot_contacts > 0.5
+    expected = expected_stance(env.gait_clock.phase(env.progress), 0.5, torch.zeros(64, dtype=torch.bool))
+    assert (expected == clip_contacts).float().mean() > 0.9  # off only within a frame of a touchdown or lift-off
 
 
 @pytest.mark.parametrize("sections, field", [

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
+from awd.tasks.gait_clock import left_touchdowns
 
 MOTIONS = ("clip", "standing", "policy")
 LABELS = {"clip": "clip's gait", "standing": "standing clip", "policy": "policy"}
@@ -53,14 +54,10 @@ class ClipPlayback:
         self._time += self._dt
         self._show(torch.arange(len(self._ids)))
 
-    def align_clock(self, clock, period_s: float) -> None:
+    def align_clock(self, clock) -> None:
         """Set a gait clock's offsets so that each clip's left foot touches down at phase 0 (played from time 0)."""
-        times = torch.arange(0.0, period_s, self._dt, dtype=torch.float64)
-        rows = torch.arange(len(self._ids)).repeat_interleave(len(times))
-        left = self._lib.get_state(self._ids[rows], times.repeat(len(self._ids))).foot_contacts[:, 0] > 0.5
-        left = left.view(len(self._ids), len(times)).cpu()
-        touchdown = (left & ~left.roll(1, dims=1)).float().argmax(dim=1)
-        clock.offset[:] = torch.frac(1.0 - touchdown.to(clock.offset.dtype) * self._dt / period_s)
+        touchdown = left_touchdowns(self._lib, self._ids.to(self._lib.device), clock.period_s, self._dt)
+        clock.offset[:] = torch.remainder(-touchdown / clock.period_s, 1.0).to(clock.offset)
 
     def _show(self, rows: torch.Tensor) -> None:
         state = self._lib.get_state(self._ids[rows], self._time[rows])
@@ -136,7 +133,7 @@ def _measure(env, commands: np.ndarray, act, settings: AuditSettings, measure_s:
     env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
     obs = env.reset()
     if act is None and getattr(env, "gait_clock", None) is not None:
-        env.engine.align_clock(env.gait_clock, env.gait_clock.steps_per_period * env.dt)
+        env.engine.align_clock(env.gait_clock)
     settle, measure = round(settings.settle_s / env.dt), round(measure_s / env.dt)
     fell = torch.zeros(env.num_envs, dtype=torch.bool)
     before = None

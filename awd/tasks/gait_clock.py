@@ -7,9 +7,10 @@ A humanoid trained without a clock found no stride of its clips' 1.05 s: it stoo
 (docs/style_rounds.md, twelfth to fourteenth rounds). The clock gives the policy the clips' cadence to follow, as
 the field's humanoid locomotion setups do.
 
-The phase is frac(offset + steps since the episode started * control_dt / period): training draws the offset
-uniformly at each reset; deployment starts at offset 0 (policy.json: commands.gait_period_s, and the
-`gait_phase` observation part). The left/right mirror of a phase is the phase half a stride on: (-sin, -cos).
+The phase is frac(offset + steps since the episode started * control_dt / period). An env reset into a clip
+(reference state init) starts at that clip's phase (its left foot touches down at phase 0); any other reset draws
+the offset uniformly. Deployment starts at offset 0 (policy.json: commands.gait_period_s, and the `gait_phase`
+observation part). The left/right mirror of a phase is the phase half a stride on: (-sin, -cos).
 """
 
 from __future__ import annotations
@@ -31,13 +32,22 @@ class GaitClock:
 
     state_attributes = ("offset",)
 
-    def __init__(self, period_s: float, control_dt: float, draws, num_envs: int, device, dtype):
-        self.steps_per_period = period_s / control_dt
+    def __init__(self, period_s: float, control_dt: float, draws, num_envs: int, device, dtype, motion_lib=None):
+        self.period_s, self.steps_per_period = period_s, period_s / control_dt
         self.draws = draws
         self.offset = torch.zeros(num_envs, device=device, dtype=dtype)
+        self.touchdown = None if motion_lib is None else left_touchdowns(
+            motion_lib, torch.arange(motion_lib.num_clips, device=motion_lib.device), period_s, control_dt).to(device)
 
-    def reset(self, mask: torch.Tensor) -> None:
-        self.offset = torch.where(mask, self.draws.rand(mask.shape[0]), self.offset)
+    def reset(self, mask: torch.Tensor, from_clip: torch.Tensor, sampled) -> None:
+        """New offsets where `mask`: the clip's phase where the env starts `from_clip` (`sampled`: the reset's
+        (clip ids, times), or None), else drawn."""
+        offset = self.draws.rand(mask.shape[0])
+        if sampled is not None and self.touchdown is not None:
+            clip_ids, times = (t.to(self.offset.device) for t in sampled)
+            in_clip = torch.remainder((times - self.touchdown[clip_ids]) / self.period_s, 1.0).to(offset.dtype)
+            offset = torch.where(from_clip, in_clip, offset)
+        self.offset = torch.where(mask, offset, self.offset)
 
     def phase(self, progress: torch.Tensor) -> torch.Tensor:
         """(N,) in [0, 1) after `progress` steps of the episode."""
@@ -51,6 +61,15 @@ def encode(phase: torch.Tensor) -> torch.Tensor:
 
 PHASE_OBSERVATION = ObsTerm("gait_phase", 2, lambda task, matrix: encode(task.gait_clock.phase(task.progress)),
                             ("sin", "cos"), f"the gait clock: {PHASE_RULE}", mirror=(-1.0, -1.0))
+
+
+def left_touchdowns(motion_lib, clip_ids: torch.Tensor, period_s: float, dt: float) -> torch.Tensor:
+    """(n,) float64 seconds: when each clip's left foot first touches down in its first `period_s` (0 if never)."""
+    times = torch.arange(0.0, period_s, dt, dtype=torch.float64, device=motion_lib.device)
+    rows = clip_ids.repeat_interleave(len(times))
+    contacts = motion_lib.get_state(rows, times.repeat(len(clip_ids))).foot_contacts[:, 0] > 0.5
+    left = contacts.view(len(clip_ids), len(times))
+    return times[(left & ~left.roll(1, dims=1)).to(torch.uint8).argmax(dim=1)]
 
 
 def expected_stance(phase: torch.Tensor, stance: float, standing: torch.Tensor) -> torch.Tensor:

@@ -31,6 +31,7 @@ class ResetStates:
         zeros = torch.zeros(self.num_envs, 3, device=self.device, dtype=self.dtype)
         self.env_origins = zeros if origins is None else origins.to(self.device, self.dtype).clone()
         self.default = self._default_state(task.default_joint_pos)
+        self.sampled = None  # the last reset's (clip ids, times) per env, where it started from a clip
 
     def split(self, state: torch.Tensor) -> tuple[torch.Tensor, ...]:
         """A packed state (N, S) as the engine's (root pos, quat, lin vel, ang vel, joint pos, joint vel) views."""
@@ -63,16 +64,22 @@ class ResetStates:
     def states(self, starts: torch.Tensor, compact: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Packed reset states (N, S): the default pose, or where `starts` a sampled reference state; and the
         reference AMP windows (N, K, F) (None in Default mode)."""
+        self.sampled = None
         if self.init.mode == "Default":
             return self.default, None
         rows = starts.nonzero().flatten() if compact else None
         count = self.num_envs if rows is None else rows.numel()
         if count == 0:  # compact resets only: never on an accelerator
             return self.default, None
-        now, window = self.reference(*self._sample_motion(count))
+        clip_ids, times = self._sample_motion(count)
+        now, window = self.reference(clip_ids, times)
         if rows is not None:
             now = now.new_zeros(self.num_envs, now.shape[-1]).index_put_((rows,), now)
             window = window.new_zeros(self.num_envs, *window.shape[1:]).index_put_((rows,), window)
+            on_lib = rows.to(clip_ids.device)
+            clip_ids = clip_ids.new_zeros(self.num_envs).index_put_((on_lib,), clip_ids)
+            times = times.new_zeros(self.num_envs).index_put_((on_lib,), times)
+        self.sampled = (clip_ids, times)
         return self.blend(starts, now), window
 
     def _sample_motion(self, count: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -52,8 +52,8 @@ class DucklingCommand(DucklingTask):
 
     def _allocate_buffers(self) -> None:
         period = self.cfg.commands.gait_period_s
-        self.gait_clock = (GaitClock(period, self.dt, self.draws, self.num_envs, self.device, self.dtype)
-                           if period > 0 else None)
+        self.gait_clock = (GaitClock(period, self.dt, self.draws, self.num_envs, self.device, self.dtype,
+                                     self.motion_lib) if period > 0 else None)
         super()._allocate_buffers()
 
     @property
@@ -92,7 +92,7 @@ class DucklingCommand(DucklingTask):
     def reset_task(self, mask):
         self._resample(mask)
         if self.gait_clock:
-            self.gait_clock.reset(mask)
+            self.gait_clock.reset(mask, self.last_reset_was_reference, self.reset_states.sampled)
 
     def update_task(self):
         if self.resample_steps:  # progress >= 1 after a step
