@@ -54,3 +54,15 @@ def test_a_run_of_the_g1_names_its_shoulders_and_the_ducks_nothing_out_of_reach(
         assert len(g1) == 1 and "right_shoulder_pitch_joint 0.56 rad (scale 0.50)" in g1[0] and "knee" not in g1[0]
     duck = coverage_lines(build_run_config(*parse_args(["--task", "DucklingCommand", "--headless"])))
     assert len(duck) == 1 and duck[0].startswith("commands beyond every clip")
+
+
+def test_a_gait_clock_off_the_clips_stride_is_named():
+    from awd.run import build_run_config, parse_args
+
+    def lines(period):
+        overrides = [f"env.commands.gait_period_s={period}", "env.rewards.gait_contact.weight=1"] if period else []
+        return coverage_lines(build_run_config(*parse_args(["--task", "DucklingCommand", "--headless", *overrides])))
+
+    assert lines(0.43) == lines(None)  # the duck's clips step every 0.43 s
+    (clock,) = [line for line in lines(1.05) if "gait clock" in line]
+    assert "period 1.05 s is off the clips' stride 0.43 s" in clock and "env.commands.gait_period_s" in clock

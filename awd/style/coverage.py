@@ -4,7 +4,9 @@
   of the command (docs/style_rounds.md, tenth round: the duck's lateral extremes);
 - joint reach: a policy's PD targets stay within default +- action scale (actions are clipped to [-1, 1]), so a
   joint the clips take further from its default is out of reach, and the policy cannot move like them
-  (docs/style_rounds.md, first round: the duck's knees at action scale 0.25).
+  (docs/style_rounds.md, first round: the duck's knees at action scale 0.25);
+- the gait clock (awd.tasks.gait_clock): a period more than 15 % off the clips' median stride asks for another
+  cadence than the clips show.
 """
 
 from __future__ import annotations
@@ -46,9 +48,20 @@ def joints_out_of_reach(clips, spec, percentile: float = 99.0) -> list[str]:
             for j in np.argsort(-ratios) if ratios[j] > 1.0]
 
 
+def clock_mismatch(period_s: float, clips, tolerance: float = 0.15) -> str | None:
+    """A line when a gait clock's period is more than `tolerance` off the median stride of the clips that step."""
+    from awd.style.gait import stride_period
+
+    strides = [p for p in (stride_period(clip.foot_contacts > 0.5, 1.0 / clip.fps) for clip in clips) if p]
+    if period_s <= 0 or not strides or abs(period_s - np.median(strides)) <= tolerance * np.median(strides):
+        return None
+    return (f"the gait clock's period {period_s:g} s is off the clips' stride {np.median(strides):.2f} s (median of "
+            f"{len(strides)} clips): set env.commands.gait_period_s to it")
+
+
 def coverage_lines(config: dict) -> list[str]:
     """The start-of-run lines that name the joint angles of the clips beyond the policy's reach and, for a command
-    task, the command range ends no clip reaches (none without clips)."""
+    task, the command range ends no clip reaches and a gait clock off the clips' stride (none without clips)."""
     from awd.motion.dataset import dataset_files, load_dataset
     from awd.robot import load_robot_spec
     from awd.tasks.config import env_config_from_mapping
@@ -69,7 +82,9 @@ def coverage_lines(config: dict) -> list[str]:
                      "control.action_scale (or the joints' own) in the robot spec")
     ends = uncovered_ends({key: list(getattr(env.commands, key)) for key, _ in AXES}, clip_velocities(clips),
                           [Path(file).stem for file in dataset_files(path)])
-    if ends and issubclass(TASKS[config["task"]], DucklingCommand):
+    command_task = issubclass(TASKS[config["task"]], DucklingCommand)
+    if ends and command_task:
         lines.append("commands beyond every clip: " + "; ".join(ends) + " (no clip shows the style there; `awd gait "
                      f"--cover {config['task']} --robot {env.robot}` writes clips that reach them)")
-    return lines
+    clock = clock_mismatch(env.commands.gait_period_s, clips) if command_task else None
+    return lines + [clock] if clock else lines
