@@ -53,9 +53,10 @@ def clock_mismatch(period_s: float, clips, tolerance: float = 0.15) -> str | Non
     from awd.style.gait import stride_period
 
     strides = [p for p in (stride_period(clip.foot_contacts > 0.5, 1.0 / clip.fps) for clip in clips) if p]
-    if period_s <= 0 or not strides or abs(period_s - np.median(strides)) <= tolerance * np.median(strides):
+    stride = float(np.median(strides)) if strides else None
+    if period_s <= 0 or stride is None or abs(period_s - stride) <= tolerance * stride:
         return None
-    return (f"the gait clock's period {period_s:g} s is off the clips' stride {np.median(strides):.2f} s (median of "
+    return (f"the gait clock's period {period_s:g} s is off the clips' stride {stride:.2f} s (median of "
             f"{len(strides)} clips): set env.commands.gait_period_s to it")
 
 
