@@ -181,7 +181,7 @@ def test_bad_input_fails_with_one_line_and_writes_nothing(case, trained_checkpoi
     elif case == "cfg_env":  # another env config: defaults (5 AMP frames, every joint in the AMP features)
         other = tmp_path / "other.yaml"
         other.write_text("env:\n  task: DucklingCommand\n  robot: mini_bdx\n  init: {mode: Default}\n")
-        extra, words = ["--cfg_env", str(other)], ["layout", "amp_num_steps: checkpoint=10 env=5"]
+        extra, words = ["--cfg_env", str(other)], ["layout", "amp_num_steps: checkpoint=4 env=5"]
     elif case == "network":  # a config whose actor differs from the stored weights
         def change(state):
             state["config"]["network"]["actor"]["units"] = [64, 64]

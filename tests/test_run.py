@@ -51,7 +51,7 @@ def test_training_writes_config_scalars_and_checkpoints(trained):
     assert len(events.Scalars("losses/disc_loss")) == 3
     state = load_checkpoint(trained / "nn" / "DucklingCommand.pth")
     assert state["epoch"] == 3
-    assert state["layout"]["action_joints"][0] == "left_hip_yaw" and state["layout"]["amp_num_steps"] == 10
+    assert state["layout"]["action_joints"][0] == "left_hip_yaw" and state["layout"]["amp_num_steps"] == 4
     assert state["config"]["config"]["env_config"]["task"] == "DucklingCommand"
 
 
