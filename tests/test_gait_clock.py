@@ -69,6 +69,21 @@ def test_gait_contact_pays_the_feet_that_touch_the_floor_when_the_clock_says_sta
     assert terms["gait_contact"].tolist() == [1.0, 1.0]
 
 
+def test_gait_swing_height_pays_the_lift_of_the_feet_the_clock_has_in_swing(spec, motion_lib):
+    swing_term = {"weight": 1.0, "stance": 0.6, "target": 0.05}
+    env, _ = clocked_env(spec, motion_lib, rewards={**CLOCK["rewards"], "gait_swing_height": swing_term})
+    env.reset()
+    env.gait_clock.offset[:] = torch.tensor([0.1, 0.7])  # env 0: the right foot swings; env 1: the left foot
+    env.progress[:] = 0
+    env.set_commands([0.2, 0.0, 0.0])
+    env.feet.height_above_stance[:] = torch.tensor([[0.05, 0.025], [0.08, float("inf")]])
+    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
+    assert terms["gait_swing_height"].tolist() == [0.25, 0.5]  # a lifted stance foot and an unknown stance earn 0
+    env.set_commands([0.0, 0.0, 0.0])
+    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
+    assert terms["gait_swing_height"].tolist() == [0.0, 0.0]
+
+
 @pytest.mark.parametrize("compact", [True, False])
 def test_an_env_reset_into_a_clip_starts_at_the_clips_phase(spec, motion_lib, compact):
     stride = 2 * math.pi / 6  # the test clips' feet alternate with sin(6 t)
@@ -88,8 +103,12 @@ def test_an_env_reset_into_a_clip_starts_at_the_clips_phase(spec, motion_lib, co
     ({"commands": {"gait_period_s": 0.0}}, "env.rewards.gait_contact"),
     ({"rewards": {"gait_contact": {"weight": 1.0, "stance": 1.5}}}, "env.rewards.gait_contact.stance"),
     ({"commands": {"gait_period_s": -1.0}}, "commands.gait_period_s"),
+    ({"commands": {"gait_period_s": 0.0}, "rewards": {"gait_swing_height": {"weight": 1.0}}},
+     "env.rewards.gait_swing_height"),
+    ({"rewards": {**CLOCK["rewards"], "gait_swing_height": {"weight": 1.0, "stance": 0.5}}},
+     "env.rewards.gait_swing_height.stance"),
 ])
-def test_a_contact_reward_without_a_clock_or_with_an_absurd_stance_is_refused(spec, motion_lib, sections, field):
+def test_a_clock_reward_without_a_clock_or_with_a_bad_or_second_stance_is_refused(spec, motion_lib, sections, field):
     with pytest.raises(AwdError, match=field.replace(".", r"\.")):
         clocked_env(spec, motion_lib, **sections)
 

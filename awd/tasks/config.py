@@ -262,11 +262,7 @@ def _validate(cfg: EnvConfig) -> None:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
     if commands.gait_period_s < 0:
         fail("commands.gait_period_s", f"expected a non-negative number of seconds, got {commands.gait_period_s}")
-    clock = cfg.rewards.get("gait_contact")
-    if clock is not None and clock.weight and commands.gait_period_s <= 0:
-        fail("rewards.gait_contact", "reads the gait clock: expected env.commands.gait_period_s > 0")
-    if clock is not None and not 0.0 < clock.params["stance"] < 1.0:
-        fail("rewards.gait_contact.stance", f"expected a share of the stride in (0, 1), got {clock.params['stance']}")
+    check_clock_terms(cfg.rewards, commands.gait_period_s, fail)
     low, high = cfg.stand.height_offset_range
     if low > high:
         fail("stand.height_offset_range", f"expected [low, high] with low <= high, got [{low}, {high}]")
@@ -284,3 +280,24 @@ def _validate(cfg: EnvConfig) -> None:
         if getattr(rand, name).max_steps < 0:
             fail(f"domain_rand.{name}.max_steps",
                  f"expected a non-negative integer, got {getattr(rand, name).max_steps}")
+
+
+def check_clock_terms(rewards: dict, period_s: float, fail) -> None:
+    """The terms that read the gait clock need a period, a stance share in (0, 1), and, when both are on, one
+    stance share."""
+    active = {}
+    for name in ("gait_contact", "gait_swing_height"):
+        term = rewards.get(name)
+        if term is None:
+            continue
+        if term.weight and period_s <= 0:
+            fail(f"rewards.{name}", "reads the gait clock: expected env.commands.gait_period_s > 0")
+        if not 0.0 < term.params["stance"] < 1.0:
+            fail(f"rewards.{name}.stance", f"expected a share of the stride in (0, 1), got {term.params['stance']}")
+        if term.weight:
+            active[name] = term.params["stance"]
+    if len(set(active.values())) > 1:
+        fail("rewards.gait_swing_height.stance",
+             f"expected the stance share of rewards.gait_contact ({active['gait_contact']}), got "
+             f"{active['gait_swing_height']}")
+
