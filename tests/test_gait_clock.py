@@ -69,19 +69,38 @@ def test_gait_contact_pays_the_feet_that_touch_the_floor_when_the_clock_says_sta
     assert terms["gait_contact"].tolist() == [1.0, 1.0]
 
 
-def test_gait_swing_height_pays_the_lift_of_the_feet_the_clock_has_in_swing(spec, motion_lib):
-    swing_term = {"weight": 1.0, "stance": 0.6, "target": 0.05}
+def swing_env(spec, motion_lib, arc):
+    swing_term = {"weight": 1.0, "stance": 0.6, "target": 0.05, "arc": arc}
     env, _ = clocked_env(spec, motion_lib, rewards={**CLOCK["rewards"], "gait_swing_height": swing_term})
     env.reset()
-    env.gait_clock.offset[:] = torch.tensor([0.1, 0.7])  # env 0: the right foot swings; env 1: the left foot
     env.progress[:] = 0
     env.set_commands([0.2, 0.0, 0.0])
-    env.feet.height_above_stance[:] = torch.tensor([[0.05, 0.025], [0.08, float("inf")]])
+    return env
+
+
+def swing_pay(env, offsets, heights):
+    env.gait_clock.offset[:] = torch.tensor(offsets)
+    env.feet.height_above_stance[:] = torch.tensor(heights)
     _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
-    assert terms["gait_swing_height"].tolist() == [0.25, 0.5]  # a lifted stance foot and an unknown stance earn 0
+    return terms["gait_swing_height"]
+
+
+def test_gait_swing_height_pays_the_lift_of_the_feet_the_clock_has_in_swing(spec, motion_lib):
+    env = swing_env(spec, motion_lib, arc=0)
+    # env 0: the right foot swings (a lifted stance foot earns 0); env 1: the left foot, 30 mm too high
+    torch.testing.assert_close(swing_pay(env, [0.1, 0.7], [[0.05, 0.025], [0.08, 0.0]]), torch.tensor([0.25, 0.2]))
+    assert swing_pay(env, [0.1, 0.7], [[0.0, 0.05], [float("inf"), 0.0]]).tolist() == [0.5, 0.0]  # unknown stance: 0
     env.set_commands([0.0, 0.0, 0.0])
-    _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
-    assert terms["gait_swing_height"].tolist() == [0.0, 0.0]
+    assert swing_pay(env, [0.1, 0.7], [[0.0, 0.05], [0.05, 0.0]]).tolist() == [0.0, 0.0]
+
+
+def test_gait_swing_height_with_an_arc_wants_the_lift_of_a_sine_over_the_swing(spec, motion_lib):
+    env = swing_env(spec, motion_lib, arc=1)
+    low = 0.05 * math.sin(math.pi / 8)  # an eighth of the way through the swing (stance 0.6: phase 0.65)
+    pay = swing_pay(env, [0.8, 0.65], [[0.05, 0.0], [low, 0.0]])  # the left foot mid-swing / early in its swing
+    torch.testing.assert_close(pay, torch.tensor([0.5, 0.5]))
+    torch.testing.assert_close(swing_pay(env, [0.8, 0.65], [[0.0, 0.0], [0.05, 0.0]]),
+                               torch.tensor([0.0, 0.5 * (1.0 - (0.05 - low) / 0.05)]))
 
 
 @pytest.mark.parametrize("compact", [True, False])

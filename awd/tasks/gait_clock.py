@@ -86,14 +86,27 @@ def gait_contact(inputs: RewardInputs, p: dict) -> torch.Tensor:
     return (task.engine.foot_contacts.bool() == expected).to(inputs.root_height.dtype).mean(dim=-1)
 
 
+def swing_progress(phase: torch.Tensor, stance: float) -> torch.Tensor:
+    """(N, 2): how far the left and right foot are through their swing of the clock, 0 at lift-off and 1 at
+    touchdown (negative in stance)."""
+    legs = torch.stack([phase, torch.frac(phase + 0.5)], dim=-1)
+    return (legs - stance) / (1.0 - stance)
+
+
 def gait_swing_height(inputs: RewardInputs, p: dict) -> torch.Tensor:
-    """The mean over the feet of min(height above the last stance, target) / target for each foot the clock has in
-    its swing; 0 at the zero command. Paid per step of the clock's swing rather than per touchdown (as
-    `feet_swing_height` pays), so more touchdowns do not pay more: the G1 stepped at 8 Hz (docs/style_rounds.md)."""
+    """The mean over the feet of max(0, 1 - |h - h*| / target) for each foot the clock has in its swing, h its height
+    above its last stance and h* the target (arc 0) or target * sin(pi * swing progress) (arc 1: the foot rises
+    and falls as a clip's does); 0 at the zero command. Paid per step of the clock's swing rather than per
+    touchdown (as `feet_swing_height` pays), so more touchdowns do not pay more: the G1 stepped at 8 Hz; and a
+    foot above h* earns less, so lifting higher does not pay either (docs/style_rounds.md, fifteenth round)."""
     task = inputs.task
+    phase = task.gait_clock.phase(task.progress)
     standing = inputs.commands.norm(dim=-1) < p["threshold"]
-    swing = ~expected_stance(task.gait_clock.phase(task.progress), p["stance"], standing)
-    lift = inputs.feet_height.nan_to_num(posinf=0.0).clamp(0.0, p["target"]) / p["target"]
+    swing = ~expected_stance(phase, p["stance"], standing)
+    wanted = p["target"] * torch.sin(math.pi * swing_progress(phase, p["stance"]).clamp(0.0, 1.0)) if p["arc"] \
+        else p["target"]
+    height = inputs.feet_height.nan_to_num(posinf=0.0)
+    lift = (1.0 - (height - wanted).abs() / p["target"]).clamp(min=0.0)
     return (lift * swing).mean(dim=-1)
 
 
@@ -109,5 +122,6 @@ def require_clock(name: str):
 
 TERMS["gait_contact"] = RewardTerm(gait_contact, {"stance": 0.55, "threshold": 1e-3}, ("stance", "threshold"),
                                    prepare=require_clock("gait_contact"))
-TERMS["gait_swing_height"] = RewardTerm(gait_swing_height, {"target": 0.05, "stance": 0.55, "threshold": 1e-3},
+TERMS["gait_swing_height"] = RewardTerm(gait_swing_height, {"target": 0.05, "stance": 0.55, "arc": 0.0,
+                                                            "threshold": 1e-3},
                                         ("target", "threshold"), prepare=require_clock("gait_swing_height"))
