@@ -57,6 +57,7 @@ def apply_override(config: dict[str, Any], override: str) -> None:
     keys = dotted.strip().split(".")
     if keys[0] not in ("env", "train"):
         raise AwdError("command line", dotted, "expected an override starting with 'env.' or 'train.'")
+    _add_known_reward_key(config, keys)
     node = config
     for depth, key in enumerate(keys[:-1]):
         child = node.get(key) if isinstance(node, dict) else None
@@ -69,6 +70,21 @@ def apply_override(config: dict[str, Any], override: str) -> None:
         node[keys[-1]] = load_yaml_text(text)
     except yaml.YAMLError:
         raise AwdError("command line", dotted, f"could not parse value {text!r}") from None
+
+
+def _add_known_reward_key(config: dict[str, Any], keys: list[str]) -> None:
+    """A config written before a reward term or parameter existed (a checkpoint's, an export's) lacks its key; an
+    override of it adds the term (off) with its parameters' defaults, so that the override can set it."""
+    if keys[:2] != ["env", "rewards"] or len(keys) != 4 or not isinstance(config.get("env", {}).get("rewards"), dict):
+        return
+    from awd.tasks.rewards import TERMS
+
+    term = TERMS.get(keys[2])
+    if term is None or (keys[3] != "weight" and keys[3] not in term.params):
+        return
+    entry = config["env"]["rewards"].setdefault(keys[2], {"weight": 0.0})
+    if isinstance(entry, dict):
+        entry.setdefault(keys[3], 0.0 if keys[3] == "weight" else term.params[keys[3]])
 
 
 def copy_config(config: dict[str, Any]) -> dict[str, Any]:

@@ -44,6 +44,19 @@ def test_bad_override_is_a_one_line_error(override, words):
         apply_override(config, override)
 
 
+def test_a_config_older_than_a_reward_term_or_parameter_takes_an_override_of_it():
+    config = load_run_config("G1Command")
+    rewards = config["env"]["rewards"]
+    del rewards["gait_swing_height"], rewards["gait_contact"]["stance"]  # as a checkpoint written before them
+    apply_override(config, "env.rewards.gait_swing_height.arc=1")
+    apply_override(config, "env.rewards.gait_contact.stance=0.6")
+    assert rewards["gait_swing_height"] == {"weight": 0.0, "arc": 1} and rewards["gait_contact"]["stance"] == 0.6
+    for override, words in (("env.rewards.gait_swing_height.arcs=1", "no key 'arcs'"),
+                            ("env.rewards.gait_swing.weight=1", "no section 'env.rewards.gait_swing'")):
+        with pytest.raises(AwdError, match=words):
+            apply_override(config, override)
+
+
 def test_unknown_task_and_missing_file():
     with pytest.raises(AwdError, match="unknown task 'Walk'"):
         load_run_config("Walk")
