@@ -166,15 +166,16 @@ class MotionLib:
         phase = torch.rand(clip_ids.shape, generator=generator, device=self.device, dtype=torch.float64)
         return phase * span
 
-    def sample_windows(self, n: int, num_steps: int, dt: float, generator: torch.Generator | None = None):
-        """Clip ids (by weight) and times t such that t, t - dt, ..., t - (num_steps - 1) dt all lie in the
-        clip. Clips shorter than the window are never drawn; ValueError if no clip is long enough."""
+    def sample_windows(self, n: int, num_steps: int, dt: float, generator: torch.Generator | None = None,
+                       weights: torch.Tensor | None = None):
+        """Clip ids (by `weights`, default the clips' own) and times t such that t, t - dt, ..., t - (num_steps - 1)
+        dt all lie in the clip. Clips shorter than the window are never drawn; ValueError if no clip is long enough."""
         span = (num_steps - 1) * dt
         fits = self.lengths >= span
         if not bool(fits.any()):
             raise ValueError(f"MotionLib: no clip is long enough for a window of {num_steps} steps of {dt} s "
                              f"({span} s); longest clip is {float(self.lengths.max())} s")
-        clip_ids = self.sample_clips(n, generator, weights=self.weights * fits)
+        clip_ids = self.sample_clips(n, generator, weights=(self.weights if weights is None else weights) * fits)
         phase = torch.rand(n, generator=generator, device=self.device, dtype=torch.float64)
         times = span + phase * (self.lengths[clip_ids] - span)
         return clip_ids, times

@@ -35,6 +35,8 @@ class AmpConfig:
     root_angular_velocity: bool = True  # include the trunk's angular velocity (3; else zeroed)
     exclude_joints: tuple[str, ...] = ()  # joints left out of the AMP features (e.g. a head the clips never move);
     # names or shell-style patterns (`*_wrist_*`), each matching at least one joint
+    demo_weights: Literal["clips", "commands"] = "clips"  # demo windows by the clips' weights, or in proportion to
+    # the commands a command task samples (awd.tasks.demo_weights)
 
 
 @dataclass(frozen=True)
@@ -236,6 +238,8 @@ def _validate(cfg: EnvConfig) -> None:
         fail("observations.joint_vel_scale", f"expected a positive number, got {cfg.observations.joint_vel_scale}")
     if not 0.0 <= cfg.init.hybrid_prob <= 1.0:
         fail("init.hybrid_prob", f"expected a probability in [0, 1], got {cfg.init.hybrid_prob}")
+    if cfg.amp.demo_weights == "commands" and not hasattr(TASKS[cfg.task], "sample_commands"):
+        fail("amp.demo_weights", f"'commands' weighs the clips by a command task's commands; {cfg.task} has none")
     if cfg.init.mode != "Default" and cfg.motion_file is None and cfg.task != "DucklingStand":
         fail("motion_file", f"init.mode {cfg.init.mode} needs a motion_file (or use init.mode: Default)")
     if cfg.task == "DucklingViewMotion" and cfg.motion_file is None:
