@@ -126,6 +126,8 @@ def test_an_env_reset_into_a_clip_starts_at_the_clips_phase(spec, motion_lib, co
      "env.rewards.gait_swing_height"),
     ({"rewards": {**CLOCK["rewards"], "gait_swing_height": {"weight": 1.0, "stance": 0.5}}},
      "env.rewards.gait_swing_height.stance"),
+    ({"rewards": {**CLOCK["rewards"], "gait_swing_height": {"weight": 1.0, "stance": 0.6, "arc": 0.5}}},
+     "env.rewards.gait_swing_height.arc"),
 ])
 def test_a_clock_reward_without_a_clock_or_with_a_bad_or_second_stance_is_refused(spec, motion_lib, sections, field):
     with pytest.raises(AwdError, match=field.replace(".", r"\.")):

@@ -298,10 +298,11 @@ def check_clock_terms(rewards: dict, period_s: float, fail) -> None:
             fail(f"rewards.{name}", "reads the gait clock: expected env.commands.gait_period_s > 0")
         if not 0.0 < term.params["stance"] < 1.0:
             fail(f"rewards.{name}.stance", f"expected a share of the stride in (0, 1), got {term.params['stance']}")
+        if term.params.get("arc", 0.0) not in (0.0, 1.0):
+            fail(f"rewards.{name}.arc", f"expected 0 (a fixed target) or 1 (a sine arc), got {term.params['arc']}")
         if term.weight:
             active[name] = term.params["stance"]
     if len(set(active.values())) > 1:
         fail("rewards.gait_swing_height.stance",
              f"expected the stance share of rewards.gait_contact ({active['gait_contact']}), got "
              f"{active['gait_swing_height']}")
-
