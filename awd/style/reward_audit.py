@@ -20,7 +20,6 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.gait_clock import left_touchdowns
 
 MOTIONS = ("clip", "standing", "policy")
 LABELS = {"clip": "clip's gait", "standing": "standing clip", "policy": "policy"}
@@ -56,8 +55,8 @@ class ClipPlayback:
 
     def align_clock(self, clock) -> None:
         """Set a gait clock's offsets so that each clip's left foot touches down at phase 0 (played from time 0)."""
-        touchdown = left_touchdowns(self._lib, self._ids.to(self._lib.device), clock.period_s, self._dt)
-        clock.offset[:] = torch.remainder(-touchdown / clock.period_s, 1.0).to(clock.offset)
+        ids = self._ids.to(clock.touchdown.device)
+        clock.offset[:] = clock.clip_offsets(ids, torch.zeros(len(ids), dtype=torch.float64, device=ids.device))
 
     def _show(self, rows: torch.Tensor) -> None:
         state = self._lib.get_state(self._ids[rows], self._time[rows])

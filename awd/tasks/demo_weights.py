@@ -21,7 +21,7 @@ from awd.tasks.tracking import heading_velocity
 COMMAND_SAMPLES = 65536
 
 
-def clip_gaits(lib, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
+def clip_velocities_and_stepping(lib, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
     """(C, 3) each clip's mean velocity (vx, vy in its heading frame, wz) and (C,) whether a foot ever lifts."""
     velocities, stepping = [], []
     for clip in range(lib.num_clips):
@@ -60,7 +60,7 @@ def task_demo_weights(task) -> torch.Tensor | None:
     """The command task's demo clip weights on the motion library's device, or None for the clips' own."""
     if task.cfg.amp.demo_weights == "clips" or task.motion_lib is None:
         return None
-    velocities, stepping = clip_gaits(task.motion_lib, task.dt)
+    velocities, stepping = clip_velocities_and_stepping(task.motion_lib, task.dt)
     weights = command_weights(velocities, stepping, task.sample_commands(COMMAND_SAMPLES), task.cfg.commands,
                               task.cfg.source)
     return weights.to(task.motion_lib.device, task.motion_lib.weights.dtype)

@@ -196,11 +196,11 @@ class DucklingTask:
         return self.amp_demo_windows(*self.amp_demo_keys(num_samples))
 
     def amp_demo_keys(self, num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clip ids and window end times of `num_samples` demo windows."""
+        """Clip ids and window end times of `num_samples` demo windows (clips weighted by `demo_weights`, if set)."""
         if self.motion_lib is None:
             raise AwdError(self.cfg.source, "env.motion_file", "AMP demos need a motion library (motion_file)")
         return self.motion_lib.sample_windows(num_samples, self.amp_layout.num_steps, self.dt,
-                                              generator=self.reset_states.motion_generator())
+                                              self.reset_states.motion_generator(), getattr(self, "demo_weights", None))
 
     def amp_demo_windows(self, clip_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
         """(n, K * frame_size) demo windows ending at `times` in clips `clip_ids`."""

@@ -44,10 +44,13 @@ class GaitClock:
         (clip ids, times), or None), else drawn."""
         offset = self.draws.rand(mask.shape[0])
         if sampled is not None and self.touchdown is not None:
-            clip_ids, times = (t.to(self.offset.device) for t in sampled)
-            in_clip = torch.remainder((times - self.touchdown[clip_ids]) / self.period_s, 1.0).to(offset.dtype)
+            in_clip = self.clip_offsets(*(t.to(self.offset.device) for t in sampled)).to(offset.dtype)
             offset = torch.where(from_clip, in_clip, offset)
         self.offset = torch.where(mask, offset, self.offset)
+
+    def clip_offsets(self, clip_ids: torch.Tensor, times: torch.Tensor) -> torch.Tensor:
+        """(n,) float64: the offsets that put envs at `times` of clips `clip_ids` in the clips' phase."""
+        return torch.remainder((times - self.touchdown[clip_ids]) / self.period_s, 1.0)
 
     def phase(self, progress: torch.Tensor) -> torch.Tensor:
         """(N,) in [0, 1) after `progress` steps of the episode."""

@@ -50,14 +50,7 @@ class DucklingCommand(DucklingTask):
         self.command_small = self._tensor([c.small_lin_vel, c.small_lin_vel, c.small_ang_vel])
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
         self.command_override: torch.Tensor | None = None  # (3,) or (N, 3): fixed commands (player, tests)
-        self.demo_weights = task_demo_weights(self)
-
-    def amp_demo_keys(self, num_samples: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Clip ids and window end times of demo windows, the clips weighted as `env.amp.demo_weights` says."""
-        if self.demo_weights is None:
-            return super().amp_demo_keys(num_samples)
-        return self.motion_lib.sample_windows(num_samples, self.amp_layout.num_steps, self.dt,
-                                              generator=self.reset_states.motion_generator(), weights=self.demo_weights)
+        self.demo_weights = task_demo_weights(self)  # None: the clips' own weights (env.amp.demo_weights)
 
     def _allocate_buffers(self) -> None:
         period = self.cfg.commands.gait_period_s
