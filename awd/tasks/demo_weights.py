@@ -22,14 +22,14 @@ COMMAND_SAMPLES = 65536
 
 
 def clip_velocities_and_stepping(lib, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(C, 3) each clip's mean velocity (vx, vy in its heading frame, wz) and (C,) whether a foot ever lifts."""
+    """(C, 3) on the CPU: each clip's mean velocity (vx, vy in its heading frame, wz) and (C,) whether a foot ever lifts."""
     velocities, stepping = [], []
     for clip in range(lib.num_clips):
         times = torch.arange(0.0, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
         state = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)
         velocities.append(heading_velocity(state).mean(dim=0))
         stepping.append(bool((state.foot_contacts < 0.5).any()))
-    return torch.stack(velocities).float(), torch.tensor(stepping)
+    return torch.stack(velocities).float().cpu(), torch.tensor(stepping)
 
 
 def command_weights(velocities: torch.Tensor, stepping: torch.Tensor, commands: torch.Tensor, cfg,
