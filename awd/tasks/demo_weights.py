@@ -22,7 +22,7 @@ COMMAND_SAMPLES = 65536
 
 
 def clip_velocities_and_stepping(lib, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """(C, 3) on the CPU: each clip's mean velocity (vx, vy in its heading frame, wz) and (C,) whether a foot ever lifts."""
+    """(C, 3) on the CPU: each clip's mean velocity (vx, vy in its heading frame, wz); (C,) whether a foot lifts."""
     velocities, stepping = [], []
     for clip in range(lib.num_clips):
         times = torch.arange(0.0, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
