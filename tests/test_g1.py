@@ -173,7 +173,7 @@ def test_layouts_are_derived_from_the_spec(spec):
     env = build_env(env_cfg, 2, task="G1Command", source=source, engine_factory=FakeEngine)
     n = spec.num_joints
     assert env.obs_parts == [("projected_gravity", 3), ("joint_pos", n), ("joint_vel", n), ("last_action", n),
-                             ("commands", 3)]
+                             ("commands", 3), ("gait_phase", 2)]  # G1Command's gait clock
     assert env.num_actions == n and env.action_space.shape == (n,)
     legs_and_shoulder_pitch = [name for name in spec.joint_names if "_hip_" in name or "_knee_" in name
                                or "_ankle_" in name or "shoulder_pitch" in name]

@@ -7,7 +7,8 @@ clip of many, stands for every zero command (at least `commands.zero_prob` of th
 the first kind demo for free and sees the policy stand more often than the clips do. With `commands`, a clip's
 weight is the share of sampled commands whose nearest clip velocity (each axis in units of its command range) is
 its own: a clip just past a range's end keeps the commands nearest to it, one far outside gets none; zero commands
-go to the standing clips, and clips that step at a zeroed velocity get none.
+go to the standing clips, and clips that step at a zeroed velocity get none. Measured on the duck (docs/style_rounds.md,
+sixteenth round) it did not lower the discriminator's demo accuracy (1.00 against 0.98), so it stays off.
 """
 
 from __future__ import annotations
