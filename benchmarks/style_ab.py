@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from awd.style.judge import passed_count
+from awd.style.judge import passed_count, worst_joints
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_LINE = re.compile(r"epoch (\d+)\S* .*acc agent ([\d.]+) demo ([\d.]+)(?: \(clean ([\d.]+) / ([\d.]+))?")
@@ -81,7 +81,7 @@ def summary_row(name: str, result: dict, sat: dict) -> dict:
             "planar": result["planar_error"], "yaw": result["yaw_error"], "extremes": passed_count(style["extremes"]),
             "clips": passed_count(style["clips"]), "classifier": style["classifier_accuracy"],
             **clip_medians(style["clips"]), "saturated_share": sat["saturated_share"], "last_acc": sat["last_acc"],
-            "passed": result["passed"]}
+            "passed": result["passed"], "worst_joints": worst_joints(style["clips"])}
 
 
 def format_table(rows: list[dict]) -> str:
@@ -135,6 +135,9 @@ def main(argv=None) -> list[dict]:
             continue
         rows.append(summary_row(name, json.loads((out / f"{name}.json").read_text()), sat))
     print(format_table(rows), flush=True)
+    for row in rows:
+        print(f"{row['variant']}: joints furthest from the clips (median error / baseline): "
+              + ", ".join(f"{name} {ratio:.2f}" for name, ratio in row["worst_joints"]), flush=True)
     (out / "style_ab.json").write_text(json.dumps(rows, indent=2))
     return rows
 

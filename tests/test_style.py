@@ -16,7 +16,7 @@ from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
 from awd.style.judge import (StyleSettings, clip_passes, compare, export_policy, format_report, held_joints,
-                             judge_style, load_policy_under_test, main, style_verdict)
+                             judge_style, load_policy_under_test, main, style_verdict, worst_joints)
 from awd.style.recording import clip_gaits
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
@@ -84,6 +84,19 @@ def test_a_synthetic_shuffle_fails(clip, spec):
     checks = judged(fake, clip, spec)
     assert not checks["clearance"] and not checks["double_support"] and not checks["joint_error"]
     assert checks["held_joints"]  # the head is held as the clip holds it: only the legs give it away
+
+
+def test_the_joint_a_policy_holds_still_is_named_furthest_from_the_clip(replayed, clip, spec):
+    knee = spec.joint_names.index("left_knee")
+    stiff = replayed.joint_pos.copy()
+    stiff[:, knee] = spec.default_joint_pos[knee]
+    result = compare(dataclasses.replace(replayed, joint_pos=stiff), clip, spec.default_joint_pos,
+                     joint_names=spec.joint_names)
+    error, baseline = result["joint_errors"]["left_knee"]
+    assert error == pytest.approx(baseline, rel=0.05) and baseline > 0.02  # the knee is the still pose's
+    assert result["joint_error"] == pytest.approx(np.mean([e for e, _ in result["joint_errors"].values()]))
+    (first, ratio), (_, second) = worst_joints([result], count=2)
+    assert first == "left_knee" and ratio == pytest.approx(1.0, abs=0.05) and second < 0.1
 
 
 def test_the_tasks_held_joints_are_held_even_where_a_performed_clip_wiggles_them(replayed, clip, spec):

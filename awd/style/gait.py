@@ -4,7 +4,7 @@ A `Gait` holds T frames at `dt`: root pose and velocities, joint angles, the fee
 floor contacts. `gait_stats` measures what makes a walk look like its clip: the mean velocity in the yaw frame,
 the stride period (mean time between touchdowns of a foot), each foot's swing clearance (mean over complete
 swings of the highest point above that foot's stance height), the double-support and flight shares, trunk height,
-pitch (+ nose down) and roll, and left/right symmetry. `joint_cycle_error` compares joint trajectories stride for
+pitch (+ nose down) and roll, and left/right symmetry. `joint_cycle_errors` compares joint trajectories stride for
 stride: each stride is time-normalised to `CYCLE_SAMPLES` phases and averaged, and the two mean strides are
 compared at the circular phase offset that minimises their difference (per-joint RMS, averaged over joints).
 
@@ -161,17 +161,17 @@ def mean_cycle(values: np.ndarray, period_frames: float) -> np.ndarray:
     return sampled.reshape(cycles, CYCLE_SAMPLES, -1).mean(axis=0)
 
 
-def cycle_error(cycle: np.ndarray, reference: np.ndarray) -> float:
-    """Per-joint RMS difference of two mean strides (CYCLE_SAMPLES, n), averaged over joints, at the best
-    circular phase offset."""
-    errors = [np.sqrt(((np.roll(cycle, shift, axis=0) - reference) ** 2).mean(axis=0)).mean()
-              for shift in range(len(cycle))]
-    return float(min(errors))
+def cycle_errors(cycle: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """(n,): each joint's RMS difference of two mean strides (CYCLE_SAMPLES, n), at the circular phase offset
+    that minimises their mean (one offset for all joints)."""
+    errors = np.stack([np.sqrt(((np.roll(cycle, shift, axis=0) - reference) ** 2).mean(axis=0))
+                       for shift in range(len(cycle))])
+    return errors[errors.mean(axis=1).argmin()]
 
 
-def joint_cycle_error(joints: np.ndarray, period: float | None, dt: float, reference: np.ndarray,
-                      reference_period: float, reference_dt: float) -> float:
-    """`cycle_error` of joint series (T, n) sampled every `dt` against reference series; a motion without a
-    stride period is cut in strides of the reference's."""
+def joint_cycle_errors(joints: np.ndarray, period: float | None, dt: float, reference: np.ndarray,
+                       reference_period: float, reference_dt: float) -> np.ndarray:
+    """`cycle_errors` of joint series (T, n) sampled every `dt` against reference series; a motion without a
+    stride period is cut in strides of the reference's. Their mean is the style judge's joint error."""
     own = mean_cycle(joints, (period or reference_period) / dt)
-    return cycle_error(own, mean_cycle(reference, reference_period / reference_dt))
+    return cycle_errors(own, mean_cycle(reference, reference_period / reference_dt))

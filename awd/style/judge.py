@@ -33,7 +33,7 @@ import torch
 
 from awd.errors import AwdError, exit_on_error
 from awd.style.classifier import held_out_accuracy
-from awd.style.gait import Gait, gait_stats, joint_cycle_error
+from awd.style.gait import Gait, gait_stats, joint_cycle_errors
 from awd.style.recording import build_style_env, clip_gaits, rollout
 
 HELD_STD = 0.01  # rad: a clip joint that moves less than this is held
@@ -170,8 +170,10 @@ def held_joints(spec, cfg) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
-def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray | None = None) -> dict:
-    """The policy's gait next to its clip's (see the module docstring); `held`: `held_joints` of the task."""
+def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray | None = None,
+            joint_names: tuple[str, ...] | None = None) -> dict:
+    """The policy's gait next to its clip's (see the module docstring); `held`: `held_joints` of the task. With
+    `joint_names`, `joint_errors` gives each moved joint's error and baseline (rad)."""
     mine, theirs = gait_stats(policy), gait_stats(clip)
     moving = clip.joint_pos.std(axis=0) >= HELD_STD if held is None else ~held
     result = {"policy": asdict(mine), "clip": asdict(theirs), "moved_joints": int(moving.sum()),
@@ -179,9 +181,12 @@ def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray
     if moving.any() and theirs.stride_period:
         reference = clip.joint_pos[:, moving]
         cycle = (reference, theirs.stride_period, clip.dt)
-        result["joint_error"] = joint_cycle_error(policy.joint_pos[:, moving], mine.stride_period, policy.dt, *cycle)
-        still = np.broadcast_to(default_pose[moving], reference.shape)
-        result["baseline_error"] = joint_cycle_error(still, None, clip.dt, *cycle)
+        errors = joint_cycle_errors(policy.joint_pos[:, moving], mine.stride_period, policy.dt, *cycle)
+        baselines = joint_cycle_errors(np.broadcast_to(default_pose[moving], reference.shape), None, clip.dt, *cycle)
+        result["joint_error"], result["baseline_error"] = float(errors.mean()), float(baselines.mean())
+        if joint_names is not None:
+            moved = [name for name, m in zip(joint_names, moving) if m]
+            result["joint_errors"] = {n: [float(e), float(b)] for n, e, b in zip(moved, errors, baselines)}
     if (~moving).any():
         held = policy.joint_pos[:, ~moving] - clip.joint_pos[:, ~moving].mean(axis=0)
         result["held_rms"] = float(np.sqrt((held ** 2).mean()))
@@ -243,7 +248,7 @@ def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings
     clips = []
     for index, (name, command) in enumerate(judged):
         result = {"name": name, "command": command.tolist(), "fell": bool(fell[index]),
-                  **compare(recorded[index], by_name[name], spec.default_joint_pos, held)}
+                  **compare(recorded[index], by_name[name], spec.default_joint_pos, held, spec.joint_names)}
         result["pass"] = clip_passes(result, cfg.verdict)
         clips.append(result)
     extreme_rows = []
@@ -293,6 +298,17 @@ def _mark(checks: dict) -> str:
     return "yes" if not failed else "no: " + ", ".join(failed)
 
 
+def worst_joints(clips: list[dict], count: int = 4) -> list[tuple[str, float]]:
+    """The `count` moved joints furthest from the clips' strides: (name, median over the judged clips of the
+    joint's error / its baseline), worst first."""
+    ratios: dict[str, list[float]] = {}
+    for clip in clips:
+        for name, (error, baseline) in clip.get("joint_errors", {}).items():
+            ratios.setdefault(name, []).append(error / max(baseline, 1e-6))
+    medians = sorted(((name, float(np.median(values))) for name, values in ratios.items()), key=lambda r: -r[1])
+    return medians[:count]
+
+
 def passed_count(rows: list[dict]) -> str:
     """'k/n': how many clip or extreme rows pass every check."""
     return f"{sum(all(row['pass'].values()) for row in rows)}/{len(rows)}"
@@ -330,6 +346,10 @@ def format_report(report: dict) -> str:
         axis = int(np.flatnonzero(e["command"])[0])
         lines.append(f"| {e['extreme']} | {e['command'][axis]:.2f} | {' '.join(_f(v, 3) for v in e['achieved'])} "
                      f"| {_mark(e['pass'])} |")
+    worst = worst_joints(report["clips"])
+    if worst:
+        lines += ["", "joints furthest from the clips (median error / baseline): "
+                  + ", ".join(f"{name} {ratio:.2f}" for name, ratio in worst)]
     if report["skipped"]:
         lines += ["", "skipped: " + "; ".join(f"{s['clip']} ({s['reason']})" for s in report["skipped"])]
     lines += ["", f"clips passed {passed_count(report['clips'])}; extremes passed {passed_count(report['extremes'])}; "
