@@ -23,7 +23,7 @@ import sys
 import time
 from pathlib import Path
 
-from awd.style.judge import passed_count, worst_joints
+from awd.style.judge import passed_count, worst_joints, worst_joints_line
 
 ROOT = Path(__file__).resolve().parents[1]
 EPOCH_LINE = re.compile(r"epoch (\d+)\S* .*acc agent ([\d.]+) demo ([\d.]+)(?: \(clean ([\d.]+) / ([\d.]+))?")
@@ -136,8 +136,7 @@ def main(argv=None) -> list[dict]:
         rows.append(summary_row(name, json.loads((out / f"{name}.json").read_text()), sat))
     print(format_table(rows), flush=True)
     for row in rows:
-        print(f"{row['variant']}: joints furthest from the clips (median error / baseline): "
-              + ", ".join(f"{name} {ratio:.2f}" for name, ratio in row["worst_joints"]), flush=True)
+        print(f"{row['variant']}: {worst_joints_line(row['worst_joints'])}", flush=True)
     (out / "style_ab.json").write_text(json.dumps(rows, indent=2))
     return rows
 

@@ -309,6 +309,11 @@ def worst_joints(clips: list[dict], count: int = 4) -> list[tuple[str, float]]:
     return medians[:count]
 
 
+def worst_joints_line(worst: list[tuple[str, float]]) -> str:
+    return "joints furthest from the clips (median error / baseline): " + ", ".join(
+        f"{name} {ratio:.2f}" for name, ratio in worst)
+
+
 def passed_count(rows: list[dict]) -> str:
     """'k/n': how many clip or extreme rows pass every check."""
     return f"{sum(all(row['pass'].values()) for row in rows)}/{len(rows)}"
@@ -348,8 +353,7 @@ def format_report(report: dict) -> str:
                      f"| {_mark(e['pass'])} |")
     worst = worst_joints(report["clips"])
     if worst:
-        lines += ["", "joints furthest from the clips (median error / baseline): "
-                  + ", ".join(f"{name} {ratio:.2f}" for name, ratio in worst)]
+        lines += ["", worst_joints_line(worst)]
     if report["skipped"]:
         lines += ["", "skipped: " + "; ".join(f"{s['clip']} ({s['reason']})" for s in report["skipped"])]
     lines += ["", f"clips passed {passed_count(report['clips'])}; extremes passed {passed_count(report['extremes'])}; "
