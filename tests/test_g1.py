@@ -201,6 +201,15 @@ def test_demo_amp_features_equal_the_clip_replayed_in_the_engine(g1):
                                           torch.tensor([0.3, 1.1, 1.9], dtype=torch.float64))
 
 
+def test_the_physics_checks_replay_the_clips_under_the_shipped_g1command_config():
+    from awd.style.physics_check import build_replay_env
+
+    env_cfg, source = env_mapping()
+    assert env_cfg["rewards"]["gait_contact"]["weight"] > 0  # a clock term, which the replay's DucklingAMP lacks
+    env = build_replay_env({"env": env_cfg, "source": source}, 2)
+    assert env.num_envs == 2 and env.motion_lib.num_clips > 1
+
+
 def test_humanoid_terminations(g1):
     env_cfg, source = env_mapping(init={"mode": "Default", "hybrid_prob": 0.0, "root_height_offset": 0.0})
     env = build_env(env_cfg, 4, task="G1Command", source=source, engine_factory=FakeEngine)

@@ -27,10 +27,13 @@ from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 
 
 def build_replay_env(env_config: dict, num_envs: int):
+    """The task's robot and clips as a DucklingAMP env (no commands, no reward terms: a G1Command's clock terms
+    need a command task), default-pose starts."""
     from awd.tasks import build_env
 
     env = copy.deepcopy(env_config["env"])
     env.setdefault("init", {})["mode"] = "Default"
+    env["rewards"] = {}
     return build_env(env, num_envs, task="DucklingAMP", source=env_config.get("source"), seed=0)
 
 
