@@ -8,7 +8,7 @@ half "replay") learns demo windows of the task's dataset (drawn as training draw
 `fetch_amp_obs_demo`) against the windows of an agent source, which stays fixed: another dataset of the same clips
 (e.g. a second tracker's performances), or a policy's rollouts under the task's command sampling. Its accuracies
 on clean held-out windows, after as many discriminator steps as a training run takes by a given epoch, say how far
-apart the two sources are to this discriminator; the dataset against a held-out half of itself is the floor (0.5).
+apart the two sources are to this discriminator; the dataset against other windows of itself is the floor (0.5).
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ def calibrate(agent: torch.Tensor, demo: torch.Tensor, setup: DiscSetup, steps: 
                                                                             demo_test))
     disc = Discriminator(agent.shape[-1], setup.units, setup.activation, setup.logit_init_scale)
     optimizer = torch.optim.Adam(disc.parameters(), lr=setup.learning_rate, eps=1e-8)
-    rows, result = [], None
+    rows = []
     for step in range(1, steps + 1):
         fresh = agent_fit[torch.randint(len(agent_fit), (minibatch,), generator=generator)]
         replay = agent_fit[torch.randint(len(agent_fit), (minibatch,), generator=generator)]
@@ -96,10 +96,9 @@ def calibrate(agent: torch.Tensor, demo: torch.Tensor, setup: DiscSetup, steps: 
         optimizer.step()
         if step % report_every == 0 or step == steps:
             with torch.no_grad():
-                result = {"step": step, "epoch": step / setup.steps_per_epoch,
-                          "agent_acc": float((disc(agent_test) < 0).float().mean()),
-                          "demo_acc": float((disc(demo_test) > 0).float().mean())}
-            rows.append(result)
+                rows.append({"step": step, "epoch": step / setup.steps_per_epoch,
+                             "agent_acc": float((disc(agent_test) < 0).float().mean()),
+                             "demo_acc": float((disc(demo_test) > 0).float().mean())})
     return rows
 
 
