@@ -18,7 +18,9 @@ from dataclasses import dataclass
 
 import torch
 
+from awd.learning.amp_settings import AMPSettings
 from awd.learning.discriminator import Discriminator, DiscLossWeights, discriminator_loss
+from awd.learning.optimizer import learning_rates
 
 
 @dataclass(frozen=True)
@@ -32,13 +34,16 @@ class DiscSetup:
 
 
 def disc_setup(train: dict) -> DiscSetup:
-    """The discriminator of a run's rl_games mapping (`load_run_config(task)["train"]`)."""
+    """The discriminator of a run's rl_games mapping (`load_run_config(task)["train"]`), its keys read and defaulted
+    as the agent reads them (AMPSettings, learning_rates)."""
     params = train["params"]
     net, config = params["network"]["disc"], params["config"]
-    weights = DiscLossWeights(config["disc_logit_reg"], config["disc_grad_penalty"], config["disc_weight_decay"],
-                              config["disc_input_noise"], config["disc_loss"])
+    amp = AMPSettings.from_config(config)
+    weights = DiscLossWeights(amp.disc_logit_reg, amp.disc_grad_penalty, amp.disc_weight_decay, amp.disc_input_noise,
+                              amp.disc_loss)
+    rate = learning_rates(config["learning_rate"], amp.critic_learning_rate, amp.disc_learning_rate)["disc"]
     return DiscSetup(list(net["units"]), net.get("activation", "relu"), net.get("logit_init_scale", 0.01), weights,
-                     config["disc_learning_rate"], config["mini_epochs"] * config["num_minibatches"])
+                     rate, config["mini_epochs"] * config["num_minibatches"])
 
 
 def dataset_env(env_config: dict, motion_file: str):
