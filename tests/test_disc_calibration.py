@@ -10,8 +10,8 @@ from awd.style.disc_calibration import calibrate, disc_setup
 
 
 def test_setup_follows_the_shipped_train_config():
-    setup = disc_setup(load_run_config("DucklingCommand")["train"])
-    config = load_run_config("DucklingCommand")["train"]["params"]["config"]
+    train = load_run_config("DucklingCommand")["train"]
+    setup, config = disc_setup(train), train["params"]["config"]
     assert setup.steps_per_epoch == config["mini_epochs"] * config["num_minibatches"]
     assert setup.weights.loss == config["disc_loss"] and setup.learning_rate == config["disc_learning_rate"]
 
