@@ -239,6 +239,7 @@ def test_an_imitation_policy_is_judged_on_survival_and_the_style_classifier(tmp_
     assert not result["commanded"] and set(result["pass"]) == {"survival"} and result["tracked_steps"] == 0
     report = result["style"]
     assert report["kind"] == "imitation" and set(report["pass"]) == {"survived", "classifier"}
+    assert report["settings"]["measure_s"] == pytest.approx(20.0 - 0.5)  # the rest of its episode, not measure_s
     assert report["classifier_accuracy"] > 0.9  # one epoch of training stands still: nothing like the walking clips
     assert set(result["verdict"]) == {"survived", "classifier", "tracking_survival"} and not result["passed"]
     table = format_table(result)

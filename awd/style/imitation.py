@@ -1,6 +1,8 @@
 """The style check of an imitation policy (a task without commands: DucklingAMP, G1AMP), which cannot be steered to
-a clip's velocity: it runs free from the default pose on CPU MuJoCo (or another engine) for `settle_s` +
-`measure_s`, and what it does over `measure_s` is told from every clip of its dataset by the style classifier
+a clip's velocity: it runs free from the default pose on CPU MuJoCo (or another engine) for `settle_s` and then the
+rest of its episode (`episode_length_s`; `measure_s` if longer). With no command to call up its other motions, what
+it drifts into over a whole episode is its style: a G1AMP policy stood still for its first 6 s, then stepped in
+place. What it does after `settle_s` is told from every clip of its dataset by the style classifier
 (awd.style.classifier). It passes when it stays up and the classifier's held-out accuracy is at most the task
 config's `verdict.max_classifier_accuracy`. The style judge (awd.style.judge.judge_style) hands such policies here.
 """
@@ -8,7 +10,7 @@ config's `verdict.max_classifier_accuracy`. The style judge (awd.style.judge.jud
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import gait_stats
@@ -23,6 +25,7 @@ def judge_imitation(policy, settings) -> dict:
     start = time.perf_counter()
     cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
     _, clips = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
+    settings = replace(settings, measure_s=max(settings.measure_s, cfg.episode_length_s - settings.settle_s))
     env = build_style_env(policy.env_config, 1, settings, settings.settle_s + settings.measure_s)
     (motion,), (fell,) = rollout(env, policy.act, None, settings)
     accuracy = held_out_accuracy([motion], clips, seed=settings.seed) if settings.classifier else None
