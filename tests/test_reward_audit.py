@@ -8,7 +8,8 @@ import torch
 
 from awd.config import load_run_config
 from awd.errors import AwdError
-from awd.style.reward_audit import AuditSettings, ClipPlayback, audit_rewards, build_audit_env, format_audit, main
+from awd.style.reward_audit import (AuditSettings, ClipPlayback, audit_rewards, build_audit_env, format_audit, main,
+                                   overpaid_terms)
 
 
 def env_config(task="DucklingCommand", overrides=()):
@@ -42,13 +43,17 @@ def test_the_shipped_duck_reward_pays_each_clips_gait_more_than_standing(shipped
     means = shipped_duck["means"]
     assert means["clip"]["feet_swing_height"] > 0.3 and means["standing"]["feet_swing_height"] == 0.0
     assert means["clip"]["lin_vel_xy"] > 0.99
+    assert overpaid_terms(means) == {"standing": {}}
     assert "| feet_swing_height |" in format_audit(shipped_duck)
 
 
 def test_a_reward_that_pays_standing_is_shown(capsys):
     main(["--task", "DucklingCommand", "env.rewards.feet_swing_height.weight=-40"])
-    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| forward_medium |")]
+    out = capsys.readouterr().out.splitlines()
+    rows = [line for line in out if line.startswith("| forward_medium |")]
     assert rows and rows[0].endswith("| standing clip |")
+    named = [line for line in out if line.startswith("terms that pay the standing clip more than the clip's gait: ")]
+    assert named and named[0].split(": ")[1].startswith("feet_swing_height +")
 
 
 def test_a_policy_is_audited_in_physics_and_a_task_without_commands_is_refused(trained_checkpoint):

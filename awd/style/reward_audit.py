@@ -6,7 +6,9 @@ reward terms (weighted, per policy step) for up to three motions:
 - the dataset's standing clip, played the same way at the same command: what standing still earns;
 - a policy, when one is given, in physics (CPU MuJoCo).
 A term that pays standing or the policy more than the clip's gait pulls training away from the clips (the G1's
-`feet_air_time` did: it stood still, thirteenth round in docs/style_rounds.md). The discriminator's style reward
+`feet_air_time` did: it stood still, thirteenth round in docs/style_rounds.md); the report names such terms (the
+G1's `gait_swing_height` paid its policy's flat-topped swing 0.60 per step more than the clips', nineteenth
+round). The discriminator's style reward
 has no fixed value and is not in it; `motion_match` is. Played clips exert no torque, so the torque terms favour
 them. CLI: benchmarks/reward_audit.py.
 """
@@ -154,6 +156,16 @@ def _means(rows: list[dict], motions: list[str], terms) -> dict:
     return {m: {t: float(np.mean([r[m][t] for r in kept])) for t in terms} if kept else None for m in motions}
 
 
+def overpaid_terms(means: dict, tolerance: float = 0.01) -> dict[str, dict[str, float]]:
+    """Per motion other than the clip's gait, the terms whose mean pays it more than the clip's gait by over
+    `tolerance` per step, and by how much, most first."""
+    if means["clip"] is None:
+        return {}
+    return {motion: dict(sorted(((term, value - means["clip"][term]) for term, value in terms.items()
+                                 if value - means["clip"][term] > tolerance), key=lambda item: -item[1]))
+            for motion, terms in means.items() if motion != "clip" and terms is not None}
+
+
 def format_audit(result: dict) -> str:
     motions, terms, means = result["motions"], result["reward_terms"], result["means"]
     head = " | ".join(LABELS[m] for m in motions)
@@ -163,6 +175,9 @@ def format_audit(result: dict) -> str:
         values = [None if means[m] is None else sum(means[m].values()) if term == "total" else means[m][term]
                   for m in motions]
         lines.append(f"| {term} | " + " | ".join("n/a" if v is None else f"{v:+.4f}" for v in values) + " |")
+    for motion, excess in overpaid_terms(means).items():
+        named = ", ".join(f"{term} +{value:.3f}" for term, value in excess.items()) or "none"
+        lines.append(f"terms that pay the {LABELS[motion]} more than the clip's gait: {named}")
     lines += ["", f"| clip | command vx vy wz | {head} | paid more than the clip's gait |",
               "|---" * (len(motions) + 3) + "|"]
     for row in result["clips"]:
