@@ -7,10 +7,9 @@ reward terms (weighted, per policy step) for up to three motions:
 - a policy, when one is given, in physics (CPU MuJoCo).
 A term that pays standing or the policy more than the clip's gait pulls training away from the clips (the G1's
 `feet_air_time` did: it stood still, thirteenth round in docs/style_rounds.md); the report names such terms (the
-G1's `gait_swing_height` paid its policy's flat-topped swing 0.60 per step more than the clips', nineteenth
-round). The discriminator's style reward
-has no fixed value and is not in it; `motion_match` is. Played clips exert no torque, so the torque terms favour
-them. CLI: benchmarks/reward_audit.py.
+G1's `gait_swing_height` paid its policy's flat-topped swing 0.60 per step more than the clips', nineteenth round).
+The discriminator's style reward has no fixed value and is not in it; `motion_match` is. Played clips exert no
+torque, so the torque terms favour them. CLI: benchmarks/reward_audit.py.
 """
 
 from __future__ import annotations
