@@ -78,8 +78,9 @@ def swing_env(spec, motion_lib, arc):
     return env
 
 
-def swing_pay(env, offsets, heights):
+def swing_pay(env, offsets, heights, contacts=((False, False), (False, False))):
     env.gait_clock.offset[:] = torch.tensor(offsets)
+    env.engine.foot_contacts[:] = torch.tensor(contacts)
     env.feet.height_above_stance[:] = torch.tensor(heights)
     _, terms = env.compute_reward(torch.eye(3).expand(2, 3, 3))
     return terms["gait_swing_height"]
@@ -101,6 +102,8 @@ def test_gait_swing_height_with_an_arc_wants_the_lift_of_a_sine_over_the_swing(s
     torch.testing.assert_close(pay, torch.tensor([0.5, 0.5]))
     torch.testing.assert_close(swing_pay(env, [0.8, 0.65], [[0.0, 0.0], [0.05, 0.0]]),
                                torch.tensor([0.0, 0.5 * (1.0 - (0.05 - low) / 0.05)]))
+    on_the_floor = swing_pay(env, [0.65, 0.65], [[0.0, 0.0], [0.0, 0.0]], contacts=((False, True), (True, True)))
+    torch.testing.assert_close(on_the_floor, torch.tensor([0.5 * (1.0 - low / 0.05), 0.0]))  # a foot down earns 0
 
 
 @pytest.mark.parametrize("compact", [True, False])
