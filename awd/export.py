@@ -192,7 +192,8 @@ def _commands(cfg) -> dict:
             "frame": "yaw",
             "ranges": [list(c.lin_vel_x), list(c.lin_vel_y), list(c.ang_vel_z)], "obs_scale": list(c.obs_scale),
             "zero_prob": c.zero_prob, "small_lin_vel": c.small_lin_vel, "small_ang_vel": c.small_ang_vel,
-            "resample_s": c.resample_s, "velocity_window_s": c.velocity_window_s, "gait_period_s": c.gait_period_s}
+            "resample_s": c.resample_s, "velocity_window_s": c.velocity_window_s, "gait_period_s": c.gait_period_s,
+            "gait_off_at_zero": c.gait_off_at_zero}
 
 
 # ------------------------------------------------------------------------------------------------ writers

@@ -117,6 +117,7 @@ def test_metadata_is_complete_and_agrees_with_the_spec_and_env(exported, policy,
     commands = metadata["commands"]
     assert commands["ranges"] == [list(env.cfg.commands.lin_vel_x), list(env.cfg.commands.lin_vel_y),
                                   list(env.cfg.commands.ang_vel_z)]
+    assert (commands["gait_period_s"], commands["gait_off_at_zero"]) == (env.cfg.commands.gait_period_s, False)
     normalizer = metadata["normalizer"]
     assert len(normalizer["mean"]) == len(normalizer["var"]) == env.num_obs and min(normalizer["var"]) > 0
     assert all(metadata["versions"][k] for k in ("awd", "torch", "onnx", "onnxruntime", "mujoco", "rl-games"))

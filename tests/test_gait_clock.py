@@ -51,6 +51,17 @@ def test_the_clock_advances_by_the_period_from_a_drawn_offset_and_is_observed_af
     assert signs[begin:begin + 2].tolist() == [-1.0, -1.0]  # the other foot's phase: half a stride on
 
 
+def test_with_gait_off_at_zero_the_clock_is_observed_as_zero_at_the_zero_command(spec, motion_lib):
+    env, _ = clocked_env(spec, motion_lib, commands={"gait_period_s": PERIOD, "gait_off_at_zero": True})
+    env.reset()
+    env.set_commands(torch.tensor([[0.0, 0.0, 0.0], [0.2, 0.0, 0.0]]))
+    obs = env.step(torch.zeros(2, env.num_actions))[0]
+    observed, running = gait_part(env, obs), encode(env.gait_clock.phase(env.progress))
+    assert observed[0].tolist() == [0.0, 0.0]  # standing: no clock to follow
+    torch.testing.assert_close(observed[1], running[1].to(observed.dtype), atol=1e-5, rtol=0)
+    assert running[0].norm() > 0.99  # the clock runs on underneath
+
+
 def test_gait_contact_pays_the_feet_that_touch_the_floor_when_the_clock_says_stance(spec, motion_lib):
     env, engine = clocked_env(spec, motion_lib)
     env.reset()
@@ -142,16 +153,20 @@ def test_a_task_without_commands_has_no_clock_to_pay(spec, motion_lib):
         make_env(spec, motion_lib, task="DucklingAMP", num_envs=2, **CLOCK)
 
 
-def test_sim2sim_observes_the_clock_the_task_does_from_a_zero_offset():
+def test_sim2sim_observes_the_clock_the_task_does_from_a_zero_offset_and_off_at_the_zero_command():
     tool = Path(__file__).resolve().parent.parent / "tools" / "sim2sim.py"
     module_spec = importlib.util.spec_from_file_location("sim2sim_clock", tool)
     sim2sim = importlib.util.module_from_spec(module_spec)
     sys.modules[module_spec.name] = sim2sim
     module_spec.loader.exec_module(sim2sim)
     assert "gait_phase" in sim2sim.QUANTITIES
-    for steps in (0, 7, 31):
-        robots = SimpleNamespace(metadata={"commands": {"gait_period_s": PERIOD}}, progress=steps, dt=0.02,
-                                 num_envs=3)
-        mine = sim2sim.Robots._gait_phase(robots)
-        theirs = encode(torch.tensor([math.fmod(steps * 0.02 / PERIOD, 1.0)], dtype=torch.float64)).numpy()
-        np.testing.assert_allclose(mine, np.repeat(theirs, 3, axis=0), atol=1e-9)
+    commands = np.array([[0.0, 0.0, 0.0], [0.2, 0.0, 0.0], [0.0, 0.0, -0.3]])
+    for steps, off_at_zero in ((0, False), (7, False), (31, False), (7, True)):
+        settings = {"gait_period_s": PERIOD, "gait_off_at_zero": off_at_zero}
+        robots = SimpleNamespace(metadata={"commands": settings}, progress=steps, dt=0.02, num_envs=3)
+        mine = sim2sim.Robots._gait_phase(robots, commands)
+        theirs = np.repeat(encode(torch.tensor([math.fmod(steps * 0.02 / PERIOD, 1.0)], dtype=torch.float64)).numpy(),
+                           3, axis=0)
+        if off_at_zero:
+            theirs[0] = 0.0  # the zero command, as the task observes it
+        np.testing.assert_allclose(mine, theirs, atol=1e-9)

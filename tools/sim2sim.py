@@ -157,6 +157,8 @@ def check_contract(path: Path, metadata: dict) -> None:
     need("io.obs_size", lambda v: v == start, f"{start} (the observation parts' sizes)")
     if any(isinstance(part, dict) and part.get("name") == "gait_phase" for part in parts):
         need("commands.gait_period_s", lambda v: _is_number(v) and v > 0, "a positive period (s) for gait_phase")
+        if "gait_off_at_zero" in (metadata.get("commands") or {}):
+            need("commands.gait_off_at_zero", lambda v: isinstance(v, bool), "true or false")
     need("robot.init_root_height", _is_number, "a number (m)")
     need("robot.init_root_quat_xyzw", _numbers(4), "4 numbers")
 
@@ -360,7 +362,7 @@ class Robots:
             "last_action": self.actions, "commands": commands,
             "foot_contacts": self._contacts()[:, :2].astype(np.float64),
             "height_target_offset": np.zeros((self.num_envs, 1)),
-            "gait_phase": self._gait_phase(),
+            "gait_phase": self._gait_phase(commands),
         }
         obs = np.concatenate([(quantities[p["name"]] - np.asarray(p["offset"])) * np.asarray(p["scale"])
                               for p in self.metadata["observation"]["parts"]], axis=-1).astype(np.float32)
@@ -368,11 +370,16 @@ class Robots:
                            else np.concatenate([obs[:, None], self.obs_buffer[:, :-1]], axis=1))
         return self.obs_buffer[np.arange(self.num_envs), self.obs_delay]
 
-    def _gait_phase(self) -> np.ndarray:
-        """(N, 2) the gait clock (sin, cos of 2 pi phase), phase = frac(steps * control_dt / commands.gait_period_s)."""
-        period = (self.metadata["commands"] or {}).get("gait_period_s", 0.0)   # checked > 0 where it is observed
+    def _gait_phase(self, commands: np.ndarray) -> np.ndarray:
+        """(N, 2) the gait clock (sin, cos of 2 pi phase), phase = frac(steps * control_dt / commands.gait_period_s);
+        with commands.gait_off_at_zero, (0, 0) where the command's norm is below 1e-3."""
+        settings = self.metadata["commands"] or {}
+        period = settings.get("gait_period_s", 0.0)   # checked > 0 where it is observed
         angle = 2.0 * np.pi * ((self.progress * self.dt / period) % 1.0 if period > 0 else 0.0)
-        return np.tile([np.sin(angle), np.cos(angle)], (self.num_envs, 1))
+        phase = np.tile([np.sin(angle), np.cos(angle)], (self.num_envs, 1))
+        if settings.get("gait_off_at_zero", False):
+            phase = phase * (np.linalg.norm(commands, axis=-1, keepdims=True) >= 1e-3)
+        return phase
 
     def step(self, actions: np.ndarray) -> np.ndarray:
         """Apply one policy step; returns (N,) bool: robots that fell or whose simulation failed this step."""

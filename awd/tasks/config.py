@@ -68,6 +68,7 @@ class CommandConfig:
     obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
     velocity_window_s: float = 0.0  # track the mean velocity over this window (0 = instantaneous)
     gait_period_s: float = 0.0  # a gait clock of this period in the observation (0 = none; awd.tasks.gait_clock)
+    gait_off_at_zero: bool = False  # the clock observed as (0, 0) at the zero command (awd.tasks.gait_clock)
 
 
 @dataclass(frozen=True)

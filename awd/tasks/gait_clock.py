@@ -10,7 +10,9 @@ the field's humanoid locomotion setups do.
 The phase is frac(offset + steps since the episode started * control_dt / period). An env reset into a clip
 (reference state init) starts at that clip's phase (its left foot touches down at phase 0); any other reset draws
 the offset uniformly. Deployment starts at offset 0 (policy.json: commands.gait_period_s, and the `gait_phase`
-observation part). The left/right mirror of a phase is the phase half a stride on: (-sin, -cos).
+observation part). The left/right mirror of a phase is the phase half a stride on: (-sin, -cos). With
+`commands.gait_off_at_zero` the policy sees (0, 0) at the zero command (the clock runs on underneath): the running
+clock led a G1 policy to march there, where the rewards ask it to stand.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
 
 PHASE_RULE = ("phase = frac(steps since the policy started * control_dt / commands.gait_period_s); "
               "observed as (sin 2 pi phase, cos 2 pi phase)")
+STAND_COMMAND = 1e-3  # a command of norm below this is the zero command
+OFF_AT_ZERO_RULE = f"; (0, 0) while |command| < {STAND_COMMAND} (commands.gait_off_at_zero)"
 
 
 class GaitClock:
@@ -62,8 +66,17 @@ def encode(phase: torch.Tensor) -> torch.Tensor:
     return torch.stack([torch.sin(angle), torch.cos(angle)], dim=-1)
 
 
-PHASE_OBSERVATION = ObsTerm("gait_phase", 2, lambda task, matrix: encode(task.gait_clock.phase(task.progress)),
-                            ("sin", "cos"), f"the gait clock: {PHASE_RULE}", mirror=(-1.0, -1.0))
+def phase_observation(off_at_zero: bool) -> ObsTerm:
+    """The clock as the policy sees it; `off_at_zero`: (0, 0) at the zero command, where the running clock led a G1
+    policy to march in place (nineteenth round in docs/style_rounds.md)."""
+    def read(task, matrix):
+        observed = encode(task.gait_clock.phase(task.progress))
+        if off_at_zero:
+            observed = observed * (task.commands.norm(dim=-1, keepdim=True) >= STAND_COMMAND)
+        return observed
+
+    rule = PHASE_RULE + (OFF_AT_ZERO_RULE if off_at_zero else "")
+    return ObsTerm("gait_phase", 2, read, ("sin", "cos"), f"the gait clock: {rule}", mirror=(-1.0, -1.0))
 
 
 def left_touchdowns(motion_lib, clip_ids: torch.Tensor, period_s: float, dt: float) -> torch.Tensor:

@@ -21,7 +21,7 @@ import torch
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.demo_weights import task_demo_weights
 from awd.tasks.duckling import DucklingTask
-from awd.tasks.gait_clock import PHASE_OBSERVATION, GaitClock
+from awd.tasks.gait_clock import GaitClock, phase_observation
 from awd.tasks.observations import ObsTerm
 from awd.tasks.registry import register
 
@@ -66,7 +66,8 @@ class DucklingCommand(DucklingTask):
         commands = ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
                            "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
                            mirror=(1.0, -1.0, -1.0))
-        return [commands, PHASE_OBSERVATION] if self.cfg.commands.gait_period_s > 0 else [commands]
+        clock = phase_observation(self.cfg.commands.gait_off_at_zero)
+        return [commands, clock] if self.cfg.commands.gait_period_s > 0 else [commands]
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
