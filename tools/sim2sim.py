@@ -11,7 +11,7 @@ a reference for deployment code. From the metadata it rebuilds
     at their angles, and one PD position actuator per joint (kp, kd, torque limit) in action order;
   * the observation: each part of `observation.parts` in order, (quantity - offset) * scale, from the joint
     state, the trunk orientation, the last action, the command and the gait clock (`gait_phase`, counted from the
-    start), delayed as `observation.delay_steps` says;
+    start; (0, 0) at the zero command with `commands.gait_off_at_zero`), delayed as `observation.delay_steps` says;
   * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
     for `control.decimation` physics steps.
 Episodes follow the evaluator: every env starts from the default standing pose, gets a new command every
