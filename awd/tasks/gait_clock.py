@@ -138,8 +138,8 @@ def require_clock(name: str):
     return prepare
 
 
-TERMS["gait_contact"] = RewardTerm(gait_contact, {"stance": 0.55, "threshold": 1e-3}, ("stance", "threshold"),
+TERMS["gait_contact"] = RewardTerm(gait_contact, {"stance": 0.55, "threshold": STAND_COMMAND}, ("stance", "threshold"),
                                    prepare=require_clock("gait_contact"))
 TERMS["gait_swing_height"] = RewardTerm(gait_swing_height, {"target": 0.05, "stance": 0.55, "arc": 0.0,
-                                                            "threshold": 1e-3},
+                                                            "threshold": STAND_COMMAND},
                                         ("target", "threshold"), prepare=require_clock("gait_swing_height"))

@@ -66,8 +66,9 @@ class DucklingCommand(DucklingTask):
         commands = ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
                            "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
                            mirror=(1.0, -1.0, -1.0))
-        clock = phase_observation(self.cfg.commands.gait_off_at_zero)
-        return [commands, clock] if self.cfg.commands.gait_period_s > 0 else [commands]
+        if self.cfg.commands.gait_period_s <= 0:
+            return [commands]
+        return [commands, phase_observation(self.cfg.commands.gait_off_at_zero)]
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
