@@ -15,8 +15,8 @@ from awd import DATA_DIR
 from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats
-from awd.style.judge import (StyleSettings, clip_passes, compare, export_policy, format_report, held_joints,
-                             judge_style, load_policy_under_test, main, style_verdict, worst_joints)
+from awd.style.judge import (PolicyUnderTest, StyleSettings, clip_passes, compare, export_policy, format_report,
+                             held_joints, judge_style, load_policy_under_test, main, style_verdict, worst_joints)
 from awd.style.recording import clip_gaits
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
@@ -203,6 +203,18 @@ def test_the_physics_check_finds_what_separates_kinematic_clips_from_physics():
     assert "| forward_medium | 2." in format_replay(result)
     with pytest.raises(AwdError, match="no clip named"):
         replay_clips(env_config, ["moonwalk"], [Drive()])
+
+
+def test_the_feature_probe_watches_an_imitation_policy_run_free_for_the_rest_of_its_episode(spec):
+    from awd.style.feature_probe import policy_and_demo_frames
+
+    env = {"robot": "mini_bdx", "motion_file": "motions/mini_bdx", "episode_length_s": 3.0, "init": {"mode": "Default"}}
+    still = lambda obs: torch.zeros(len(obs), len(spec.joint_names))  # noqa: E731
+    policy = PolicyUnderTest("still", {"task": "DucklingAMP", "env": env, "source": "test"},
+                             DATA_DIR / "motions" / "mini_bdx", still)
+    agent, demo, names = policy_and_demo_frames(policy, SHORT)
+    assert agent.shape == demo.shape == (125, len(names))  # 3 s - 0.5 s settling at 50 Hz, not SHORT's 1.5 s
+    assert torch.isfinite(agent).all() and not torch.allclose(agent, demo[:1].expand_as(demo))
 
 
 def test_feature_probe_blames_the_group_that_differs():

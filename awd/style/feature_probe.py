@@ -1,6 +1,8 @@
 """Which AMP features tell a policy from its clips? A discriminator trained from scratch on single AMP frames of the
-policy (CPU MuJoCo, at every judged clip's command, after the settling time) against demo frames of the dataset,
-once on each feature group alone and once on all groups but that one, with the training run's instance noise.
+policy (CPU MuJoCo, at every judged clip's command after the settling time; an imitation policy, which takes no
+command, runs free from the default pose for the rest of its episode, as its style check watches it) against demo
+frames of the dataset, once on each feature group alone and once on all groups but that one, with the training
+run's instance noise.
 
 A group that separates the two alone is where the policy's motion differs from the clips (or where the features
 are computed differently for demos and physics); all groups but one still separating means no single group is to
@@ -13,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from awd.style.judge import PolicyUnderTest, StyleSettings, select_clips
+from awd.style.imitation import watch_the_episode
+from awd.style.judge import PolicyUnderTest, StyleSettings, commanded, select_clips
 from awd.style.recording import build_style_env, clip_gaits
 from awd.style.physics_check import build_replay_env, feature_names
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
@@ -23,15 +26,13 @@ TRAIN_SHARE = 0.7
 
 @torch.no_grad()
 def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
-    """(policy frames (M, F), demo frames (M, F), feature names): the policy at every judged clip's command."""
-    from awd.robot import load_robot_spec
-    from awd.tasks.config import env_config_from_mapping
-
-    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
-    names, gaits = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
-    judged, _ = select_clips(names, gaits, cfg.commands)
-    env = build_style_env(policy.env_config, len(judged), settings, settings.settle_s + settings.measure_s)
-    env.set_commands(torch.as_tensor(np.array([c for _, c in judged]), dtype=torch.float32))
+    """(policy frames (M, F), demo frames (M, F), feature names): the policy at every judged clip's command, or
+    running free if it takes no command."""
+    commands, settings = _probe_commands(policy, settings)
+    env = build_style_env(policy.env_config, len(commands) if commands is not None else 1, settings,
+                          settings.settle_s + settings.measure_s)
+    if commands is not None:
+        env.set_commands(torch.as_tensor(commands, dtype=torch.float32))
     obs = env.reset()
     settle, measure = int(round(settings.settle_s / env.dt)), int(round(settings.measure_s / env.dt))
     frames = []
@@ -46,6 +47,20 @@ def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = St
                                                    generator=torch.Generator().manual_seed(settings.seed))
     demo = frame_from_motion(env.amp_layout, demo_env.motion_lib.get_state(ids, times)).float()
     return agent, demo, feature_names(env.amp_layout)
+
+
+def _probe_commands(policy: PolicyUnderTest, settings: StyleSettings):
+    """(every judged clip's command, settings) for a command policy; (None, settings measuring the rest of the
+    episode) for an imitation policy."""
+    from awd.robot import load_robot_spec
+    from awd.tasks.config import env_config_from_mapping
+
+    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    if not commanded(policy.env_config):
+        return None, watch_the_episode(settings, cfg)
+    names, gaits = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
+    judged, _ = select_clips(names, gaits, cfg.commands)
+    return np.array([c for _, c in judged]), settings
 
 
 def separability(agent: torch.Tensor, demo: torch.Tensor, noise: float = 0.0, seed: int = 0, steps: int = 400) -> float:

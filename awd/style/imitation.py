@@ -25,7 +25,7 @@ def judge_imitation(policy, settings) -> dict:
     start = time.perf_counter()
     cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
     _, clips = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
-    settings = replace(settings, measure_s=max(settings.measure_s, cfg.episode_length_s - settings.settle_s))
+    settings = watch_the_episode(settings, cfg)
     env = build_style_env(policy.env_config, 1, settings, settings.settle_s + settings.measure_s)
     (motion,), (fell,) = rollout(env, policy.act, None, settings)
     accuracy = held_out_accuracy([motion], clips, seed=settings.seed) if settings.classifier else None
@@ -36,6 +36,11 @@ def judge_imitation(policy, settings) -> dict:
             "settings": asdict(settings), "verdict_thresholds": asdict(cfg.verdict), "fell": bool(fell),
             "motion": asdict(gait_stats(motion)), "clips": [], "skipped": [], "extremes": [],
             "classifier_accuracy": accuracy, "pass": passes, "wall_s": time.perf_counter() - start}
+
+
+def watch_the_episode(settings, cfg):
+    """`settings` (a StyleSettings) measuring the rest of the episode of `cfg` (an env config) after settling."""
+    return replace(settings, measure_s=max(settings.measure_s, cfg.episode_length_s - settings.settle_s))
 
 
 def format_imitation(report: dict) -> str:
