@@ -1,6 +1,7 @@
 """Which AMP features tell a policy from its clips? Single AMP frames of the policy at every judged clip's command
-(an imitation policy, such as G1AMP's: running free for the rest of its episode) against demo frames, separated by a discriminator trained from scratch per feature group (logic:
-awd/style/feature_probe.py). Run it when the training log warns that the discriminator saturated.
+(an imitation policy, such as G1AMP's: running free for the rest of its episode) against demo frames, separated
+by a discriminator trained from scratch per feature group (logic: awd/style/feature_probe.py). Run it when the
+training log warns that the discriminator saturated.
 
     python benchmarks/feature_probe.py POLICY [--noise 0.5] [--motion_file CLIPS] [--json out.json]
 
