@@ -2,7 +2,7 @@
 scratch walks with style: the evaluator's verdict (awd/evaluate.py: survival, planar and yaw tracking over 20-s
 episodes with commands resampled every 5 s, thresholds from the task config's `verdict`) and the style benchmark's
 (awd/style/judge.py: every judged clip, every command extreme, the style classifier). `--no_style` judges tracking
-alone.
+alone. An imitation task (`--task G1AMP`, DucklingAMP) is judged on survival and the style classifier.
 
 Training runs as `python awd/run.py --task TASK --headless ...` in a subprocess (its output goes to
 OUT/train.log) and rewrites its latest checkpoint every `--eval_every` epochs (the overrides
@@ -49,7 +49,8 @@ COLUMNS = ("minutes", "epoch", "frames", "survival", "planar err (m/s)", "yaw er
 
 def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--task", default="DucklingCommand", help="the command task to train")
+    parser.add_argument("--task", default="DucklingCommand",
+                        help="the task to train: a command task, or an imitation task (G1AMP: survival, classifier)")
     parser.add_argument("--engine", help="training engine (default: run.py's)")
     parser.add_argument("--num_envs", type=int, default=0, help="training envs (default: run.py's for the engine)")
     parser.add_argument("--seed", type=int, default=1, help="training seed")
@@ -210,7 +211,8 @@ class TimeToWalk:
             raise AwdError(pending.snapshot, "evaluation", lines[-1] if lines else "the evaluator failed")
         result = read_json(pending.snapshot.with_suffix(".json"))
         row = {"minutes": pending.saved_min, "evaluated_min": self.elapsed() / 60, "epoch": result["epoch"],
-               "frame": result["frame"], "survival": result["survival"], "planar_error": result["planar_error"],
+               "frame": result["frame"], "commanded": result["commanded"], "survival": result["survival"],
+               "planar_error": result["planar_error"],
                "yaw_error": result["yaw_error"], **style_summary(result), "passed": result["passed"],
                "passed_but_classifier": all(ok for name, ok in result.get("verdict", {"passed": result["passed"]})
                                             .items() if name != "classifier"),
@@ -249,7 +251,9 @@ def startup_line(log_text: str) -> str | None:
 
 
 def verdict(walked: dict | None, rows: list[dict], args) -> str:
+    imitation = any(not row.get("commanded", True) for row in rows)
     target = ("the tracking verdict" if args.no_style
+              else "imitates with style: survival and the classifier" if imitation
               else "walks with style: tracking, every clip, extreme and the classifier")
     if walked is None:
         close = next((row for row in rows if row["passed_but_classifier"]), None)

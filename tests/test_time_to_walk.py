@@ -73,6 +73,8 @@ def test_a_run_that_misses_only_the_classifier_says_from_when():
             {"minutes": 2.4, "epoch": 210, "passed_but_classifier": True}]
     assert ttw.verdict(None, rows, args).endswith("classifier; everything but the classifier from 2.40 min, epoch 210)")
     assert ttw.verdict(None, rows[:1], args).endswith("every clip, extreme and the classifier)")
+    imitation = [{**rows[0], "commanded": False}]
+    assert ttw.verdict(None, imitation, args).endswith("imitates with style: survival and the classifier)")
 
 
 def test_the_last_checkpoint_and_the_best_style_snapshot_are_named(tmp_path):
