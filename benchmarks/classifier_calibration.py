@@ -6,6 +6,12 @@ leaves them out of its walking clips.
 
     python benchmarks/classifier_calibration.py awd/data/motions/mini_bdx_performed OTHER_PERFORMANCES
     python benchmarks/classifier_calibration.py awd/data/motions/mini_bdx_performed awd/data/motions/mini_bdx
+
+With `--one_motion` it scores, for one dataset, each clip played five times as one motion against every clip of
+that dataset: what a perfect imitator of that clip alone scores in an imitation task's style check
+(awd/style/imitation.py, G1AMP and DucklingAMP), most alike first.
+
+    python benchmarks/classifier_calibration.py awd/data/motions/g1 --one_motion --robot g1
 """
 
 from __future__ import annotations
@@ -52,14 +58,31 @@ def calibration_rows(first: list, second: list, seeds: tuple[int, ...]) -> list[
     return rows
 
 
+def print_one_motion(dataset: Path, robot: str, seed: int) -> None:
+    from awd.robot import load_robot_spec
+    from awd.style.classifier import one_motion_accuracies
+    from awd.style.recording import clip_gaits
+
+    names, gaits = clip_gaits(load_robot_spec(robot), dataset)
+    print(f"style classifier: each clip of {dataset} played 5 times as one motion, against all {len(names)} clips\n")
+    print("| clip | held-out accuracy |\n| --- | ---: |")
+    for name, accuracy in one_motion_accuracies(names, gaits, seed):
+        print(f"| {name} | {accuracy:.3f} |")
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("first", type=Path)
-    parser.add_argument("second", type=Path)
+    parser.add_argument("second", type=Path, nargs="?", help="the other dataset (not with --one_motion)")
+    parser.add_argument("--one_motion", action="store_true", help="each clip of FIRST as one motion against FIRST")
     parser.add_argument("--robot", default="mini_bdx")
     parser.add_argument("--seeds", type=int, default=2, help="classifier seeds (noise draws and initialisations)")
     args = parser.parse_args(argv)
+    if (args.second is None) != args.one_motion:
+        parser.error("expected two datasets, or one with --one_motion")
     with exit_on_error():
+        if args.one_motion:
+            return print_one_motion(args.first, args.robot, 0)
         names, first, second = paired_gaits(args.first, args.second, args.robot)
         seeds = tuple(range(args.seeds))
         print(f"style classifier: {args.first} against {args.second}, {len(names)} clips paired by name\n")

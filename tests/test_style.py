@@ -13,7 +13,7 @@ import torch
 
 from awd import DATA_DIR
 from awd.errors import AwdError
-from awd.style.classifier import held_out_accuracy
+from awd.style.classifier import held_out_accuracy, one_motion_accuracies
 from awd.style.gait import Gait, gait_stats
 from awd.style.judge import (PolicyUnderTest, StyleSettings, clip_passes, compare, export_policy, format_report,
                              held_joints, judge_style, load_policy_under_test, main, style_verdict, worst_joints)
@@ -122,6 +122,15 @@ def test_the_classifier_by_one_feature_group_sees_only_that_group(clip, spec):
     fake = shuffle(clip, spec.default_joint_pos)  # the trunk keeps the clip's height: the legs give it away
     assert held_out_accuracy([fake], [clip], parts=("joints",)) > 0.9
     assert held_out_accuracy([fake], [clip], parts=("height",)) < 0.75
+
+
+def test_a_perfect_imitator_of_one_clip_is_told_from_a_dataset_of_two(clip, spec):
+    (standing,) = clip_gaits(spec, DATA_DIR / "motions" / "mini_bdx" / "standing.json")[1]
+    assert clip.repeated(3).num_frames == 3 * clip.num_frames
+    alone = one_motion_accuracies(["forward_medium"], [clip])
+    pair = dict(one_motion_accuracies(["forward_medium", "standing"], [clip, standing]))
+    assert alone[0][1] <= 0.6  # its own dataset: indistinguishable
+    assert pair["forward_medium"] > 0.65 and pair["standing"] > 0.65  # half the dataset is something else
 
 
 def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp_path, capsys):

@@ -88,3 +88,11 @@ def held_out_accuracy(policy: list[Gait], clips: list[Gait], seed: int = 0, step
         hits = [((net((torch.as_tensor(t, dtype=torch.float32) - mean) / std).squeeze(-1) > 0).float() == label)
                 .float().mean() for t, label in zip(test, (0.0, 1.0))]
     return float(sum(hits) / 2)
+
+
+def one_motion_accuracies(names: list[str], clips: list[Gait], seed: int = 0,
+                          repeats: int = 5) -> list[tuple[str, float]]:
+    """(name, held-out accuracy), lowest first: each clip played `repeats` times as one motion against all `clips`,
+    what a perfect imitator of that clip alone scores in an imitation task's style check (awd.style.imitation)."""
+    rows = [(name, held_out_accuracy([clip.repeated(repeats)], clips, seed=seed)) for name, clip in zip(names, clips)]
+    return sorted(rows, key=lambda row: row[1])

@@ -44,6 +44,10 @@ class Gait:
     def num_frames(self) -> int:
         return len(self.root_pos)
 
+    def repeated(self, times: int) -> "Gait":
+        """The motion played `times` times back to back (positions and phase jump back where one play ends)."""
+        return Gait(self.dt, *(np.concatenate([getattr(self, name)] * times) for name in _ARRAYS))
+
     def frames(self, start: int, stop: int | None = None) -> "Gait":
         """The frames [start, stop)."""
         cut = slice(start, stop)
