@@ -53,20 +53,21 @@ def sweep_policy(policy: PolicyUnderTest, axis: str, settings: StyleSettings = S
     commands = sweep_commands(cfg.commands, axis, steps, beyond)
     env = build_style_env(policy.env_config, len(commands) * repeats, settings, settings.settle_s + settings.measure_s)
     gaits, fell = rollout(env, policy.act, np.repeat(commands, repeats, axis=0), settings)
-    index = AXES.index(axis)
-    rows = []
-    for number, command in enumerate(commands):
-        stats = [gait_stats(gait) for gait in gaits[number * repeats:(number + 1) * repeats]]
-        achieved = np.mean([s.velocity for s in stats], axis=0)
-        strides = [s.stride_period for s in stats if s.stride_period is not None]
-        rows.append({"command": command.tolist(), "achieved": achieved.tolist(),
-                     "gain": float(achieved[index] / command[index]),
-                     "spread": float(np.std([s.velocity[index] for s in stats])),
-                     "falls": int(fell[number * repeats:(number + 1) * repeats].sum()),
-                     "stride_period": float(np.mean(strides)) if strides else None,
-                     "double_support": float(np.mean([s.double_support for s in stats]))})
+    runs = [slice(number * repeats, (number + 1) * repeats) for number in range(len(commands))]
+    rows = [_row(command, [gait_stats(gait) for gait in gaits[run]], int(fell[run].sum()), AXES.index(axis))
+            for command, run in zip(commands, runs)]
     return {"policy": policy.name, "epoch": policy.epoch, "axis": axis, "range": list(getattr(cfg.commands, axis)),
             "repeats": repeats, "rows": rows, "wall_s": time.perf_counter() - start}
+
+
+def _row(command: np.ndarray, stats: list, falls: int, index: int) -> dict:
+    """One command's row: the mean of its envs' GaitStats, the gain on axis `index`."""
+    achieved = np.mean([s.velocity for s in stats], axis=0)
+    strides = [s.stride_period for s in stats if s.stride_period is not None]
+    return {"command": command.tolist(), "achieved": achieved.tolist(), "gain": float(achieved[index] / command[index]),
+            "spread": float(np.std([s.velocity[index] for s in stats])), "falls": falls,
+            "stride_period": float(np.mean(strides)) if strides else None,
+            "double_support": float(np.mean([s.double_support for s in stats]))}
 
 
 def format_sweep(report: dict) -> str:
