@@ -53,9 +53,7 @@ def _probe_commands(policy: PolicyUnderTest, settings: StyleSettings):
     """(every judged clip's command, settings) for a command policy; (None, settings measuring the rest of the
     episode) for an imitation policy."""
     from awd.robot import load_robot_spec
-    from awd.tasks.config import env_config_from_mapping
-
-    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    cfg = policy.task_config()
     if not commanded(policy.env_config):
         return None, watch_the_episode(settings, cfg)
     names, gaits = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)

@@ -20,10 +20,9 @@ from awd.style.recording import build_style_env, clip_gaits, rollout
 def judge_imitation(policy, settings) -> dict:
     """The style report of an imitation policy (a PolicyUnderTest; `settings` a StyleSettings)."""
     from awd.robot import load_robot_spec
-    from awd.tasks.config import env_config_from_mapping
 
     start = time.perf_counter()
-    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    cfg = policy.task_config()
     _, clips = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
     settings = watch_the_episode(settings, cfg)
     env = build_style_env(policy.env_config, 1, settings, settings.settle_s + settings.measure_s)

@@ -61,6 +61,15 @@ class PolicyUnderTest:
     act: object
     epoch: int = 0
 
+    def task_config(self):
+        """The task's env config (awd.tasks.config) from `env_config`."""
+        from awd.tasks.config import env_config_from_mapping
+
+        return env_config_from_mapping(self.env_config["env"], self.env_config.get("source") or "env config")
+
+
+COMMAND_AXES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")  # a command's parts, in order
+
 
 # ------------------------------------------------------------------------------------------------ policies
 
@@ -147,7 +156,7 @@ def select_clips(names: list[str], gaits: list[Gait], commands) -> tuple[list[tu
 
 def extreme_commands(commands) -> list[tuple[str, np.ndarray]]:
     extremes = []
-    for axis, name in enumerate(("lin_vel_x", "lin_vel_y", "ang_vel_z")):
+    for axis, name in enumerate(COMMAND_AXES):
         for bound, label in zip(getattr(commands, name), ("min", "max")):
             if bound != 0:
                 command = np.zeros(3)
@@ -229,14 +238,13 @@ def extreme_passes(command: np.ndarray, achieved, fell: bool, verdict) -> dict[s
 def judge_style(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()) -> dict:
     """The style report of a policy (see the module docstring)."""
     from awd.robot import load_robot_spec
-    from awd.tasks.config import env_config_from_mapping
 
     if not commanded(policy.env_config):
         from awd.style.imitation import judge_imitation
 
         return judge_imitation(policy, settings)
     start = time.perf_counter()
-    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    cfg = policy.task_config()
     extremes = extreme_commands(cfg.commands)
     spec = load_robot_spec(cfg.robot)
     names, gaits = clip_gaits(spec, policy.motion_file)

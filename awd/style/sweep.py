@@ -17,10 +17,9 @@ import numpy as np
 
 from awd.errors import AwdError, exit_on_error
 from awd.style.gait import gait_stats
+from awd.style.judge import COMMAND_AXES as AXES
 from awd.style.judge import PolicyUnderTest, StyleSettings, commanded, load_policy_under_test
 from awd.style.recording import build_style_env, rollout
-
-AXES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")
 
 
 def sweep_commands(commands, axis: str, steps: int, beyond: float = 1.0) -> np.ndarray:
@@ -41,13 +40,11 @@ def sweep_commands(commands, axis: str, steps: int, beyond: float = 1.0) -> np.n
 def sweep_policy(policy: PolicyUnderTest, axis: str, settings: StyleSettings = StyleSettings(), steps: int = 9,
                  beyond: float = 1.0, repeats: int = 4) -> dict:
     """The sweep report of a command policy along `axis` (see the module docstring)."""
-    from awd.tasks.config import env_config_from_mapping
-
     if not commanded(policy.env_config):
         raise AwdError(policy.name, "task", f"expected a command policy, found {policy.env_config['task']!r} "
                                             "(an imitation policy takes no command)")
     start = time.perf_counter()
-    cfg = env_config_from_mapping(policy.env_config["env"], policy.env_config.get("source") or "env config")
+    cfg = policy.task_config()
     if repeats < 1:
         raise AwdError("command line", "--repeats", f"expected at least 1 env per command, found {repeats}")
     commands = sweep_commands(cfg.commands, axis, steps, beyond)
