@@ -9,7 +9,7 @@ from awd.tasks.factory import build_env, make_task, resolve_motion_path
 from awd.tasks.registry import TASKS
 from awd.tasks.tasks import G1AMP, DucklingAMP, DucklingCommand, DucklingStand, DucklingViewMotion, G1Command
 from awd.tasks.tracking import DucklingTrack, G1Track
-from awd.tasks import motion_match  # noqa: F401  (registers the motion_match reward term)
+from awd.tasks import gait_pose, motion_match  # noqa: F401  (register the gait_pose and motion_match reward terms)
 
 __all__ = [
     "EnvConfig", "env_config_from_mapping", "load_env_config", "DucklingTask", "build_env",

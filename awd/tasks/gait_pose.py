@@ -1,0 +1,116 @@
+"""A reward term that reads the gait clock: the joints the clips move follow, at the clock's phase, the clip that
+walks nearest the command (reward term `gait_pose`, weighted in the task's YAML like any other).
+
+When the task is made, each clip that walks is sampled over one stride of the clock's period, from a left
+touchdown (phase 0, as `awd.tasks.gait_clock` puts envs that start from a clip) in the middle of the clip, away
+from its start; a clip that never lifts a foot (standing) is the reference of the zero command; clips that step at
+a velocity the command sampler zeroes (`in_place`) are left out. Each step, the reward is exp(-e / std^2), e the
+mean over the moved joints (all but `env.amp.exclude_joints`, which `held_joints` holds) of the squared distance
+to the reference pose, interpolated between the two nearest samples of the phase. The nearest clip is the one
+whose mean velocity (vx, vy in the heading frame, yaw rate), in units of the clips' spread, is closest to the
+command; a command between clips takes the nearest clip's stride, and one beyond the clips the outermost's.
+
+This is the field's other way to style (Open Duck Playground's imitation reward on a phase-indexed reference
+gait), here over any clips without a table keyed by exact commands. Where the discriminator scores a window with no
+command, this term asks for each command's own clip: the G1 swung its arms when walking sideways, as its forward
+clips do and its sideways clips do not (docs/style_rounds.md, twenty-first round).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+from awd.errors import AwdError
+from awd.tasks.gait_clock import STAND_COMMAND
+from awd.tasks.motion_match import MIN_SPREAD, zeroed
+from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
+from awd.tasks.tracking import heading_velocity
+
+STRIDE_TOLERANCE = 0.1  # share of the clock's period a walking clip's stride may differ by
+
+
+class GaitPoses:
+    """Each walking clip's joint positions over one stride of the clock (C, S, n) and its mean velocity (C, 3)."""
+
+    def __init__(self, task, samples: int):
+        lib = task.motion_lib
+        phases = torch.arange(samples, dtype=torch.float64, device=lib.device) / samples
+        poses, velocities, standing = [], [], None
+        for clip in range(lib.num_clips):
+            whole = lib.get_state(*_whole_clip(lib, clip, task.dt))
+            velocity = heading_velocity(whole).mean(dim=0)
+            ids = torch.full((samples,), clip, dtype=torch.long, device=lib.device)
+            stride = lib.get_state(ids, self._stride_times(task.gait_clock, float(lib.lengths[clip]), clip, phases))
+            if not zeroed(velocity, task.cfg.commands):
+                _check_stride(task, clip, whole)
+                poses.append(stride.joint_pos)
+                velocities.append(velocity)
+            elif not bool((whole.foot_contacts < 0.5).any()):
+                standing = stride.joint_pos.mean(dim=0)
+        if not poses:
+            raise AwdError(task.cfg.source, "env.rewards.gait_pose",
+                           "no clip walks at a velocity the command sampler asks for: there is no stride to follow")
+        velocity = torch.stack(velocities)
+        self.poses = torch.stack(poses).to(task.device, task.dtype)
+        self.scale = (1.0 / velocity.std(dim=0).nan_to_num(0.0).clamp_min(MIN_SPREAD)).to(task.device, task.dtype)
+        self.velocities = velocity.to(task.device, task.dtype) * self.scale
+        default = task.default_joint_pos if standing is None else standing
+        self.standing = default.to(task.device, task.dtype)
+        self.moved = torch.nonzero(~task.held_joints).squeeze(-1).to(task.device)  # indices: no mask in a graph
+
+    @staticmethod
+    def _stride_times(clock, length: float, clip: int, phases: torch.Tensor) -> torch.Tensor:
+        """Clip times of `phases` in the middle whole stride after the clip's first left touchdown."""
+        first = float(clock.touchdown[clip])
+        strides = max(int((length - first) // clock.period_s), 1)
+        start = first + (strides // 2) * clock.period_s
+        return (start + phases * clock.period_s).clamp(max=length)
+
+    def reference(self, commands: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """(N, n): the nearest clip's pose at `phase`, or the standing pose at the zero command."""
+        nearest = torch.cdist(commands * self.scale, self.velocities).argmin(dim=-1)
+        samples = self.poses.shape[1]
+        position = phase.to(self.poses.dtype) * samples
+        below = position.floor().long().clamp(0, samples - 1)
+        weight = (position - below).unsqueeze(-1)
+        pose = torch.lerp(self.poses[nearest, below], self.poses[nearest, (below + 1) % samples], weight)
+        standing = commands.norm(dim=-1, keepdim=True) < STAND_COMMAND
+        return torch.where(standing, self.standing, pose)
+
+
+def _check_stride(task, clip: int, whole) -> None:
+    """A walking clip must stride at the clock's period (its left touchdowns one period apart, within
+    `STRIDE_TOLERANCE`), or its poses would be read at the wrong phases."""
+    left = whole.foot_contacts[:, 0] > 0.5
+    touchdowns = torch.nonzero(left[1:] & ~left[:-1]).squeeze(-1).double() * task.dt
+    period = task.cfg.commands.gait_period_s
+    if len(touchdowns) > 1 and abs(float(touchdowns.diff().median()) - period) > STRIDE_TOLERANCE * period:
+        raise AwdError(task.cfg.source, "env.commands.gait_period_s",
+                       f"gait_pose follows the clips at the clock's period ({period} s), but clip {clip} of "
+                       f"{task.cfg.motion_file} strides every {float(touchdowns.diff().median()):.3f} s")
+
+
+def _whole_clip(lib, clip: int, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
+    times = torch.arange(0.0, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
+    return torch.full_like(times, clip, dtype=torch.long), times
+
+
+def gait_pose(inputs: RewardInputs, p: dict) -> torch.Tensor:
+    """exp(-e / std^2), e the mean squared distance of the moved joints to the command's clip at the clock's phase."""
+    task = inputs.task
+    poses = task.gait_poses
+    reference = poses.reference(inputs.commands, task.gait_clock.phase(task.progress))
+    error = (inputs.joint_pos - reference).index_select(1, poses.moved)
+    return torch.exp(-(error * error).mean(dim=-1) / p["std"] ** 2)
+
+
+def build_poses(task, p: dict) -> None:
+    if getattr(task, "gait_clock", None) is None:
+        raise AwdError(task.cfg.source, "env.rewards.gait_pose",
+                       f"reads the gait clock, which {task.task_name} does not have (a command task has one)")
+    task.gait_poses = GaitPoses(task, max(int(math.ceil(task.gait_clock.steps_per_period)), 2))
+
+
+TERMS["gait_pose"] = RewardTerm(gait_pose, {"std": 0.1}, ("std",), needs_clips=True, prepare=build_poses)
