@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The G1 measurements of issue 14 as one detached job on a GPU machine, so that short calls can poll it
+# (docs/style_rounds.md, twentieth and twenty-first rounds):
+#
+#   bash tools/g1_runs.sh start SEED EXTRA [OVERRIDE ...]   # G1Command seed SEED alone for 14 min, then EXTRA
+#   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
+#
+# Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
+# OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
+# `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
+# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `none`.
+# Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
+# AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
+# $OUT/best_<run>.pth.
+set -u
+cd "$(dirname "$0")/.."
+RUNS=/tmp/awd-runs
+
+start() {
+  mkdir -p $RUNS && rm -f $RUNS/done
+  setsid bash tools/g1_runs.sh body "$@" > $RUNS/body.log 2>&1 < /dev/null &
+  echo "started: seed $1, extra $2${3:+, overrides ${*:3}}"
+}
+
+body() {
+  local seed=$1 extra=$2; shift 2
+  [ -n "${AWD_GPU_ENV:-}" ] && source "$AWD_GPU_ENV"
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  rm -rf "${WARP_CACHE_PATH:-$HOME/.cache/warp}" /tmp/torchinductor_* 2>/dev/null
+  local ttw="python benchmarks/time_to_walk.py --engine mujoco_warp --seed $seed"
+  date +%s > $RUNS/start_g1s$seed
+  $ttw --task G1Command --minutes "${G1_MIN:-14}" --eval_threads 8 --eval_every 25 --output_path /tmp/ttw_g1s$seed \
+    "$@" ${TTW_ARGS:-} > $RUNS/g1s$seed.log 2>&1
+  date +%s > $RUNS/start_$extra
+  ttw="$ttw --minutes ${G1_EXTRA_MIN:-7} --eval_threads 4 --eval_every 50"
+  case $extra in
+    amp)
+      $ttw --task G1AMP --output_path /tmp/ttw_amp ${TTW_ARGS:-} > $RUNS/amp.log 2>&1 &
+      $ttw --task G1AMP --output_path /tmp/ttw_amp_noroot env.amp.root_rotation=false \
+        env.amp.root_angular_velocity=false ${TTW_ARGS:-} > $RUNS/amp_noroot.log 2>&1 &
+      wait ;;
+    23) $ttw --task G1Command --output_path /tmp/ttw_g23 env.robot=g1_23dof ${TTW_ARGS:-} > $RUNS/g23.log 2>&1 ;;
+    arm)
+      local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
+      cp awd/data/assets/g1/robot.yaml $spec
+      python tools/robot_setup.py $spec --gains_from_armature 10 2 --write > $RUNS/arm_gains.log 2>&1
+      $ttw --task G1Command --output_path /tmp/ttw_arm env.robot=$spec env.motion_file=motions/g1 \
+        ${TTW_ARGS:-} > $RUNS/arm.log 2>&1
+      rm -f $spec ;;
+  esac
+  touch $RUNS/done
+}
+
+poll() {
+  local now f d best
+  now=$(date +%s)
+  for f in $RUNS/start_*; do [ -f "$f" ] && echo "$(basename "$f"): $(( (now - $(cat "$f")) / 60 )) min ago"; done
+  [ -f $RUNS/done ] && echo DONE
+  for f in $RUNS/*.log; do echo "== $f"; grep -E "^\| [0-9]|time to walk|Error|error" "$f" | tail -4 | cut -c1-300; done
+  command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
+  [ -n "${OUT:-}" ] || return 0
+  tar czf "$OUT/runs.tgz" --exclude='*.pth' --exclude='*.onnx' --exclude='*.pt' $RUNS /tmp/ttw_* 2>/dev/null
+  for d in /tmp/ttw_*; do
+    best=$(find "$d" -name best_style.pth | head -1)
+    [ -n "$best" ] && cp "$best" "$OUT/best_$(basename "$d").pth"
+  done
+  ls -la "$OUT"
+}
+
+"$@"
