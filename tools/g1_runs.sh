@@ -3,6 +3,7 @@
 # (docs/style_rounds.md, twentieth and twenty-first rounds):
 #
 #   bash tools/g1_runs.sh start SEED EXTRA [OVERRIDE ...]   # G1Command seed SEED alone for 14 min, then EXTRA
+#   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B"  # two G1Command runs (seed 1) at once
 #   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
 #
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
@@ -20,6 +21,27 @@ start() {
   mkdir -p $RUNS && rm -f $RUNS/done
   setsid bash tools/g1_runs.sh body "$@" > $RUNS/body.log 2>&1 < /dev/null &
   echo "started: seed $1, extra $2${3:+, overrides ${*:3}}"
+}
+
+start_ab() {
+  mkdir -p $RUNS && rm -f $RUNS/done
+  setsid bash tools/g1_runs.sh side_by_side "$@" > $RUNS/body.log 2>&1 < /dev/null &
+  echo "started: A ($2) and B ($3) for $1 min"
+}
+
+side_by_side() {
+  local minutes=$1 name
+  [ -n "${AWD_GPU_ENV:-}" ] && source "$AWD_GPU_ENV"
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  date +%s > $RUNS/start_ab
+  for name in a b; do
+    local overrides=$2; shift
+    # shellcheck disable=SC2086  # each variant's overrides are words
+    python benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --seed 1 --minutes "$minutes" \
+      --eval_threads 4 --eval_every 50 --output_path /tmp/ttw_$name $overrides ${TTW_ARGS:-} > $RUNS/$name.log 2>&1 &
+  done
+  wait
+  touch $RUNS/done
 }
 
 body() {
