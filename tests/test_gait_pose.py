@@ -83,3 +83,13 @@ def test_a_task_without_a_clock_names_the_term():
     mapping = {**mapping, "init": {"mode": "Default"}, "rewards": {"gait_pose": {"weight": 1.0}}}
     with pytest.raises(AwdError, match="env.rewards.gait_pose: reads the gait clock"):
         build_env(mapping, 1, seed=0)
+
+
+def test_judging_envs_build_without_clips_and_switch_it_off():
+    from awd.loader import policy_env
+
+    mapping = read_yaml(DATA_DIR / "cfg" / "g1" / "g1_command.yaml")["env"]
+    mapping["rewards"] = {**mapping["rewards"], "gait_pose": {"weight": 3.0, "std": 0.1}}
+    judged = policy_env("G1Command", mapping, "g1_command.yaml")
+    assert judged.motion_lib is None and judged.cfg.rewards["gait_pose"].weight == 0.0
+    assert not hasattr(judged, "gait_poses")
