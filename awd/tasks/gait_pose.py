@@ -70,7 +70,8 @@ class GaitPoses:
 
     def reference(self, commands: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
         """(N, n): the nearest clip's pose at `phase`, or the standing pose at the zero command."""
-        nearest = torch.cdist(commands * self.scale, self.velocities).argmin(dim=-1)
+        offsets = (commands * self.scale).unsqueeze(1) - self.velocities
+        nearest = (offsets * offsets).sum(dim=-1).argmin(dim=-1)
         samples = self.poses.shape[1]
         position = phase.to(self.poses.dtype) * samples
         below = position.floor().long().clamp(0, samples - 1)
