@@ -75,6 +75,18 @@ def test_the_clips_own_stride_earns_one_the_default_pose_less_and_held_joints_do
     assert bool((reward(env, swung, velocity, phase) < 0.95).all())
 
 
+def test_a_clock_off_the_clips_stride_is_refused_by_name(tmp_path):
+    from awd.errors import AwdError
+    from awd.tasks import build_env
+
+    shutil.copy(DATA_DIR / "motions" / "g1" / "forward_medium.json", tmp_path)
+    mapping = read_yaml(DATA_DIR / "cfg" / "g1" / "g1_command.yaml")["env"]
+    mapping = {**mapping, "motion_file": str(tmp_path), "init": {"mode": "Default"},
+               "commands": {**mapping["commands"], "gait_period_s": 0.8}, "rewards": {"gait_pose": {"weight": 1.0}}}
+    with pytest.raises(AwdError, match=r"env.commands.gait_period_s: .*\(0.8 s\), but clip 0 .* strides every 1.04"):
+        build_env(mapping, 1, seed=0)
+
+
 def test_a_task_without_a_clock_names_the_term():
     from awd.errors import AwdError
     from awd.tasks import build_env

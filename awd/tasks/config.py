@@ -290,13 +290,15 @@ def _validate(cfg: EnvConfig) -> None:
 def check_clock_terms(rewards: dict, period_s: float, fail) -> None:
     """The terms that read the gait clock need a period, a stance share in (0, 1), and, when both are on, one
     stance share."""
+    for name in ("gait_contact", "gait_swing_height", "gait_pose"):
+        term = rewards.get(name)
+        if term is not None and term.weight and period_s <= 0:
+            fail(f"rewards.{name}", "reads the gait clock: expected env.commands.gait_period_s > 0")
     active = {}
     for name in ("gait_contact", "gait_swing_height"):
         term = rewards.get(name)
         if term is None:
             continue
-        if term.weight and period_s <= 0:
-            fail(f"rewards.{name}", "reads the gait clock: expected env.commands.gait_period_s > 0")
         if not 0.0 < term.params["stance"] < 1.0:
             fail(f"rewards.{name}.stance", f"expected a share of the stride in (0, 1), got {term.params['stance']}")
         if term.params.get("arc", 0.0) not in (0.0, 1.0):
