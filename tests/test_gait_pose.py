@@ -41,24 +41,26 @@ def reward(env, joint_pos, commands, phase):
     env.gait_clock.offset[:] = phase
     env.progress[:] = 0
     inputs = SimpleNamespace(task=env, joint_pos=joint_pos, commands=commands)
-    return gait_pose(inputs, {"std": 0.1})
+    return gait_pose(inputs, {"std": 0.1, "radius": 0.5})
 
 
 def test_walking_clips_are_followed_and_the_others_left_out(env):
     assert env.gait_poses.poses.shape[:2] == (2, 53)  # forward_medium and right_fast, 1.05 s / 0.02 s samples
     pose, phase, velocity = clip_pose(env, 2, [2.2, 2.9])  # right_fast, in its middle stride
-    torch.testing.assert_close(env.gait_poses.reference(velocity, phase), pose, atol=0.01, rtol=0)
+    torch.testing.assert_close(env.gait_poses.reference(velocity, phase)[0], pose, atol=0.01, rtol=0)
     earlier, phase, _ = clip_pose(env, 2, [1.15, 1.85])  # a stride before: the clock's phase repeats its pose
-    torch.testing.assert_close(env.gait_poses.reference(velocity, phase), earlier, atol=0.03, rtol=0)
+    torch.testing.assert_close(env.gait_poses.reference(velocity, phase)[0], earlier, atol=0.03, rtol=0)
 
 
 def test_the_nearest_clip_leads_and_the_zero_command_stands(env):
     poses = env.gait_poses
     phase = torch.tensor([0.3, 0.3])
-    beyond = poses.reference(torch.tensor([[0.0, -0.6, 0.0], [0.25, 0.0, 0.0]]), phase)
-    torch.testing.assert_close(beyond[0], poses.reference(poses.velocities[1:2] / poses.scale, phase[:1])[0])
-    torch.testing.assert_close(beyond[1], poses.reference(poses.velocities[0:1] / poses.scale, phase[:1])[0])
-    standing = poses.reference(torch.zeros(2, 3), phase)
+    beyond, distance = poses.reference(torch.tensor([[0.0, -0.6, 0.0], [0.25, 0.0, 0.0]]), phase)
+    torch.testing.assert_close(beyond[0], poses.reference(poses.velocities[1:2] / poses.scale, phase[:1])[0][0])
+    torch.testing.assert_close(beyond[1], poses.reference(poses.velocities[0:1] / poses.scale, phase[:1])[0][0])
+    assert bool((distance > 0).all())
+    standing, distance = poses.reference(torch.zeros(2, 3), phase)
+    assert distance.tolist() == [0.0, 0.0]
     still = env.motion_lib.get_state(torch.tensor([3]), torch.tensor([1.0], dtype=torch.float64)).joint_pos
     torch.testing.assert_close(standing, still.to(env.dtype).expand(2, -1), atol=1e-4, rtol=0)
 
@@ -73,6 +75,10 @@ def test_the_clips_own_stride_earns_one_the_default_pose_less_and_held_joints_do
     swung = pose.clone()
     swung[:, env.spec.joint_names.index("left_shoulder_pitch_joint")] += 0.3
     assert bool((reward(env, swung, velocity, phase) < 0.95).all())
+    turning = velocity + torch.tensor([0.0, 0.0, 0.6])  # far from both clips: the pose hardly counts
+    assert bool((reward(env, still, turning, phase) > 0.99).all())
+    nearby = velocity + torch.tensor([0.02, 0.0, 0.0])  # near forward_medium: counts almost fully
+    assert bool((reward(env, still, nearby, phase) < 0.85).all())
 
 
 def test_a_clock_off_the_clips_stride_is_refused_by_name(tmp_path):
