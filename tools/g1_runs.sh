@@ -17,22 +17,29 @@ set -u
 cd "$(dirname "$0")/.."
 RUNS=/tmp/awd-runs
 
-start() {
+detach() {  # run this script's function $1 with the rest as arguments, in its own session
   mkdir -p $RUNS && rm -f $RUNS/done
-  setsid bash tools/g1_runs.sh body "$@" > $RUNS/body.log 2>&1 < /dev/null &
+  setsid bash tools/g1_runs.sh "$@" > $RUNS/body.log 2>&1 < /dev/null &
+}
+
+start() {
+  detach body "$@"
   echo "started: seed $1, extra $2${3:+, overrides ${*:3}}"
 }
 
 start_ab() {
-  mkdir -p $RUNS && rm -f $RUNS/done
-  setsid bash tools/g1_runs.sh side_by_side "$@" > $RUNS/body.log 2>&1 < /dev/null &
+  detach side_by_side "$@"
   echo "started: A ($2) and B ($3) for $1 min"
+}
+
+gpu_env() {
+  [ -n "${AWD_GPU_ENV:-}" ] && source "$AWD_GPU_ENV"
+  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
 }
 
 side_by_side() {
   local minutes=$1 name
-  [ -n "${AWD_GPU_ENV:-}" ] && source "$AWD_GPU_ENV"
-  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  gpu_env
   date +%s > $RUNS/start_ab
   for name in a b; do
     local overrides=$2; shift
@@ -46,8 +53,7 @@ side_by_side() {
 
 body() {
   local seed=$1 extra=$2; shift 2
-  [ -n "${AWD_GPU_ENV:-}" ] && source "$AWD_GPU_ENV"
-  export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
+  gpu_env
   rm -rf "${WARP_CACHE_PATH:-$HOME/.cache/warp}" /tmp/torchinductor_* 2>/dev/null
   local ttw="python benchmarks/time_to_walk.py --engine mujoco_warp --seed $seed"
   date +%s > $RUNS/start_g1s$seed

@@ -27,7 +27,7 @@ import math
 import torch
 
 from awd.errors import AwdError
-from awd.tasks.gait_clock import STAND_COMMAND
+from awd.tasks.gait_clock import STAND_COMMAND, require_clock
 from awd.tasks.motion_match import MIN_SPREAD, zeroed
 from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
 from awd.tasks.tracking import heading_velocity
@@ -115,6 +115,7 @@ def gait_pose(inputs: RewardInputs, p: dict) -> torch.Tensor:
 
 
 def build_poses(task, p: dict) -> None:
+    require_clock("gait_pose")(task, p)
     task.gait_poses = GaitPoses(task, max(int(math.ceil(task.gait_clock.steps_per_period)), 2))
 
 
