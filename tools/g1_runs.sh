@@ -3,7 +3,7 @@
 # (docs/style_rounds.md, twentieth and twenty-first rounds):
 #
 #   bash tools/g1_runs.sh start SEED EXTRA [OVERRIDE ...]   # G1Command seed SEED alone for 14 min, then EXTRA
-#   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B"  # two G1Command runs (seed 1) at once
+#   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ...  # G1Command runs (seed 1) at once
 #   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
 #
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
@@ -29,7 +29,7 @@ start() {
 
 start_ab() {
   detach side_by_side "$@"
-  echo "started: A ($2) and B ($3) for $1 min"
+  echo "started for $1 min: ${*:2}"
 }
 
 gpu_env() {
@@ -38,11 +38,11 @@ gpu_env() {
 }
 
 side_by_side() {
-  local minutes=$1 name
+  local minutes=$1 names=(a b c d) i=0 name
   gpu_env
   date +%s > $RUNS/start_ab
-  for name in a b; do
-    local overrides=$2; shift
+  for overrides in "${@:2}"; do
+    name=${names[i++]}
     # shellcheck disable=SC2086  # each variant's overrides are words
     python benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --seed 1 --minutes "$minutes" \
       --eval_threads 4 --eval_every 50 --output_path /tmp/ttw_$name $overrides ${TTW_ARGS:-} > $RUNS/$name.log 2>&1 &
