@@ -75,3 +75,14 @@ def test_numbers_in_exponent_notation_are_numbers_on_the_command_line_and_in_fil
     path = tmp_path / "numbers.yaml"
     path.write_text("a: 1.0e12\nb: 5e-3\nc: 0.5e\nd: '1e3'\n")
     assert read_yaml(path) == {"a": 1e12, "b": 5e-3, "c": "0.5e", "d": "1e3"}  # a quoted number stays a string
+
+
+def test_g1command_trains_symmetric_and_a_dotted_override_still_wins():
+    from awd.run import build_run_config, parse_args
+
+    def run_config(*words):
+        return build_run_config(*parse_args(["--task", *words]))["train"]["params"]["config"]
+
+    assert run_config("G1Command")["symmetry_coef"] == 1.0
+    assert run_config("G1AMP")["symmetry_coef"] == 0.0
+    assert run_config("G1Command", "train.params.config.symmetry_coef=0")["symmetry_coef"] == 0.0

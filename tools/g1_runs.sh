@@ -87,7 +87,7 @@ poll() {
   for f in $RUNS/*.log; do echo "== $f"; grep -E "^\| [0-9]|time to walk|Error|error" "$f" | tail -4 | cut -c1-300; done
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
   [ -n "${OUT:-}" ] || return 0
-  tar czf "$OUT/runs.tgz" --exclude='*.pth' --exclude='*.onnx' --exclude='*.pt' $RUNS /tmp/ttw_* 2>/dev/null
+  find $RUNS /tmp/ttw_* -type f -size -2M -print0 | tar czf "$OUT/runs.tgz" --null -T - 2>/dev/null
   for d in /tmp/ttw_*; do
     best=$(find "$d" -name best_style.pth | head -1)
     [ -n "$best" ] && cp "$best" "$OUT/best_$(basename "$d").pth"

@@ -181,5 +181,7 @@ class G1AMP(DucklingAMP):
 
 @register
 class G1Command(DucklingCommand):
+    """Trains with the actor's mirror-symmetry loss: without it the G1 swung its arms walking right and not left
+    (docs/style_rounds.md, twenty-second round)."""
     task_name = "G1Command"
-    env_cfg, train_cfg = "g1/g1_command.yaml", G1_TRAIN
+    env_cfg, train_cfg, train_overrides = "g1/g1_command.yaml", G1_TRAIN, (("symmetry_coef", 1.0),)
