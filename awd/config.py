@@ -80,11 +80,12 @@ def _add_known_reward_key(config: dict[str, Any], keys: list[str]) -> None:
     from awd.tasks.rewards import TERMS
 
     term = TERMS.get(keys[2])
-    if term is None or (keys[3] != "weight" and keys[3] not in term.params):
+    defaults = {"weight": 0.0, "ramp": [0, 0], **(term.params if term else {})}
+    if term is None or keys[3] not in defaults:
         return
     entry = config["env"]["rewards"].setdefault(keys[2], {"weight": 0.0})
     if isinstance(entry, dict):
-        entry.setdefault(keys[3], 0.0 if keys[3] == "weight" else term.params[keys[3]])
+        entry.setdefault(keys[3], defaults[keys[3]])
 
 
 def copy_config(config: dict[str, Any]) -> dict[str, Any]:

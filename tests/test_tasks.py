@@ -136,6 +136,7 @@ def test_the_command_config_lists_every_key_and_each_reaches_the_typed_config():
     ({"rewards": {"lin_vel": {"weight": 1.0}}}, "env.rewards.lin_vel"),
     ({"rewards": {"lin_vel_xy": {"weight": 1.0, "sigma": 0.2}}}, "env.rewards.lin_vel_xy.sigma"),
     ({"rewards": {"lin_vel_xy": {"weight": 1.0, "std": 0.0}}}, "env.rewards.lin_vel_xy.std"),
+    ({"rewards": {"lin_vel_xy": {"weight": 1.0, "ramp": [2.0e6, 1.0e6]}}}, "env.rewards.lin_vel_xy.ramp"),
     ({"amp": {"num_steps": 0}}, "env.amp.num_steps"),
     ({"task": "DucklingDance"}, "env.task"),
 ])

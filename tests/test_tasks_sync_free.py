@@ -138,7 +138,8 @@ def _step_envs(env, engine, steps: int, falls: bool, guard):
                                          "obs_noise": {"enabled": True}}}),
     ("DucklingCommand", {"init": {"mode": "Start"}}),
     ("DucklingCommand", {"init": {"mode": "Default"}}),
-    ("DucklingCommand", {"commands": {"gait_period_s": 1.05}, "rewards": {"gait_pose": {"weight": 1.0}}}),
+    ("DucklingCommand", {"commands": {"gait_period_s": 1.05},
+                         "rewards": {"gait_pose": {"weight": 1.0, "ramp": [0, 1.0e6]}}}),
     ("DucklingStand", {"stand": {"height_offset_range": [-0.02, 0.0], "target_obs": True}}),
     ("DucklingAMP", {}),
 ])

@@ -141,6 +141,7 @@ class VerdictConfig:
 class RewardTermConfig:
     weight: float
     params: dict[str, float]
+    ramp: tuple[float, float] = (0.0, 0.0)  # training frames over which the weight rises from 0 (awd.tasks.reward_ramp)
 
 
 @dataclass(frozen=True)
@@ -209,16 +210,26 @@ def _build_rewards(raw: Any, source: str) -> dict[str, RewardTermConfig]:
         if not isinstance(entry, dict) or "weight" not in entry:
             raise AwdError(source, key, f"expected a mapping with a 'weight' (and term parameters), got {entry!r}")
         defaults = TERMS[name].params
-        unknown = sorted(set(entry) - {"weight", *defaults})
+        unknown = sorted(set(entry) - {"weight", "ramp", *defaults})
         if unknown:
-            raise AwdError(source, f"{key}.{unknown[0]}", f"unknown parameter; expected weight or {sorted(defaults)}")
+            raise AwdError(source, f"{key}.{unknown[0]}", f"unknown parameter; expected weight, ramp or "
+                           f"{sorted(defaults)}")
         weight = convert(float, entry["weight"], source, f"{key}.weight")
         params = {p: convert(float, entry.get(p, d), source, f"{key}.{p}") for p, d in defaults.items()}
         for p in TERMS[name].positive:
             if params[p] <= 0:
                 raise AwdError(source, f"{key}.{p}", f"expected a positive number, got {params[p]!r}")
-        terms[name] = RewardTermConfig(weight=weight, params=params)
+        ramp = _ramp(entry.get("ramp", [0, 0]), source, f"{key}.ramp")
+        terms[name] = RewardTermConfig(weight=weight, params=params, ramp=ramp)
     return terms
+
+
+def _ramp(raw: Any, source: str, key: str) -> tuple[float, float]:
+    """[start, end] training frames, 0 <= start <= end."""
+    start, end = convert(tuple[float, float], raw, source, key)
+    if not 0 <= start <= end:
+        raise AwdError(source, key, f"expected [start, end] training frames with 0 <= start <= end, got {raw!r}")
+    return start, end
 
 
 def _validate(cfg: EnvConfig) -> None:

@@ -3,15 +3,15 @@
 awd.tasks.reset_states, domain randomisation: awd.tasks.randomization, foot steps: awd.tasks.feet) with the AMP
 windows of the robot spec into the learning contract (awd.learning.register): `reset()`, `step(actions)`,
 `fetch_amp_obs_demo(n)`, `get_layout()`.
-Nothing in it is specific to the duck: every layout comes from the robot spec and every threshold from the env
-config, so the G1 humanoid's tasks are this class too.
+Nothing in it is specific to the duck: layouts come from the robot spec and thresholds from the env config.
 
 Step order: clip actions -> (delayed) PD targets -> pushes -> engine.step -> AMP frame of the new state ->
 task updates (velocity window, air time, command timer) -> rewards -> terminations / timeouts ->
 episode statistics -> reset done envs -> observations (of the new episodes for reset envs).
 
 Subclasses (awd.tasks.tasks) add observation terms (`task_obs_terms`) and their own state (`reset_task`,
-`update_task`); reward terms are configured per task in its env YAML.
+`update_task`); reward terms are configured per task in its env YAML, their weights ramped in training by the
+trainer's `set_train_info` (awd.tasks.reward_ramp).
 
 No host synchronisation in `step`: on a CUDA device the CPU queues the whole step without waiting for the
 GPU. Every per-env update is a full-size masked one (torch.where, masked_fill_): no id lists, no boolean-mask
@@ -137,7 +137,7 @@ class DucklingTask:
         self.last_reset_was_reference = self._zeros(N, dtype=torch.bool)
         self.termination_requests = self._zeros(N, dtype=torch.bool)
         self.reset_states = ResetStates(self, self.draws)
-        prepare_rewards(self, self.cfg.rewards)
+        self.reward_ramps = prepare_rewards(self, self.cfg.rewards)
 
     @property
     def reward_names(self) -> list[str]:
@@ -174,10 +174,6 @@ class DucklingTask:
         return self.observations.describe()
 
     # ------------------------------------------------------------------------------------------ observations
-
-    def projected_gravity(self) -> torch.Tensor:
-        """Gravity's direction (0, 0, -1) in the trunk frame: minus the last row of the trunk's rotation."""
-        return -quat_to_matrix(self.engine.root_quat)[:, 2]
 
     def compute_observations(self, root_matrix=None) -> torch.Tensor:
         """Policy observations (N, num_obs), delayed per env when obs_delay is on; `root_matrix` (N, 3, 3):
@@ -330,7 +326,10 @@ class DucklingTask:
             held_joints=self.held_joints, task=self)
 
     def compute_reward(self, root_matrix: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return compute_rewards(self.cfg.rewards, self.reward_inputs(root_matrix))
+        return compute_rewards(self.cfg.rewards, self.reward_inputs(root_matrix), self.reward_ramps.scales)
+
+    def set_train_info(self, env_frames, *args) -> None:
+        self.reward_ramps.advance(env_frames)  # once per epoch, before its rollout
 
     def step(self, actions: torch.Tensor):
         """Apply actions for one policy step; returns (obs, rewards, dones, infos) per the learning contract."""

@@ -3,7 +3,8 @@ to one value per env, multiplied by its weight; the task reward is the plain sum
 is never hidden by a floor). Tracking terms use exp kernels exp(-err^2 / std^2) on velocities expressed in
 the yaw (heading) frame, so roll and pitch of the trunk do not leak into the tracked velocity.
 
-Weights are per policy step (not multiplied by dt); penalties carry negative weights in the YAML. A new term is
+Weights are per policy step (not multiplied by dt); penalties carry negative weights in the YAML; a term's `ramp`
+raises its weight from 0 over a span of training (awd.tasks.reward_ramp). A new term is
 one function here (listed in `TERMS`) and one line in the task's YAML; a quantity that `RewardInputs` does not
 name is read from `inputs.task` (its engine state, commands, foot tracker).
 """
@@ -14,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import torch
+
+from awd.tasks.reward_ramp import RewardRamps
 
 
 @dataclass
@@ -173,20 +176,25 @@ TERMS: dict[str, RewardTerm] = {
 }
 
 
-def prepare_rewards(task, terms: dict) -> None:
+def prepare_rewards(task, terms: dict) -> RewardRamps:
     """Build the state of every active term that has one (motion_match's bank of clip windows) when the task is
-    made, so that no step waits for it."""
+    made, so that no step waits for it; returns the terms' weight ramps."""
     for name, term in terms.items():
         if term.weight and TERMS[name].prepare is not None:
             TERMS[name].prepare(task, term.params)
+    return RewardRamps(terms, task.device, task.dtype)
 
 
-def compute_rewards(terms: dict, inputs: RewardInputs) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+def compute_rewards(terms: dict, inputs: RewardInputs, scales: dict | None = None
+                    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """(total (N,), {term: weighted value (N,)}) for `terms` = {name: RewardTermConfig}; a term listed with weight 0
-    (off, but reachable by an override) is not computed: its value is the zero tensor."""
+    (off, but reachable by an override) is not computed: its value is the zero tensor. `scales`: {term: scalar tensor}
+    multiplying the weights of ramped terms (awd.tasks.reward_ramp)."""
     zero = torch.zeros_like(inputs.root_height)
     weighted = {name: term.weight * TERMS[name].fn(inputs, term.params) if term.weight else zero
                 for name, term in terms.items()}
+    for name, scale in (scales or {}).items():
+        weighted[name] = weighted[name] * scale
     total = zero
     for name, term in terms.items():
         if term.weight:
