@@ -9,7 +9,8 @@
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
 # `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
-# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `none`.
+# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `ramp` (gait_pose at
+# weight 3, ramped in over epochs 150-350), `none`.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
 # AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
 # $OUT/best_<run>.pth.
@@ -68,6 +69,9 @@ body() {
         env.amp.root_angular_velocity=false ${TTW_ARGS:-} > $RUNS/amp_noroot.log 2>&1 &
       wait ;;
     23) $ttw --task G1Command --output_path /tmp/ttw_g23 env.robot=g1_23dof ${TTW_ARGS:-} > $RUNS/g23.log 2>&1 ;;
+    ramp)  # gait_pose 3, its weight rising over epochs 150-350 (8192 envs x 32 steps = 262,144 frames an epoch)
+      $ttw --task G1Command --output_path /tmp/ttw_ramp env.rewards.gait_pose.weight=3 \
+        "env.rewards.gait_pose.ramp=[3.9e7, 9.2e7]" ${TTW_ARGS:-} > $RUNS/ramp.log 2>&1 ;;
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
