@@ -39,6 +39,7 @@ import awd
 from awd.errors import AwdError, exit_on_error
 from awd.learning.checkpoint import non_finite_entries
 from awd.robot.bundle import digests, robot_files
+from awd.tasks.config import COMMAND_AXES
 from awd.loader import (INPUT_NAME, METADATA_FILE, OUTPUT_NAME, checkpoint_env_config, load_policy, onnx_session,
                         resolve_env_mapping)
 
@@ -188,7 +189,7 @@ def _termination(rule, spec) -> dict:
 
 def _commands(cfg) -> dict:
     c = cfg.commands
-    return {"rule": COMMAND_RULE, "names": ["lin_vel_x", "lin_vel_y", "ang_vel_z"], "units": ["m/s", "m/s", "rad/s"],
+    return {"rule": COMMAND_RULE, "names": list(COMMAND_AXES), "units": ["m/s", "m/s", "rad/s"],
             "frame": "yaw",
             "ranges": [list(c.lin_vel_x), list(c.lin_vel_y), list(c.ang_vel_z)], "obs_scale": list(c.obs_scale),
             "zero_prob": c.zero_prob, "small_lin_vel": c.small_lin_vel, "small_ang_vel": c.small_ang_vel,

@@ -35,6 +35,7 @@ from awd.errors import AwdError, exit_on_error
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats, joint_cycle_errors
 from awd.style.recording import build_style_env, clip_gaits, rollout
+from awd.tasks.config import COMMAND_AXES
 
 HELD_STD = 0.01  # rad: a clip joint that moves less than this is held
 
@@ -66,9 +67,6 @@ class PolicyUnderTest:
         from awd.tasks.config import env_config_from_mapping
 
         return env_config_from_mapping(self.env_config["env"], self.env_config.get("source") or "env config")
-
-
-COMMAND_AXES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")  # a command's parts, in order
 
 
 # ------------------------------------------------------------------------------------------------ policies

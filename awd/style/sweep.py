@@ -17,9 +17,9 @@ import numpy as np
 
 from awd.errors import AwdError, exit_on_error
 from awd.style.gait import gait_stats
-from awd.style.judge import COMMAND_AXES as AXES
 from awd.style.judge import PolicyUnderTest, StyleSettings, commanded, load_policy_under_test
 from awd.style.recording import build_style_env, rollout
+from awd.tasks.config import COMMAND_AXES as AXES
 
 
 def sweep_commands(commands, axis: str, steps: int, beyond: float = 1.0) -> np.ndarray:

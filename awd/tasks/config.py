@@ -56,6 +56,9 @@ class TerminationConfig:
     grace_steps: int = 2  # no fall termination during the first steps of an episode
 
 
+COMMAND_AXES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")  # a command's parts in order, each a CommandConfig range
+
+
 @dataclass(frozen=True)
 class CommandConfig:
     lin_vel_x: tuple[float, float] = (-0.15, 0.25)  # m/s
@@ -266,7 +269,7 @@ def _validate(cfg: EnvConfig) -> None:
     if cfg.termination.grace_steps < 0:
         fail("termination.grace_steps", f"expected a non-negative integer, got {cfg.termination.grace_steps}")
     commands = cfg.commands
-    for name in ("lin_vel_x", "lin_vel_y", "ang_vel_z"):
+    for name in COMMAND_AXES:
         low, high = getattr(commands, name)
         if low > high:
             fail(f"commands.{name}", f"expected [low, high] with low <= high, got [{low}, {high}]")

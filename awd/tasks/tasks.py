@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from awd.tasks.amp_features import flatten_window
+from awd.tasks.config import COMMAND_AXES
 from awd.tasks.demo_weights import task_demo_weights
 from awd.tasks.duckling import DucklingTask
 from awd.tasks.gait_clock import GaitClock, phase_observation
@@ -63,7 +64,7 @@ class DucklingCommand(DucklingTask):
         return super().graph_holders + ((self.gait_clock,) if self.gait_clock else ())
 
     def task_obs_terms(self):
-        commands = ObsTerm("commands", 3, lambda task, matrix: task.commands, ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
+        commands = ObsTerm("commands", 3, lambda task, matrix: task.commands, COMMAND_AXES,
                            "commanded velocity in the yaw frame (m/s, m/s, rad/s)", scale=self.cfg.commands.obs_scale,
                            mirror=(1.0, -1.0, -1.0))
         if self.cfg.commands.gait_period_s <= 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from awd.errors import AwdError
+from awd.tasks.config import COMMAND_AXES
 from awd.tasks.duckling import DucklingTask
 from awd.tasks.observations import ObsTerm
 from awd.tasks.registry import register
@@ -101,7 +102,7 @@ class DucklingTrack(DucklingTask):
                     "the clip's joint angles at the next policy step (rad) minus the default pose",
                     offset=self.spec.default_joint_pos, mirror="joints"),
             ObsTerm("reference_velocity", 3, lambda task, matrix: heading_velocity(task.reference("next")),
-                    ("lin_vel_x", "lin_vel_y", "ang_vel_z"),
+                    COMMAND_AXES,
                     "the clip's root velocity at the next step in its heading frame (m/s, m/s, rad/s)",
                     scale=self.cfg.commands.obs_scale, mirror=(1.0, -1.0, -1.0)),
             ObsTerm("reference_height", 1, lambda task, matrix: task.reference("next").root_pos[:, 2:3], ("z",),
