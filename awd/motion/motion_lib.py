@@ -158,6 +158,11 @@ class MotionLib:
         weights = self.weights if weights is None else weights
         return torch.multinomial(weights, n, replacement=True, generator=generator)
 
+    def time_grid(self, clip: int, dt: float, start: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
+        """(clip ids, times float64): clip `clip` every `dt` s from `start` to its end."""
+        times = torch.arange(start, float(self.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=self.device)
+        return torch.full_like(times, clip, dtype=torch.long), times
+
     def sample_times(self, clip_ids: torch.Tensor, truncate_time: float = 0.0,
                      generator: torch.Generator | None = None) -> torch.Tensor:
         """Times uniform in [0, max(duration - truncate_time, 0)] for each clip id (float64)."""

@@ -26,8 +26,7 @@ def clip_velocities_and_stepping(lib, dt: float) -> tuple[torch.Tensor, torch.Te
     """(C, 3) on the CPU: each clip's mean velocity (vx, vy in its heading frame, wz); (C,) whether a foot lifts."""
     velocities, stepping = [], []
     for clip in range(lib.num_clips):
-        times = torch.arange(0.0, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
-        state = lib.get_state(torch.full_like(times, clip, dtype=torch.long), times)
+        state = lib.get_state(*lib.time_grid(clip, dt))
         velocities.append(heading_velocity(state).mean(dim=0))
         stepping.append(bool((state.foot_contacts < 0.5).any()))
     return torch.stack(velocities).float().cpu(), torch.tensor(stepping)

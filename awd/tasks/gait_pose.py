@@ -43,7 +43,7 @@ class GaitPoses:
         phases = torch.arange(samples, dtype=torch.float64, device=lib.device) / samples
         poses, velocities, standing = [], [], None
         for clip in range(lib.num_clips):
-            whole = lib.get_state(*_whole_clip(lib, clip, task.dt))
+            whole = lib.get_state(*lib.time_grid(clip, task.dt))
             velocity = heading_velocity(whole).mean(dim=0)
             ids = torch.full((samples,), clip, dtype=torch.long, device=lib.device)
             stride = lib.get_state(ids, self._stride_times(task.gait_clock, float(lib.lengths[clip]), clip, phases))
@@ -96,11 +96,6 @@ def _check_stride(task, clip: int, whole) -> None:
     if abs(stride - period) > STRIDE_TOLERANCE * period:
         raise AwdError(task.cfg.source, "env.commands.gait_period_s", f"gait_pose follows the clips at the clock's "
                        f"period ({period} s), but clip {clip} of {task.cfg.motion_file} strides every {stride:.3f} s")
-
-
-def _whole_clip(lib, clip: int, dt: float) -> tuple[torch.Tensor, torch.Tensor]:
-    times = torch.arange(0.0, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
-    return torch.full_like(times, clip, dtype=torch.long), times
 
 
 def gait_pose(inputs: RewardInputs, p: dict) -> torch.Tensor:

@@ -44,8 +44,7 @@ class MotionBank:
         span = (self.frames - 1) * dt
         windows, velocities, standing = [], [], []
         for clip in range(lib.num_clips):
-            times = torch.arange(span, float(lib.lengths[clip]) + 1e-9, dt, dtype=torch.float64, device=lib.device)
-            ids = torch.full_like(times, clip, dtype=torch.long)
+            ids, times = lib.time_grid(clip, dt, start=span)
             state = lib.get_state(ids, times)
             velocity = heading_velocity(state).mean(dim=0)  # the clip's mean vx, vy (heading frame) and yaw rate
             still = stand_at_zero and zeroed(velocity, task.cfg.commands)
