@@ -131,6 +131,19 @@ def test_the_loss_alone_teaches_a_policy_to_act_symmetrically(spec, motion_lib):
     assert losses[-1] < 0.05 * losses[0]
 
 
+def test_a_batch_share_reads_every_nth_row_only(spec, motion_lib):  # noqa: F811
+    task, _ = make_env(spec, motion_lib, num_envs=1)
+    torch.manual_seed(0)
+    network = AMPActorCritic({"actor": {"units": [32]}}, task.num_obs, task.num_actions, 1, 4)
+    model = SimpleNamespace(normalize_input=False, a2c_network=network)
+    obs = torch.randn(64, task.num_obs)
+    mu = torch.randn(64, task.num_actions)
+    quarter = SymmetryLoss(1.0, task, "cpu", batch_share=0.25)(model, obs, mu)
+    full = SymmetryLoss(1.0, task, "cpu")
+    torch.testing.assert_close(quarter, full(model, obs[::4], mu[::4]))
+    assert not torch.allclose(quarter, full(model, obs, mu))
+
+
 def test_training_with_the_symmetry_loss_logs_it(tmp_path):
     run_dir = _train(tmp_path, 1, "train.params.config.symmetry_coef=1.0")
     (events,) = (run_dir / "summaries").glob("events.*")

@@ -84,7 +84,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
         self.style_termination = StyleTermination(self.amp.style_termination_threshold,
                                                   self.amp.style_termination_steps, self.style_rewards, self.vec_env,
                                                   self.num_actors, self.ppo_device)
-        self.symmetry_loss = SymmetryLoss(self.amp.symmetry_coef, self.vec_env, self.ppo_device)
+        self.symmetry_loss = SymmetryLoss.from_settings(self.amp, self.vec_env, self.ppo_device)
         self.watchdogs = Watchdogs(self.amp.disc_saturation_acc, self.amp.disc_saturation_epochs, log)
         judged = any(name == "commands" for name, _ in self.layout.get("obs", []))  # the style judge needs commands
         self.style_monitor = StyleMonitor(self.amp.style_eval_every if judged else 0, self.amp.style_eval_threads,

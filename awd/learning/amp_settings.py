@@ -36,6 +36,7 @@ class AMPSettings:
     style_termination_threshold: float = 0.0  # episodes end after a sustained style reward below this (0: off)
     style_termination_steps: int = 30    # consecutive policy steps below the threshold (awd.learning.style_termination)
     symmetry_coef: float = 0.0           # actor mirror-symmetry loss weight (awd.learning.symmetry; 0: off)
+    symmetry_batch_share: float = 1.0    # share of each minibatch's rows the symmetry loss reads
     normalize_amp_input: bool = True
     amp_replay_buffer_size: int = 200_000
     amp_replay_keep_prob: float = 0.01
@@ -108,7 +109,8 @@ PPO_KEYS = {"num_actors": (int, 1, True, None), "horizon_length": (int, 1, True,
             "save_latest_interval_s": (float, 0.0, True, None), "disc_saturation_acc": (float, 0.0, True, 1.0),
             "disc_saturation_epochs": (int, 1, True, None), "style_eval_every": (int, 0, True, None),
             "style_eval_threads": (int, 1, True, None), "style_termination_threshold": (float, 0.0, True, None),
-            "style_termination_steps": (int, 1, True, None), "symmetry_coef": (float, 0.0, True, None)}
+            "style_termination_steps": (int, 1, True, None), "symmetry_coef": (float, 0.0, True, None),
+            "symmetry_batch_share": (float, 0.0, False, 1.0)}
 
 
 def check_ppo_keys(config: dict) -> None:

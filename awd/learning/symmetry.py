@@ -2,7 +2,9 @@
 the left/right-mirrored observation should be the mirrored mean action, coef * mean((mu(M_o o) - M_a mu(o))^2),
 with the target detached (the mirror loss of rsl_rl's symmetry extension). The observation mirror comes from the
 task's observation terms (awd.tasks.observations), the action and joint mirror from the robot's MJCF
-(awd.robot.mirror), so no index map is written by hand.
+(awd.robot.mirror), so no index map is written by hand. `batch_share` (`symmetry_batch_share`) < 1 reads every
+round(1 / share)-th row of each minibatch only: the mirrored actor pass cost the G1's update 0.03 s of 0.18 s an
+epoch at the full minibatch (docs/style_rounds.md, twenty-third round).
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ from awd.robot.mirror import default_pose_asymmetry, joint_mirror
 class SymmetryLoss:
     """A no-op returning 0 when `coef` is 0."""
 
-    def __init__(self, coef: float, vec_env, device):
+    def __init__(self, coef: float, vec_env, device, batch_share: float = 1.0):
         self.coef = float(coef)
+        self.stride = max(1, round(1.0 / batch_share))
         if not self.coef:
             return
         env = getattr(vec_env, "env", vec_env)
@@ -37,6 +40,11 @@ class SymmetryLoss:
         self.obs_perm, self.obs_signs = tensor(obs_perm, torch.long), tensor(obs_signs)
         self.act_perm, self.act_signs = tensor(joints.perm, torch.long), tensor(joints.signs)
 
+    @classmethod
+    def from_settings(cls, amp, vec_env, device) -> "SymmetryLoss":
+        """From the agent's AMPSettings (`symmetry_coef`, `symmetry_batch_share`)."""
+        return cls(amp.symmetry_coef, vec_env, device, amp.symmetry_batch_share)
+
     def mirror_obs(self, obs: torch.Tensor) -> torch.Tensor:
         return obs[..., self.obs_perm] * self.obs_signs
 
@@ -47,6 +55,7 @@ class SymmetryLoss:
         """The weighted loss for raw (unnormalised) observations and the policy's mean actions on them."""
         if not self.coef:
             return torch.zeros((), device=mu.device)
+        raw_obs, mu = raw_obs[::self.stride], mu[::self.stride]
         mirrored = self.mirror_obs(raw_obs)
         normalizer = getattr(model, "running_mean_std", None) if model.normalize_input else None
         if normalizer is not None:
