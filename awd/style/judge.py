@@ -35,6 +35,7 @@ from awd.errors import AwdError, exit_on_error
 from awd.style.classifier import held_out_accuracy
 from awd.style.gait import Gait, gait_stats, joint_cycle_errors
 from awd.style.recording import build_style_env, clip_gaits, rollout
+from awd.tasks.clip_commands import zero_small_parts
 from awd.tasks.config import COMMAND_AXES
 
 HELD_STD = 0.01  # rad: a clip joint that moves less than this is held
@@ -120,23 +121,13 @@ def judged_dataset(source, env_config: dict, motion_file: str | None) -> Path:
 # ------------------------------------------------------------------------------------------------ clips
 
 
-def clip_command(velocity, commands) -> np.ndarray:
-    """The clip's velocity as the command sampler would give it (small parts zeroed)."""
-    command = np.array(velocity, dtype=np.float64)
-    if np.linalg.norm(command[:2]) < commands.small_lin_vel:
-        command[:2] = 0.0
-    if abs(command[2]) < commands.small_ang_vel:
-        command[2] = 0.0
-    return command
-
-
 def select_clips(names: list[str], gaits: list[Gait], commands) -> tuple[list[tuple[str, np.ndarray]], list[dict]]:
     """(judged [(name, command)], skipped [{clip, reason}])."""
     judged, skipped, standing = [], [], None
     ranges = (commands.lin_vel_x, commands.lin_vel_y, commands.ang_vel_z)
     for name, gait in zip(names, gaits):
         stats = gait_stats(gait)
-        command = clip_command(stats.velocity, commands)
+        command = zero_small_parts(torch.as_tensor(stats.velocity, dtype=torch.float64), commands).numpy()
         outside = [axis for axis, value, (low, high) in zip(("vx", "vy", "wz"), command, ranges)
                    if not low - 1e-9 <= value <= high + 1e-9]
         if outside:

@@ -66,6 +66,7 @@ class CommandConfig:
     ang_vel_z: tuple[float, float] = (-0.8, 0.8)  # rad/s
     resample_s: float = 10.0  # also resampled on a timer (s); 0 = only at reset
     zero_prob: float = 0.1  # probability that a sampled command is exactly zero (stand)
+    clip_command_prob: float = 0.0  # a reset from a clip frame commanded that clip's velocity (awd.tasks.clip_commands)
     small_lin_vel: float = 0.05  # |v_xy| below this -> planar command zeroed
     small_ang_vel: float = 0.1  # |wz| below this -> yaw command zeroed
     obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
@@ -275,8 +276,12 @@ def _validate(cfg: EnvConfig) -> None:
             fail(f"commands.{name}", f"expected [low, high] with low <= high, got [{low}, {high}]")
     if commands.resample_s < 0:
         fail("commands.resample_s", f"expected a non-negative number of seconds, got {commands.resample_s}")
-    if not 0.0 <= commands.zero_prob <= 1.0:
-        fail("commands.zero_prob", f"expected a probability in [0, 1], got {commands.zero_prob}")
+    for name in ("zero_prob", "clip_command_prob"):
+        if not 0.0 <= getattr(commands, name) <= 1.0:
+            fail(f"commands.{name}", f"expected a probability in [0, 1], got {getattr(commands, name)}")
+    if commands.clip_command_prob and (cfg.init.mode == "Default" or cfg.motion_file is None):
+        fail("commands.clip_command_prob", "commands from the clip an env resets from need clips and init.mode "
+             "Start, Random or Hybrid (or 0)")
     if commands.velocity_window_s < 0:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
     if commands.gait_period_s < 0:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from awd.tasks.amp_features import flatten_window
+from awd.tasks.clip_commands import ClipCommands
 from awd.tasks.config import COMMAND_AXES
 from awd.tasks.demo_weights import task_demo_weights
 from awd.tasks.duckling import DucklingTask
@@ -57,6 +58,8 @@ class DucklingCommand(DucklingTask):
         period = self.cfg.commands.gait_period_s
         self.gait_clock = (GaitClock(period, self.dt, self.draws, self.num_envs, self.device, self.dtype,
                                      self.motion_lib) if period > 0 else None)
+        prob = self.cfg.commands.clip_command_prob
+        self.clip_commands = ClipCommands(self, prob) if prob > 0 and self.motion_lib is not None else None
         super()._allocate_buffers()
 
     @property
@@ -96,6 +99,9 @@ class DucklingCommand(DucklingTask):
 
     def reset_task(self, mask):
         self._resample(mask)
+        if self.clip_commands and self.command_override is None:
+            self.commands = self.clip_commands.apply(self.commands, mask, self.last_reset_was_reference,
+                                                     self.reset_states.sampled)
         if self.gait_clock:
             self.gait_clock.reset(mask, self.last_reset_was_reference, self.reset_states.sampled)
 

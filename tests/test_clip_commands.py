@@ -1,0 +1,40 @@
+"""Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_tasks import make_env, motion_lib, spec  # noqa: F401 (fixtures)
+
+from awd.tasks.tracking import heading_velocity
+
+
+def _clip_velocity(lib, clip: int, dt: float) -> torch.Tensor:
+    return heading_velocity(lib.get_state(*lib.time_grid(clip, dt))).mean(dim=0).float()
+
+
+def test_envs_reset_from_a_clip_are_commanded_its_velocity_and_the_others_keep_the_draw(spec, motion_lib):  # noqa: F811
+    env, _ = make_env(spec, motion_lib, num_envs=64, init={"mode": "Hybrid", "hybrid_prob": 0.5},
+                      commands={"clip_command_prob": 1.0, "zero_prob": 0.0, "small_lin_vel": 0.0,
+                                "small_ang_vel": 0.0, "lin_vel_x": [-1.0, 1.0], "lin_vel_y": [-1.0, 1.0],
+                                "ang_vel_z": [-2.0, 2.0]})
+    env.reset()
+    from_clip, clip_ids = env.last_reset_was_reference, env.reset_states.sampled[0]
+    assert from_clip.any() and (~from_clip).any()
+    velocities = {int(c): _clip_velocity(motion_lib, int(c), env.dt) for c in clip_ids.unique()}
+    expected = torch.stack([velocities[int(c)] for c in clip_ids])
+    torch.testing.assert_close(env.commands[from_clip], expected[from_clip], atol=1e-5, rtol=1e-5)
+    assert (env.commands[~from_clip] - expected[~from_clip]).abs().amax(dim=-1).min() > 1e-3
+
+
+@pytest.mark.parametrize("prob", [0.0, 1.0])
+def test_the_clip_velocity_is_held_inside_the_ranges_and_an_override_wins(spec, motion_lib, prob):  # noqa: F811
+    env, _ = make_env(spec, motion_lib, num_envs=32, init={"mode": "Random"},
+                      commands={"clip_command_prob": prob, "zero_prob": 0.0, "lin_vel_x": [0.3, 0.4]})
+    env.reset()
+    forward = env.commands[:, 0]
+    assert ((forward == 0) | ((forward >= 0.3) & (forward <= 0.4))).all()
+    assert (forward == 0.3).any() == (prob == 1.0)  # the clips walk slower than 0.3 m/s: held at the range's end
+    env.set_commands([0.35, 0.0, 0.0])
+    env.reset()
+    assert torch.allclose(env.commands, torch.tensor([0.35, 0.0, 0.0]).expand(32, 3))
