@@ -43,6 +43,6 @@ def test_a_ramped_term_pays_its_share_in_training_and_all_of_it_in_play(env):
 
 def test_an_override_ramps_a_term_of_a_config_written_without_ramps():
     config = load_run_config("G1Command")
-    assert "ramp" not in config["env"]["rewards"]["gait_pose"]
-    apply_override(config, "env.rewards.gait_pose.ramp=[0, 8.0e7]")
-    assert config["env"]["rewards"]["gait_pose"]["ramp"] == [0, 8.0e7]
+    assert "ramp" not in config["env"]["rewards"]["motion_match"]
+    apply_override(config, "env.rewards.motion_match.ramp=[0, 8.0e7]")
+    assert config["env"]["rewards"]["motion_match"]["ramp"] == [0, 8.0e7]

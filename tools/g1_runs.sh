@@ -4,13 +4,14 @@
 #
 #   bash tools/g1_runs.sh start SEED EXTRA [OVERRIDE ...]   # G1Command seed SEED alone for 14 min, then EXTRA
 #   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ...  # G1Command runs (seed 1) at once
+#   bash tools/g1_runs.sh start_throughput "OVERRIDES A" ...  # train throughput at 8192 envs, one row per variant
 #   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
 #
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
 # `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
-# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `ramp` (gait_pose at
-# weight 3, ramped in over epochs 150-350), `none`.
+# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `clip` (half the
+# resets from a clip frame commanded that clip's velocity), `none`.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
 # AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
 # $OUT/best_<run>.pth.
@@ -31,6 +32,23 @@ start() {
 start_ab() {
   detach side_by_side "$@"
   echo "started for $1 min: ${*:2}"
+}
+
+start_throughput() {
+  detach throughput_rows "$@"
+  echo "throughput of: $*"
+}
+
+throughput_rows() {  # each variant after the other, alone on the GPU (the first row pays for Warp's kernels)
+  local i=0
+  gpu_env
+  date +%s > $RUNS/start_throughput
+  for overrides in "$@"; do
+    # shellcheck disable=SC2086  # each variant's overrides are words
+    python benchmarks/throughput.py --task G1Command --engine mujoco_warp --modes train --num_envs 8192 \
+      --epochs 15 --json $RUNS/throughput_$i.json $overrides > $RUNS/throughput_$((i++)).log 2>&1
+  done
+  touch $RUNS/done
 }
 
 gpu_env() {
@@ -69,9 +87,9 @@ body() {
         env.amp.root_angular_velocity=false ${TTW_ARGS:-} > $RUNS/amp_noroot.log 2>&1 &
       wait ;;
     23) $ttw --task G1Command --output_path /tmp/ttw_g23 env.robot=g1_23dof ${TTW_ARGS:-} > $RUNS/g23.log 2>&1 ;;
-    ramp)  # gait_pose 3, its weight rising over epochs 150-350 (8192 envs x 32 steps = 262,144 frames an epoch)
-      $ttw --task G1Command --output_path /tmp/ttw_ramp env.rewards.gait_pose.weight=3 \
-        "env.rewards.gait_pose.ramp=[3.9e7, 9.2e7]" ${TTW_ARGS:-} > $RUNS/ramp.log 2>&1 ;;
+    clip)  # half the resets from a clip frame commanded that clip's velocity (awd/tasks/clip_commands.py)
+      $ttw --task G1Command --output_path /tmp/ttw_clip env.commands.clip_command_prob=0.5 ${TTW_ARGS:-} \
+        > $RUNS/clip.log 2>&1 ;;
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
