@@ -29,8 +29,8 @@ def resolve_cfg_path(path: str | Path) -> Path:
 
 def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None = None,
                     overrides: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
-    """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping and the files they came
-    from."""
+    """Return {"task", "env", "train", "sources"}: the env mapping, the rl_games mapping with the task's
+    `train_overrides` set, and the files they came from; then the dotted `overrides`."""
     from awd.tasks.registry import TASKS
 
     defaults = TASKS.get(task)
@@ -44,6 +44,8 @@ def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None
     train_raw = _mapping(train_path, read_yaml(train_path)) if train_path else {}
     config = {"task": task, "env": env_raw.get("env", env_raw), "train": train_raw,
               "sources": {"env": str(env_path), "train": str(train_path) if train_path else None}}
+    if train_raw and defaults is not None:  # the task's own train settings (registry), under the YAML's layout
+        train_raw.setdefault("params", {}).setdefault("config", {}).update(defaults.train_overrides)
     for override in overrides:
         apply_override(config, override)
     return config

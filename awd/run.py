@@ -102,10 +102,7 @@ def build_run_config(args, overrides: list[str]) -> dict:
     config = load_run_config(task, args.cfg_env, args.cfg_train)
     if not config["train"]:
         raise AwdError(None, "--task", f"{task} has no training config; it is played with --test")
-    run = config["train"]["params"]["config"]
-    for key, value in TASKS[task].train_overrides if task in TASKS else ():
-        run[key] = value
-    run["name"] = task
+    config["train"]["params"]["config"]["name"] = task
     return apply_run_flags(args, config, overrides, {})
 
 
