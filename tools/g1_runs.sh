@@ -3,7 +3,8 @@
 # (docs/style_rounds.md, twentieth and twenty-first rounds):
 #
 #   bash tools/g1_runs.sh start SEED EXTRA [OVERRIDE ...]   # G1Command seed SEED alone for 14 min, then EXTRA
-#   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ...  # G1Command runs (seed 1) at once
+#   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ... [-- "OVERRIDES T" ...]
+#       # G1Command runs (seed 1) at once; after them the throughput of each variant after --, as start_throughput
 #   bash tools/g1_runs.sh start_throughput "OVERRIDES A" ...  # train throughput at 8192 envs, one row per variant
 #   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
 #
@@ -46,7 +47,8 @@ throughput_rows() {  # each variant after the other, alone on the GPU (the first
   for overrides in "$@"; do
     # shellcheck disable=SC2086  # each variant's overrides are words
     python benchmarks/throughput.py --task G1Command --engine mujoco_warp --modes train --num_envs 8192 \
-      --epochs 15 --json $RUNS/throughput_$i.json $overrides > $RUNS/throughput_$((i++)).log 2>&1
+      --epochs 15 --json $RUNS/throughput_$i.json $overrides > $RUNS/throughput_$i.log 2>&1
+    i=$((i + 1))
   done
   touch $RUNS/done
 }
@@ -60,13 +62,16 @@ side_by_side() {
   local minutes=$1 names=(a b c d) i=0 name
   gpu_env
   date +%s > $RUNS/start_ab
-  for overrides in "${@:2}"; do
+  shift
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do
     name=${names[i++]}
     # shellcheck disable=SC2086  # each variant's overrides are words
     python benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --seed 1 --minutes "$minutes" \
-      --eval_threads 4 --eval_every 50 --output_path /tmp/ttw_$name $overrides ${TTW_ARGS:-} > $RUNS/$name.log 2>&1 &
+      --eval_threads 4 --eval_every 50 --output_path /tmp/ttw_$name $1 ${TTW_ARGS:-} > $RUNS/$name.log 2>&1 &
+    shift
   done
   wait
+  [ $# -gt 1 ] && throughput_rows "${@:2}"
   touch $RUNS/done
 }
 
