@@ -38,3 +38,14 @@ def test_the_clip_velocity_is_held_inside_the_ranges_and_an_override_wins(spec, 
     env.set_commands([0.35, 0.0, 0.0])
     env.reset()
     assert torch.allclose(env.commands, torch.tensor([0.35, 0.0, 0.0]).expand(32, 3))
+
+
+def test_a_policy_of_a_run_trained_with_it_is_played_from_the_default_pose_with_sampled_commands():
+    from awd.config import load_run_config
+    from awd.loader import policy_env
+
+    mapping = load_run_config("DucklingCommand", overrides=["env.commands.clip_command_prob=1"])["env"]
+    env = policy_env("DucklingCommand", mapping, None, num_envs=4)
+    env.reset()
+    assert env.clip_commands is None and env.cfg.commands.clip_command_prob == 1.0
+    assert env.commands.abs().sum() > 0

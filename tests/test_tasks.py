@@ -130,7 +130,7 @@ def test_the_command_config_lists_every_key_and_each_reaches_the_typed_config():
     ({"commands": {"lin_vel_x": [0.3, 0.1]}}, "env.commands.lin_vel_x"),
     ({"commands": {"lin_vel_x": [0.1]}}, "env.commands.lin_vel_x"),
     ({"init": {"mode": "Sometimes"}}, "env.init.mode"),
-    ({"init": {"mode": "Default"}, "commands": {"clip_command_prob": 0.5}}, "env.commands.clip_command_prob"),
+    ({"commands": {"clip_command_prob": 1.5}}, "env.commands.clip_command_prob"),
     ({"init": {"hybrid_prob": 1.5}}, "env.init.hybrid_prob"),
     ({"termination": {"non_foot_contact": "yes"}}, "env.termination.non_foot_contact"),
     ({"domain_rand": {"push": {"enable": True}}}, "env.domain_rand.push.enable"),

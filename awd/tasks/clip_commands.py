@@ -5,7 +5,8 @@ own mean velocity (vx, vy in its heading frame, yaw rate), zeroed as the sampler
 the command ranges, until its next resample; the others keep the uniform draw. The uniform sampler draws each axis on
 its own, so the single-axis commands most clips walk are rare among its draws (a pure sidestep, |vx| < 0.05 m/s and
 no turn, is about 1 % of the G1's draws, and 8 of its 32 clips walk sideways). Here the clip's pose,
-its gait clock's phase (awd.tasks.gait_clock) and the command start out as one of the clips.
+its gait clock's phase (awd.tasks.gait_clock) and the command start out as one of the clips. Envs that start from
+the default pose (init mode Default, as play, the evaluator and the style judge run a policy) are not touched.
 """
 
 from __future__ import annotations

@@ -279,9 +279,6 @@ def _validate(cfg: EnvConfig) -> None:
     for name in ("zero_prob", "clip_command_prob"):
         if not 0.0 <= getattr(commands, name) <= 1.0:
             fail(f"commands.{name}", f"expected a probability in [0, 1], got {getattr(commands, name)}")
-    if commands.clip_command_prob and (cfg.init.mode == "Default" or cfg.motion_file is None):
-        fail("commands.clip_command_prob", "commands from the clip an env resets from need clips and init.mode "
-             "Start, Random or Hybrid (or 0)")
     if commands.velocity_window_s < 0:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
     if commands.gait_period_s < 0:
