@@ -94,6 +94,10 @@ def test_the_joint_a_policy_holds_still_is_named_furthest_from_the_clip(replayed
                      joint_names=spec.joint_names)
     error, baseline = result["joint_errors"]["left_knee"]
     assert error == pytest.approx(baseline, rel=0.05) and baseline > 0.02  # the knee is the still pose's
+    offsets = result["joint_offsets"]
+    still_offset = spec.default_joint_pos[knee] - clip.joint_pos[:, knee].mean()
+    assert offsets["left_knee"] == pytest.approx(still_offset, abs=0.01)
+    assert abs(offsets["left_knee"]) > 0.02 and max(abs(v) for n, v in offsets.items() if n != "left_knee") < 0.01
     assert result["joint_error"] == pytest.approx(np.mean([e for e, _ in result["joint_errors"].values()]))
     (first, ratio), (_, second) = worst_joints([result], count=2)
     assert first == "left_knee" and ratio == pytest.approx(1.0, abs=0.05) and second < 0.1

@@ -174,8 +174,11 @@ def cycle_errors(cycle: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 
 def joint_cycle_errors(joints: np.ndarray, period: float | None, dt: float, reference: np.ndarray,
-                       reference_period: float, reference_dt: float) -> np.ndarray:
-    """`cycle_errors` of joint series (T, n) sampled every `dt` against reference series; a motion without a
-    stride period is cut in strides of the reference's. Their mean is the style judge's joint error."""
+                       reference_period: float, reference_dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """`cycle_errors` of joint series (T, n) sampled every `dt` against reference series, and (n,) each joint's
+    mean offset over the stride (own mean minus the reference's: the part of the error a posture explains); a
+    motion without a stride period is cut in strides of the reference's. The errors' mean is the style judge's
+    joint error."""
     own = mean_cycle(joints, (period or reference_period) / dt)
-    return cycle_errors(own, mean_cycle(reference, reference_period / reference_dt))
+    theirs = mean_cycle(reference, reference_period / reference_dt)
+    return cycle_errors(own, theirs), own.mean(axis=0) - theirs.mean(axis=0)

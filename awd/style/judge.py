@@ -171,7 +171,8 @@ def held_joints(spec, cfg) -> np.ndarray | None:
 def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray | None = None,
             joint_names: tuple[str, ...] | None = None) -> dict:
     """The policy's gait next to its clip's (see the module docstring); `held`: `held_joints` of the task. With
-    `joint_names`, `joint_errors` gives each moved joint's error and baseline (rad)."""
+    `joint_names`, `joint_errors` gives each moved joint's error and baseline (rad), `joint_offsets` its mean
+    offset from the clip over the stride (rad; a crouch, a lean)."""
     mine, theirs = gait_stats(policy), gait_stats(clip)
     moving = clip.joint_pos.std(axis=0) >= HELD_STD if held is None else ~held
     result = {"policy": asdict(mine), "clip": asdict(theirs), "moved_joints": int(moving.sum()),
@@ -179,12 +180,14 @@ def compare(policy: Gait, clip: Gait, default_pose: np.ndarray, held: np.ndarray
     if moving.any() and theirs.stride_period:
         reference = clip.joint_pos[:, moving]
         cycle = (reference, theirs.stride_period, clip.dt)
-        errors = joint_cycle_errors(policy.joint_pos[:, moving], mine.stride_period, policy.dt, *cycle)
-        baselines = joint_cycle_errors(np.broadcast_to(default_pose[moving], reference.shape), None, clip.dt, *cycle)
+        errors, offsets = joint_cycle_errors(policy.joint_pos[:, moving], mine.stride_period, policy.dt, *cycle)
+        still = np.broadcast_to(default_pose[moving], reference.shape)
+        baselines, _ = joint_cycle_errors(still, None, clip.dt, *cycle)
         result["joint_error"], result["baseline_error"] = float(errors.mean()), float(baselines.mean())
         if joint_names is not None:
             moved = [name for name, m in zip(joint_names, moving) if m]
             result["joint_errors"] = {n: [float(e), float(b)] for n, e, b in zip(moved, errors, baselines)}
+            result["joint_offsets"] = {n: float(o) for n, o in zip(moved, offsets)}
     if (~moving).any():
         held = policy.joint_pos[:, ~moving] - clip.joint_pos[:, ~moving].mean(axis=0)
         result["held_rms"] = float(np.sqrt((held ** 2).mean()))
