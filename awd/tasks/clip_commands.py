@@ -17,7 +17,7 @@ from awd.tasks.demo_weights import clip_velocities_and_stepping
 
 
 def zero_small_parts(velocities: torch.Tensor, cfg) -> torch.Tensor:
-    """Velocities (..., 3) as the command sampler gives them: the planar part zeroed where its norm is below
+    """Velocities (..., 3) zeroed as the command sampler zeroes its draws: the planar part where its norm is below
     `cfg.small_lin_vel`, the yaw rate where below `cfg.small_ang_vel` (`cfg`: the task's command config)."""
     planar_small = velocities[..., :2].norm(dim=-1, keepdim=True) < cfg.small_lin_vel
     yaw_small = velocities[..., 2:].abs() < cfg.small_ang_vel

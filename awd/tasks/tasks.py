@@ -19,7 +19,7 @@ from __future__ import annotations
 import torch
 
 from awd.tasks.amp_features import flatten_window
-from awd.tasks.clip_commands import ClipCommands
+from awd.tasks.clip_commands import ClipCommands, zero_small_parts
 from awd.tasks.config import COMMAND_AXES
 from awd.tasks.demo_weights import task_demo_weights
 from awd.tasks.duckling import DucklingTask
@@ -49,7 +49,6 @@ class DucklingCommand(DucklingTask):
         ranges = [c.lin_vel_x, c.lin_vel_y, c.ang_vel_z]
         self.command_low = self._tensor([low for low, _ in ranges])
         self.command_span = self._tensor([high - low for low, high in ranges])
-        self.command_small = self._tensor([c.small_lin_vel, c.small_lin_vel, c.small_ang_vel])
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
         self.command_override: torch.Tensor | None = None  # (3,) or (N, 3): fixed commands (player, tests)
         self.demo_weights = task_demo_weights(self)  # None: the clips' own weights (env.amp.demo_weights)
@@ -78,9 +77,8 @@ class DucklingCommand(DucklingTask):
         """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
         draws = self.draws.rand(4, count)  # vx, vy, wz, zero
         commands = draws[:3].T * self.command_span + self.command_low
-        speeds = torch.cat([commands[:, :2].norm(dim=-1, keepdim=True).expand(-1, 2), commands[:, 2:].abs()], dim=-1)
         zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
-        return commands.masked_fill((speeds < self.command_small) | zero, 0.0)
+        return zero_small_parts(commands, self.cfg.commands).masked_fill(zero, 0.0)
 
     def set_commands(self, commands) -> None:
         """Hold fixed commands (vx, vy, wz) for all envs ((3,)) or per env ((N, 3)); None resumes sampling."""
