@@ -84,8 +84,10 @@ def test_g1command_trains_symmetric_and_a_dotted_override_still_wins():
         return build_run_config(*parse_args(["--task", *words]))["train"]["params"]["config"]
 
     assert run_config("G1Command")["symmetry_coef"] == 1.0
+    assert run_config("G1Command")["symmetry_batch_share"] == 0.25
     assert run_config("G1AMP")["symmetry_coef"] == 0.0
     assert run_config("G1Command", "train.params.config.symmetry_coef=0")["symmetry_coef"] == 0.0
+    assert run_config("G1Command", "train.params.config.symmetry_batch_share=1")["symmetry_batch_share"] == 1.0
     # every entry point (benchmarks, play, audits) reads the task's train settings, not only training
     assert load_run_config("G1Command")["train"]["params"]["config"]["symmetry_coef"] == 1.0
     assert load_run_config("G1AMP")["train"]["params"]["config"]["task_reward_w"] == 0.0
