@@ -1,4 +1,5 @@
-"""Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`)."""
+"""Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`) and past
+the range ends (`env.commands.sample_beyond`): how training draws commands, and that a policy is run on its ranges."""
 
 from __future__ import annotations
 
@@ -40,12 +41,24 @@ def test_the_clip_velocity_is_held_inside_the_ranges_and_an_override_wins(spec, 
     assert torch.allclose(env.commands, torch.tensor([0.35, 0.0, 0.0]).expand(32, 3))
 
 
-def test_a_policy_of_a_run_trained_with_it_is_played_from_the_default_pose_with_sampled_commands():
+def test_training_draws_past_the_range_ends_by_sample_beyond(spec, motion_lib):  # noqa: F811
+    env, _ = make_env(spec, motion_lib, num_envs=256, init={"mode": "Default"},
+                      commands={"sample_beyond": 1.5, "zero_prob": 0.0, "lin_vel_x": [-0.2, 0.4]})
+    env.reset()
+    forward = env.commands[:, 0]
+    assert (forward < -0.2).any() and (forward > 0.4).any()
+    assert ((forward >= -0.3) & (forward <= 0.6)).all()
+
+
+def test_a_policy_of_a_run_trained_with_them_is_played_from_the_default_pose_on_its_ranges():
     from awd.config import load_run_config
     from awd.loader import policy_env
 
-    mapping = load_run_config("DucklingCommand", overrides=["env.commands.clip_command_prob=1"])["env"]
-    env = policy_env("DucklingCommand", mapping, None, num_envs=4)
+    overrides = ["env.commands.clip_command_prob=1", "env.commands.sample_beyond=2", "env.commands.zero_prob=0"]
+    mapping = load_run_config("DucklingCommand", overrides=overrides)["env"]
+    env = policy_env("DucklingCommand", mapping, None, num_envs=64)
     env.reset()
     assert env.clip_commands is None and env.cfg.commands.clip_command_prob == 1.0
-    assert env.commands.abs().sum() > 0
+    low, high = mapping["commands"]["lin_vel_x"]
+    forward = env.sample_commands(512)[:, 0]
+    assert forward.abs().sum() > 0 and ((forward >= low) & (forward <= high)).all()

@@ -131,6 +131,7 @@ def test_the_command_config_lists_every_key_and_each_reaches_the_typed_config():
     ({"commands": {"lin_vel_x": [0.1]}}, "env.commands.lin_vel_x"),
     ({"init": {"mode": "Sometimes"}}, "env.init.mode"),
     ({"commands": {"clip_command_prob": 1.5}}, "env.commands.clip_command_prob"),
+    ({"commands": {"sample_beyond": 0.5}}, "env.commands.sample_beyond"),
     ({"init": {"hybrid_prob": 1.5}}, "env.init.hybrid_prob"),
     ({"termination": {"non_foot_contact": "yes"}}, "env.termination.non_foot_contact"),
     ({"domain_rand": {"push": {"enable": True}}}, "env.domain_rand.push.enable"),

@@ -2,17 +2,19 @@
 
 An env reset from a clip frame (init mode Start, Random or Hybrid) is, with this probability, commanded that clip's
 own mean velocity (vx, vy in its heading frame, yaw rate), zeroed as the sampler zeroes small parts and held inside
-the command ranges, until its next resample; the others keep the uniform draw. The uniform sampler draws each axis on
-its own, so the single-axis commands most clips walk are rare among its draws (a pure sidestep, |vx| < 0.05 m/s and
-no turn, is about 1 % of the G1's draws, and 8 of its 32 clips walk sideways). Here the clip's pose,
-its gait clock's phase (awd.tasks.gait_clock) and the command start out as one of the clips. Envs that start from
-the default pose (init mode Default, as play, the evaluator and the style judge run a policy) are not touched.
+the ranges it draws from (`sample_beyond`), until its next resample; the others keep the uniform draw. The uniform
+sampler draws each axis on its own, so the single-axis commands most clips walk are rare among its draws (a pure
+sidestep, |vx| < 0.05 m/s and no turn, is about 1 % of the G1's draws, and 8 of its 32 clips walk sideways). Here
+the clip's pose, its gait clock's phase (awd.tasks.gait_clock) and the command start out as one of the clips. Envs
+that start from the default pose (init mode Default, as play, the evaluator and the style judge run a policy) are
+not touched.
 """
 
 from __future__ import annotations
 
 import torch
 
+from awd.tasks.config import sampled_ranges
 from awd.tasks.demo_weights import clip_velocities_and_stepping
 
 
@@ -29,7 +31,7 @@ class ClipCommands:
     def __init__(self, task, prob: float):
         cfg = task.cfg.commands
         velocities, _ = clip_velocities_and_stepping(task.motion_lib, task.dt)
-        ranges = torch.tensor([cfg.lin_vel_x, cfg.lin_vel_y, cfg.ang_vel_z], dtype=velocities.dtype)
+        ranges = torch.tensor(sampled_ranges(cfg), dtype=velocities.dtype)
         velocities = zero_small_parts(velocities.clamp(ranges[:, 0], ranges[:, 1]), cfg)
         self.velocities = velocities.to(task.device, task.dtype)
         self.prob, self.draws = float(prob), task.draws

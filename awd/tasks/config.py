@@ -59,6 +59,13 @@ class TerminationConfig:
 COMMAND_AXES = ("lin_vel_x", "lin_vel_y", "ang_vel_z")  # a command's parts in order, each a CommandConfig range
 
 
+def sampled_ranges(commands) -> list[tuple[float, float]]:
+    """Each axis's (low, high) as training draws commands (`commands`: a CommandConfig): the range, both ends times
+    `sample_beyond`, so that a policy that falls a little short of a command still reaches the range's ends."""
+    return [(commands.sample_beyond * low, commands.sample_beyond * high)
+            for low, high in (getattr(commands, axis) for axis in COMMAND_AXES)]
+
+
 @dataclass(frozen=True)
 class CommandConfig:
     lin_vel_x: tuple[float, float] = (-0.15, 0.25)  # m/s
@@ -67,6 +74,7 @@ class CommandConfig:
     resample_s: float = 10.0  # also resampled on a timer (s); 0 = only at reset
     zero_prob: float = 0.1  # probability that a sampled command is exactly zero (stand)
     clip_command_prob: float = 0.0  # a reset from a clip frame commanded that clip's velocity (awd.tasks.clip_commands)
+    sample_beyond: float = 1.0  # training draws commands from each range end times this; a policy is run on the ranges
     small_lin_vel: float = 0.05  # |v_xy| below this -> planar command zeroed
     small_ang_vel: float = 0.1  # |wz| below this -> yaw command zeroed
     obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
@@ -279,6 +287,8 @@ def _validate(cfg: EnvConfig) -> None:
     for name in ("zero_prob", "clip_command_prob"):
         if not 0.0 <= getattr(commands, name) <= 1.0:
             fail(f"commands.{name}", f"expected a probability in [0, 1], got {getattr(commands, name)}")
+    if commands.sample_beyond < 1:
+        fail("commands.sample_beyond", f"expected a factor >= 1 on the range ends, got {commands.sample_beyond}")
     if commands.velocity_window_s < 0:
         fail("commands.velocity_window_s", f"expected a non-negative number, got {commands.velocity_window_s}")
     if commands.gait_period_s < 0:

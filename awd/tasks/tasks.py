@@ -20,7 +20,7 @@ import torch
 
 from awd.tasks.amp_features import flatten_window
 from awd.tasks.clip_commands import ClipCommands, zero_small_parts
-from awd.tasks.config import COMMAND_AXES
+from awd.tasks.config import COMMAND_AXES, sampled_ranges
 from awd.tasks.demo_weights import task_demo_weights
 from awd.tasks.duckling import DucklingTask
 from awd.tasks.gait_clock import GaitClock, phase_observation
@@ -46,7 +46,7 @@ class DucklingCommand(DucklingTask):
     def __init__(self, cfg, engine, motion_lib=None, spec=None):
         super().__init__(cfg, engine, motion_lib, spec)
         c = cfg.commands
-        ranges = [c.lin_vel_x, c.lin_vel_y, c.ang_vel_z]
+        ranges = sampled_ranges(c)
         self.command_low = self._tensor([low for low, _ in ranges])
         self.command_span = self._tensor([high - low for low, high in ranges])
         self.resample_steps = int(round(c.resample_s / self.dt)) if c.resample_s > 0 else 0
@@ -74,7 +74,7 @@ class DucklingCommand(DucklingTask):
         return [commands, phase_observation(self.cfg.commands.gait_off_at_zero)]
 
     def sample_commands(self, count: int) -> torch.Tensor:
-        """(count, 3) commands: uniform in the ranges, small planar / yaw parts zeroed, some all zero."""
+        """(count, 3) commands: uniform in the ranges (ends times `sample_beyond`), small parts zeroed, some zero."""
         draws = self.draws.rand(4, count)  # vx, vy, wz, zero
         commands = draws[:3].T * self.command_span + self.command_low
         zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
