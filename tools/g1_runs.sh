@@ -11,8 +11,8 @@
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
 # `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
-# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `clip` (half the
-# resets from a clip frame commanded that clip's velocity), `none`.
+# and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
+# commands drawn to 1.2 times each range end, env.commands.sample_beyond), `none`.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
 # AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
 # $OUT/best_<run>.pth.
@@ -92,9 +92,9 @@ body() {
         env.amp.root_angular_velocity=false ${TTW_ARGS:-} > $RUNS/amp_noroot.log 2>&1 &
       wait ;;
     23) $ttw --task G1Command --output_path /tmp/ttw_g23 env.robot=g1_23dof ${TTW_ARGS:-} > $RUNS/g23.log 2>&1 ;;
-    clip)  # half the resets from a clip frame commanded that clip's velocity (awd/tasks/clip_commands.py)
-      $ttw --task G1Command --output_path /tmp/ttw_clip env.commands.clip_command_prob=0.5 ${TTW_ARGS:-} \
-        > $RUNS/clip.log 2>&1 ;;
+    beyond)  # commands drawn past the range ends, so that a policy short of a command still reaches the ends
+      $ttw --task G1Command --output_path /tmp/ttw_beyond env.commands.sample_beyond=1.2 ${TTW_ARGS:-} \
+        > $RUNS/beyond.log 2>&1 ;;
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
