@@ -4,6 +4,7 @@ the tables (logic: awd/style/reward_audit.py).
 
     python benchmarks/reward_audit.py --task G1Command [env.rewards.feet_air_time.weight=1 ...]
     python benchmarks/reward_audit.py --policy output/<run>/nn/G1Command.pth [--json audit.json]
+    python benchmarks/reward_audit.py --policy best_style.pth --extremes   # at each command extreme
 """
 
 from awd.style.reward_audit import main

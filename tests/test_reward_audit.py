@@ -73,3 +73,21 @@ def test_with_a_gait_clock_each_clip_is_played_in_phase_and_its_contacts_earn_wh
     means = result["means"]
     assert means["clip"]["gait_contact"] > 0.9  # left touchdown at phase 0, stance 0.55 of the stride
     assert 0.4 < means["standing"]["gait_contact"] < 0.65  # both feet down: half of what a stepping command expects
+
+
+def test_at_the_extremes_each_is_audited_with_the_clip_that_walks_nearest_it():
+    from awd.style.gait import gait_stats
+    from awd.style.judge import judged_dataset
+    from awd.style.recording import clip_gaits
+    from awd.robot import load_robot_spec
+
+    config = env_config()
+    result = audit_rewards(config, settings=AuditSettings(threads=2, settle_s=1.0, measure_s=0.5), extremes=True)
+    names, gaits = clip_gaits(load_robot_spec("mini_bdx"), judged_dataset(None, config, None))
+    assert [row["name"].split(" (")[0] for row in result["clips"]] == [
+        "lin_vel_x min", "lin_vel_x max", "lin_vel_y min", "lin_vel_y max", "ang_vel_z min", "ang_vel_z max"]
+    for row in result["clips"]:
+        axis = max(range(3), key=lambda i: abs(row["command"][i]))
+        clip = row["name"].split(" (")[1].rstrip(")")
+        assert gait_stats(gaits[names.index(clip)]).velocity[axis] * row["command"][axis] > 0, row["name"]
+        assert sum(row["clip"].values()) > sum(row["standing"].values()), row["name"]

@@ -1,5 +1,6 @@
-"""Which gait does a task's reward pay most? At the command of every clip the style judge would judge, the task's
-reward terms (weighted, per policy step) for up to three motions:
+"""Which gait does a task's reward pay most? At the command of every clip the style judge would judge (or, with
+`extremes`, at each command extreme with the clip that walks nearest it), the task's reward terms (weighted, per
+policy step) for up to three motions:
 - the clip's own gait, played kinematically through the task (`ClipPlayback`: each step puts the robot at the
   clip's next frame, with the clip's foot contacts; no physics, so it never falls and needs no torque; a gait
   clock, if the task has one, set so that the clip's left foot touches down at phase 0);
@@ -76,11 +77,12 @@ def build_audit_env(env_config: dict, num_envs: int, duration_s: float, settings
 
 
 @torch.no_grad()
-def audit_rewards(env_config: dict, act=None, settings: AuditSettings = AuditSettings()) -> dict:
-    """Per judged clip and motion, the mean weighted value of every reward term per policy step (None where the
-    motion ended its episode: a policy's fall, a pose the task's termination refuses), and each motion's means over
-    the clips that step."""
-    judged, played, measure_s = _clips_to_play(env_config, settings)
+def audit_rewards(env_config: dict, act=None, settings: AuditSettings = AuditSettings(),
+                  extremes: bool = False) -> dict:
+    """Per judged clip (`extremes`: per command extreme) and motion, the mean weighted value of every reward term per
+    policy step (None where the motion ended its episode: a policy's fall, a pose the task's termination refuses),
+    and each motion's means over the clips that step."""
+    judged, played, measure_s = _clips_to_play(env_config, settings, extremes)
     commands = np.array([command for _, command in judged])
     env = build_audit_env(env_config, len(played), settings.settle_s + measure_s, settings)
     env.engine = ClipPlayback(env.engine, env.motion_lib, torch.as_tensor(played), env.dt)
@@ -102,9 +104,10 @@ def audit_rewards(env_config: dict, act=None, settings: AuditSettings = AuditSet
             "measure_s": measure_s, "clips": rows, "means": _means(rows, motions, env.reward_names)}
 
 
-def _clips_to_play(env_config: dict, settings: AuditSettings):
-    """The judged clips [(name, command)], the motion-library ids to play (each judged clip, then the standing clip
-    once per judged clip when the dataset has one) and the seconds to measure."""
+def _clips_to_play(env_config: dict, settings: AuditSettings, extremes: bool = False):
+    """The rows [(name, command)]: the judged clips, or with `extremes` each command extreme named with the clip
+    nearest it; the motion-library ids to play (each row's clip, then the standing clip once per row when the
+    dataset has one) and the seconds to measure."""
     from awd.robot import load_robot_spec
     from awd.style.judge import commanded, judged_dataset, select_clips
     from awd.style.recording import clip_gaits
@@ -118,13 +121,34 @@ def _clips_to_play(env_config: dict, settings: AuditSettings):
     judged, _ = select_clips(names, gaits, cfg.commands)
     if not judged:
         raise AwdError(source, "env.commands", "no clip's velocity lies inside the command ranges")
-    shortest = min(len(gaits[names.index(name)].joint_pos) * gaits[0].dt for name, _ in judged)
+    standing = [names.index(name) for name, command in judged if not command.any()]
+    if extremes:
+        rows, played = nearest_clips_to_extremes(names, gaits, cfg.commands)
+    else:
+        rows, played = judged, [names.index(name) for name, _ in judged]
+    shortest = min(len(gaits[clip].joint_pos) for clip in played) * gaits[0].dt
     measure_s = min(settings.measure_s, shortest - settings.settle_s)
     if measure_s <= 0:
         raise AwdError(source, "env.motion_file",
                        f"clips of {shortest:.2f} s leave nothing to measure after {settings.settle_s} s of settling")
-    standing = [names.index(name) for name, command in judged if not command.any()]
-    return judged, [names.index(name) for name, _ in judged] + standing * len(judged), measure_s
+    return rows, played + standing * len(rows), measure_s
+
+
+def nearest_clips_to_extremes(names: list[str], gaits, commands) -> tuple[list[tuple[str, np.ndarray]], list[int]]:
+    """Each command extreme as ("lin_vel_x min (clip)", command) and the index of the clip whose mean velocity
+    is nearest it, in units of each range's span (`commands`: the task's CommandConfig)."""
+    from awd.style.gait import gait_stats
+    from awd.style.judge import extreme_commands
+    from awd.tasks.config import COMMAND_AXES
+
+    velocities = np.stack([gait_stats(gait).velocity for gait in gaits])
+    span = np.array([high - low for low, high in (getattr(commands, axis) for axis in COMMAND_AXES)])
+    rows, played = [], []
+    for label, command in extreme_commands(commands):
+        nearest = int(np.argmin(np.linalg.norm((velocities - command) / np.maximum(span, 1e-6), axis=1)))
+        rows.append((f"{label} ({names[nearest]})", command))
+        played.append(nearest)
+    return rows, played
 
 
 def _measure(env, commands: np.ndarray, act, settings: AuditSettings, measure_s: float):
@@ -169,7 +193,7 @@ def format_audit(result: dict) -> str:
     motions, terms, means = result["motions"], result["reward_terms"], result["means"]
     head = " | ".join(LABELS[m] for m in motions)
     lines = [f"reward audit of {result['task']}: weighted reward per policy step over {result['measure_s']:.2f} s, "
-             "means over the judged clips that step", "", f"| term | {head} |", "|---" * (len(motions) + 1) + "|"]
+             "means over the rows that step", "", f"| term | {head} |", "|---" * (len(motions) + 1) + "|"]
     for term in terms + ["total"]:
         values = [None if means[m] is None else sum(means[m].values()) if term == "total" else means[m][term]
                   for m in motions]
@@ -198,6 +222,8 @@ def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--task", default="DucklingCommand", help="the task whose shipped config is audited")
     parser.add_argument("--policy", help="also audit this checkpoint or export folder (its own config is audited)")
+    parser.add_argument("--extremes", action="store_true",
+                        help="at each command extreme with the clip nearest it, instead of at the judged clips")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--json", help="also write the result to this JSON file")
     parser.add_argument("overrides", nargs="*", help="dotted env overrides, e.g. env.rewards.feet_air_time.weight=1")
@@ -215,7 +241,7 @@ def main(argv=None) -> dict:
         else:
             config = load_run_config(args.task, overrides=args.overrides)
             env_config = {"task": args.task, "env": config["env"], "source": config["sources"]["env"]}
-        result = audit_rewards(env_config, act, AuditSettings(threads=args.threads))
+        result = audit_rewards(env_config, act, AuditSettings(threads=args.threads), args.extremes)
         print(format_audit(result), flush=True)
         if args.json:
             write_json_atomic(args.json, result, indent=2)
