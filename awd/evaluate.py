@@ -15,6 +15,8 @@ Metrics:
     survival       share of the episodes that reach `episode_s` without a termination (fall or invalid state)
     planar_error   mean |v_xy - cmd_xy| (m/s) in the yaw frame
     yaw_error      mean |wz - cmd_wz| (rad/s)
+    fall_commands  per fall, the command it came under, the one before (zero at the start) and the seconds since
+                   the change: a G1 policy fell mostly 1-2 s after a stop from a fast walk (twenty-fourth round)
 The velocities are the env's windowed `tracking_velocities()` (mean over `commands.velocity_window_s`, the
 same signal the tracking rewards see). The first `settle_s` seconds after every command change (and after
 the start) are left out, so that the window holds only motion under the current command and the robot has
@@ -116,14 +118,20 @@ def run_episodes(env, model, settings: EvalSettings) -> dict:
     commanded = hasattr(env, "set_commands")  # an imitation task: survival only
     if commanded:
         env.set_commands(env.sample_commands(n))
+        before = torch.zeros_like(env.commands)  # the command before the one in effect: the start stands
+        falls = FallRecord(n, env.device, env.commands.dtype)
     obs = env.reset()
     for step in range(episode_steps):
         commands = env.commands.clone() if commanded else None  # what the policy sees in obs during this step
-        if commanded and (step + 1) % resample_steps == 0 and step + 1 < episode_steps:
+        resample = commanded and (step + 1) % resample_steps == 0 and step + 1 < episode_steps
+        if resample:
             env.set_commands(env.sample_commands(n))  # shows in the obs returned by this step
         obs, _, _, infos = env.step(deterministic_actions(model, obs))
         terminated = infos["terminate"].to(torch.bool)
         sums[0] += alive.sum()
+        if commanded:
+            falls.record(alive & terminated, commands, before, (step % resample_steps + 1) * dt)
+            before = commands if resample else before
         alive &= ~terminated
         if commanded and step % resample_steps >= settle_steps:
             lin_vel, ang_vel = env.tracking_velocities()
@@ -134,9 +142,39 @@ def run_episodes(env, model, settings: EvalSettings) -> dict:
     env_steps, tracked, planar, yaw = sums.tolist()
     survivors = int(alive.sum())
     return {"episodes": n, "falls": n - survivors, "survival": survivors / n, "commanded": commanded,
-            "env_steps": int(env_steps),
+            "fall_commands": falls.report(~alive) if commanded else [], "env_steps": int(env_steps),
             "tracked_steps": int(tracked), "planar_error": planar / tracked if tracked else None,
             "yaw_error": yaw / tracked if tracked else None}
+
+
+class FallRecord:
+    """Per env, the command a fall came under, the one before it and the seconds since it took effect (on the env's
+    device, written without a host sync)."""
+
+    def __init__(self, n: int, device, dtype):
+        self.command = torch.zeros(n, 3, device=device, dtype=dtype)
+        self.before = torch.zeros(n, 3, device=device, dtype=dtype)
+        self.after_s = torch.zeros(n, device=device, dtype=dtype)
+
+    def record(self, fell: torch.Tensor, command: torch.Tensor, before: torch.Tensor, after_s: float) -> None:
+        self.command = torch.where(fell.unsqueeze(-1), command, self.command)
+        self.before = torch.where(fell.unsqueeze(-1), before, self.before)
+        self.after_s = torch.where(fell, torch.full_like(self.after_s, after_s), self.after_s)
+
+    def report(self, fallen: torch.Tensor) -> list[dict]:
+        return [{"command": self.command[i].tolist(), "before": self.before[i].tolist(),
+                 "after_s": round(float(self.after_s[i]), 4)} for i in fallen.nonzero().flatten().tolist()]
+
+
+def fall_summary(falls: list[dict]) -> str:
+    """One line on when the commanded falls came: how many under the zero command right after walking (a stop)."""
+    stops = [f for f in falls if not any(f["command"]) and any(f["before"])]
+    if not stops:
+        return f"falls under the zero command after walking: 0 of {len(falls)}"
+    speeds = [float(torch.tensor(f["before"][:2]).norm()) for f in stops]
+    after = [f["after_s"] for f in stops]
+    return (f"falls under the zero command after walking: {len(stops)} of {len(falls)} ({min(after):.1f}–"
+            f"{max(after):.1f} s after the stop, from {min(speeds):.2f}–{max(speeds):.2f} m/s)")
 
 
 def passes(result: dict, thresholds: Thresholds) -> dict[str, bool]:
@@ -223,6 +261,8 @@ def format_table(result: dict) -> str:
         + f"falls {result['falls']}, env-steps {result['env_steps']:,} ({result['tracked_steps']:,} tracked), "
         f"{result['wall_s']:.1f} s",
     ]
+    if result.get("fall_commands"):
+        lines.append(fall_summary(result["fall_commands"]))
     if "style" in result:
         from awd.style.judge import format_report
 

@@ -20,7 +20,8 @@ from awd.utils.io import read_json, write_json_atomic
 
 SHORT = ["--num_envs", "4", "--episode_s", "2", "--resample_s", "1", "--settle_s", "0.5", "--no_style"]  # no --threads
 SHORT_SETTINGS = EvalSettings(num_envs=4, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1, style=None)
-FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "commanded", "env_steps", "tracked_steps",
+FIELDS = {"checkpoint", "epoch", "frame", "episodes", "falls", "survival", "commanded", "fall_commands", "env_steps",
+          "tracked_steps",
           "tracking_passed",
           "planar_error", "yaw_error", "pass", "passed", "settings", "device", "wall_s"}
 
@@ -140,6 +141,17 @@ def test_rollout_skips_settling_steps_and_fallen_envs_and_compares_with_the_comm
     assert result["env_steps"] == 100 + 41
     assert result["tracked_steps"] == 4 * 15 + (15 + 5)  # env 1 until its fall at step 40
     assert result["planar_error"] == pytest.approx(0.05) and result["yaw_error"] == pytest.approx(0.1)
+    (fall,) = result["fall_commands"]  # env 1 at step 40, 16 steps into the second command
+    assert fall["command"] == pytest.approx([0.4, 0.0, -0.8]) and fall["before"] == pytest.approx([0.2, 0.0, -0.4])
+    assert fall["after_s"] == pytest.approx(16 * 0.02)
+
+
+def test_the_falls_that_come_with_a_stop_are_counted():
+    stop = {"command": [0.0, 0.0, 0.0], "before": [0.3, 0.4, 0.0], "after_s": 1.2}
+    start = {"command": [0.3, 0.0, 0.0], "before": [0.0, 0.0, 0.0], "after_s": 0.4}
+    line = evaluator.fall_summary([stop, start, {**stop, "after_s": 1.6}])
+    assert line == "falls under the zero command after walking: 2 of 3 (1.2–1.6 s after the stop, from 0.50–0.50 m/s)"
+    assert evaluator.fall_summary([start]).endswith(": 0 of 1")
 
 
 def test_pass_fail_respects_the_thresholds():
