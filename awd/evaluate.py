@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import time
 from dataclasses import asdict, astuple, dataclass, field
 from pathlib import Path
@@ -171,7 +172,7 @@ def fall_summary(falls: list[dict]) -> str:
     stops = [f for f in falls if not any(f["command"]) and any(f["before"])]
     if not stops:
         return f"falls under the zero command after walking: 0 of {len(falls)}"
-    speeds = [float(torch.tensor(f["before"][:2]).norm()) for f in stops]
+    speeds = [math.hypot(*f["before"][:2]) for f in stops]
     after = [f["after_s"] for f in stops]
     return (f"falls under the zero command after walking: {len(stops)} of {len(falls)} ({min(after):.1f}–"
             f"{max(after):.1f} s after the stop, from {min(speeds):.2f}–{max(speeds):.2f} m/s)")
