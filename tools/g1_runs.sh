@@ -6,7 +6,7 @@
 #   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ... [-- "OVERRIDES T" ...]
 #       # G1Command runs (seed 1) at once; after them the throughput of each variant after --, as start_throughput
 #   bash tools/g1_runs.sh start_throughput "OVERRIDES A" ...  # train throughput at 8192 envs, one row per variant
-#   bash tools/g1_runs.sh poll                              # progress; with $OUT set, results copied there
+#   bash tools/g1_runs.sh poll                              # progress, falls after stops; with $OUT, results
 #
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
@@ -108,10 +108,20 @@ body() {
 
 poll() {
   local now f d best
+  gpu_env
   now=$(date +%s)
   for f in $RUNS/start_*; do [ -f "$f" ] && echo "$(basename "$f"): $(( (now - $(cat "$f")) / 60 )) min ago"; done
   [ -f $RUNS/done ] && echo DONE
   for f in $RUNS/*.log; do echo "== $f"; grep -E "^\| [0-9]|time to walk|Error|error" "$f" | tail -4 | cut -c1-300; done
+  python - <<'PY' 2>/dev/null  # the latest evaluation of each run: when its falls came (awd/evaluate.py)
+import glob, json
+from awd.evaluate import fall_summary
+for run in sorted(glob.glob("/tmp/ttw_*")):
+    evals = sorted(glob.glob(f"{run}/*/eval/checkpoint_*.json"))
+    if evals:
+        result = json.load(open(evals[-1]))
+        print(run, "epoch", result["epoch"], fall_summary(result.get("fall_commands", [])))
+PY
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
   [ -n "${OUT:-}" ] || return 0
   find $RUNS /tmp/ttw_* -type f -size -2M -print0 | tar czf "$OUT/runs.tgz" --null -T - 2>/dev/null
