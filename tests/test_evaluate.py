@@ -244,14 +244,15 @@ def test_run_py_eval_flag_calls_the_evaluator(checkpoint, tmp_path, monkeypatch,
 def test_an_imitation_policy_is_judged_on_survival_and_the_style_classifier(tmp_path):
     from awd.style.judge import StyleSettings
 
-    run_main([*SMALL, "--task", "DucklingAMP", "--output_path", str(tmp_path), "--max_iterations", "1"])
+    run_main([*SMALL, "--task", "DucklingAMP", "--output_path", str(tmp_path), "--max_iterations", "1",
+              "env.episode_length_s=4"])
     (path,) = tmp_path.glob("*/nn/DucklingAMP.pth")
     style = StyleSettings(settle_s=0.5, measure_s=2.0)
     result = evaluate(path, dataclasses.replace(SHORT_SETTINGS, style=style))
     assert not result["commanded"] and set(result["pass"]) == {"survival"} and result["tracked_steps"] == 0
     report = result["style"]
     assert report["kind"] == "imitation" and set(report["pass"]) == {"survived", "classifier"}
-    assert report["settings"]["measure_s"] == pytest.approx(20.0 - 0.5)  # the rest of its episode, not measure_s
+    assert report["settings"]["measure_s"] == pytest.approx(4.0 - 0.5)  # the rest of its episode, not measure_s
     assert report["classifier_accuracy"] > 0.9  # one epoch of training stands still: nothing like the walking clips
     assert set(result["verdict"]) == {"survived", "classifier", "tracking_survival"} and not result["passed"]
     table = format_table(result)
