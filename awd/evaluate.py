@@ -160,7 +160,7 @@ class FallRecord:
     def record(self, fell: torch.Tensor, command: torch.Tensor, before: torch.Tensor, after_s: float) -> None:
         self.command = torch.where(fell.unsqueeze(-1), command, self.command)
         self.before = torch.where(fell.unsqueeze(-1), before, self.before)
-        self.after_s = torch.where(fell, torch.full_like(self.after_s, after_s), self.after_s)
+        self.after_s = self.after_s.masked_fill(fell, after_s)
 
     def report(self, fallen: torch.Tensor) -> list[dict]:
         return [{"command": self.command[i].tolist(), "before": self.before[i].tolist(),
