@@ -8,8 +8,9 @@ so every checkpoint is judged from the same start; domain randomisation stays as
 Actions are the deterministic policy mean clipped to [-1, 1], as the rl_games player does.
 
 Commands: every `resample_s` seconds each env gets a new (vx, vy, wz) from the env's own `sample_commands`
-(uniform within the config's ranges, zeroed as its small_* and zero_prob settings say), held with
-`set_commands`.
+(uniform within the config's ranges, zeroed as its small_* settings say), held with `set_commands`. The share of
+stand (all-zero) commands is the evaluator's `zero_prob`, not the training config's, so that runs trained with
+more stops are judged on the same commands.
 
 Metrics:
     survival       share of the episodes that reach `episode_s` without a termination (fall or invalid state)
@@ -64,6 +65,7 @@ class EvalSettings:
     threads: int | None = None  # CPU engine threads (None: the engine's default); the CLI also sets torch's
     episode_s: float = 20.0
     resample_s: float = 5.0
+    zero_prob: float = 0.1  # share of stand commands (the shipped training configs' share)
     settle_s: float = 1.0
     seed: int = 0
     thresholds: Thresholds | None = None  # None: the task config's verdict thresholds
@@ -76,6 +78,8 @@ def _check_settings(settings: EvalSettings) -> None:
     if settings.episode_s <= 0 or settings.resample_s <= 0:
         raise AwdError("command line", "--episode_s/--resample_s",
                        f"expected positive seconds, got {settings.episode_s} and {settings.resample_s}")
+    if not 0 <= settings.zero_prob <= 1:
+        raise AwdError("command line", "--zero_prob", f"expected a share in [0, 1], got {settings.zero_prob}")
     if not 0 <= settings.settle_s < min(settings.resample_s, settings.episode_s):
         raise AwdError("command line", "--settle_s", f"expected 0 <= settle_s < resample_s and episode_s, "
                        f"got {settings.settle_s} (nothing would be measured)")
@@ -100,10 +104,13 @@ def load_eval_checkpoint(path: str | Path) -> tuple[dict, dict]:
 
 
 def build_eval_env(env_config: dict, settings: EvalSettings, device: str):
-    """The checkpoint's env with eval settings: default-pose starts, no env command timer, no timeout in the run."""
+    """The checkpoint's env with eval settings: default-pose starts, no env command timer, no timeout in the run,
+    the evaluator's share of stand commands."""
     from awd.loader import policy_env
 
-    return policy_env(env_config["task"], env_config["env"], env_config.get("source"), settings.num_envs,
+    env = env_config["env"]
+    env = {**env, "commands": {**(env.get("commands") or {}), "zero_prob": settings.zero_prob}}
+    return policy_env(env_config["task"], env, env_config.get("source"), settings.num_envs,
                       settings.engine, device, settings.threads, settings.seed,
                       episode_length_s=2.0 * settings.episode_s, command_timer=False)
 
@@ -257,7 +264,8 @@ def format_table(result: dict) -> str:
     lines += [
         "",
         f"{result['episodes']} episodes of {s['episode_s']:g} s on {s['engine']} ({result['device']}), "
-        + (f"commands every {s['resample_s']:g} s, first {s['settle_s']:g} s after each left out; "
+        + (f"commands every {s['resample_s']:g} s ({s['zero_prob']:g} of them stand), first {s['settle_s']:g} s "
+           "after each left out; "
            if result.get("commanded", True) else "no commands (an imitation task); ")
         + f"falls {result['falls']}, env-steps {result['env_steps']:,} ({result['tracked_steps']:,} tracked), "
         f"{result['wall_s']:.1f} s",
@@ -297,6 +305,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--threads", type=int, help="CPU engine and torch threads (default: the engine's)")
     parser.add_argument("--episode_s", type=float, default=defaults.episode_s, help="episode length (s)")
     parser.add_argument("--resample_s", type=float, default=defaults.resample_s, help="command period (s)")
+    parser.add_argument("--zero_prob", type=float, default=defaults.zero_prob,
+                        help="share of stand (all-zero) commands, whatever the run trained with")
     parser.add_argument("--settle_s", type=float, default=defaults.settle_s,
                         help="seconds left out of the tracking errors after each command change")
     parser.add_argument("--seed", type=int, default=defaults.seed, help="seed of the commands")
@@ -312,8 +322,9 @@ def settings_from_args(args: argparse.Namespace) -> EvalSettings:
     given = (args.min_survival, args.max_planar_error, args.max_yaw_error)
     thresholds = Thresholds(*given) if any(value is not None for value in given) else None
     return EvalSettings(engine=args.engine, device=args.device, num_envs=args.num_envs, threads=args.threads,
-                        episode_s=args.episode_s, resample_s=args.resample_s, settle_s=args.settle_s,
-                        seed=args.seed, thresholds=thresholds, style=None if args.no_style else StyleSettings())
+                        episode_s=args.episode_s, resample_s=args.resample_s, zero_prob=args.zero_prob,
+                        settle_s=args.settle_s, seed=args.seed, thresholds=thresholds,
+                        style=None if args.no_style else StyleSettings())
 
 
 def main(argv=None) -> dict:

@@ -14,6 +14,7 @@ from test_run import SMALL
 
 from awd import evaluate as evaluator
 from awd.evaluate import EvalSettings, Thresholds, evaluate, format_table, passes, run_episodes
+from awd.errors import AwdError
 from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.run import main as run_main
 from awd.utils.io import read_json, write_json_atomic
@@ -72,15 +73,23 @@ def test_the_same_seed_gives_the_same_result(checkpoint):
 
 
 def test_a_standing_policy_tracks_zero_commands_and_misses_moving_ones_by_their_size(checkpoint, tmp_path):
-    zero = doctored(checkpoint, tmp_path / "zero.pth", with_commands(zero_prob=1.0))
     moving = doctored(checkpoint, tmp_path / "moving.pth", with_commands(
-        lin_vel_x=[0.2, 0.2], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.6, 0.6], zero_prob=0.0))
-    still, missed = evaluate(zero, SHORT_SETTINGS), evaluate(moving, SHORT_SETTINGS)
+        lin_vel_x=[0.2, 0.2], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.6, 0.6]))
+    still = evaluate(checkpoint, dataclasses.replace(SHORT_SETTINGS, zero_prob=1.0))
+    missed = evaluate(moving, dataclasses.replace(SHORT_SETTINGS, zero_prob=0.0))
     assert still["survival"] == 1.0 and missed["survival"] == 1.0
     assert still["planar_error"] < 0.03 and still["yaw_error"] < 0.1
     assert still["pass"] == {"survival": True, "planar_error": True, "yaw_error": True}
     assert 0.17 < missed["planar_error"] < 0.23 and 0.5 < missed["yaw_error"] < 0.7
     assert missed["pass"] == {"survival": True, "planar_error": False, "yaw_error": False} and not missed["passed"]
+
+
+def test_the_share_of_stand_commands_is_the_evaluators_not_the_runs(checkpoint, tmp_path):
+    standing_run = doctored(checkpoint, tmp_path / "stand.pth", with_commands(zero_prob=1.0))
+    result = evaluate(standing_run, SHORT_SETTINGS)  # 0.1 stand: the standing policy misses the moving commands
+    assert result["settings"]["zero_prob"] == 0.1 and result["planar_error"] > 0.05
+    with pytest.raises(AwdError, match="--zero_prob"):
+        evaluate(checkpoint, dataclasses.replace(SHORT_SETTINGS, zero_prob=1.5))
 
 
 class FakeCommandEnv:
