@@ -60,16 +60,24 @@ def test_observations_and_velocities_equal_the_envs_step_for_step(sim2sim, folde
 def test_the_numbers_equal_the_evaluators_under_a_fixed_command(sim2sim, folder, trained_checkpoint, tmp_path):
     state = load_checkpoint(trained_checkpoint)
     state["config"]["config"]["env_config"]["env"]["commands"].update(
-        lin_vel_x=[0.15, 0.15], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.4, 0.4], zero_prob=0.0)
+        lin_vel_x=[0.15, 0.15], lin_vel_y=[0.0, 0.0], ang_vel_z=[0.4, 0.4])
     fixed = save_checkpoint(tmp_path / "fixed.pth", state)
-    expected = evaluate(fixed, EvalSettings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5, threads=1,
-                                            style=None))
+    expected = evaluate(fixed, EvalSettings(num_envs=2, episode_s=2.0, resample_s=1.0, zero_prob=0.0, settle_s=0.5,
+                                            threads=1, style=None))
     result = sim2sim.sim2sim(folder, sim2sim.Settings(num_envs=2, episode_s=2.0, resample_s=1.0, settle_s=0.5,
                                                        command=(0.15, 0.0, 0.4)))
     for key in ("survival", "falls", "env_steps", "tracked_steps"):
         assert result[key] == expected[key], key
     for key in ("planar_error", "yaw_error"):
         assert result[key] == pytest.approx(expected[key], rel=1e-3), key
+
+
+def test_the_share_of_stand_commands_is_the_settings_not_the_exports(sim2sim):
+    trained = {"ranges": [[0.2, 0.4], [0.0, 0.0], [0.0, 0.0]], "small_lin_vel": 0.1, "small_ang_vel": 0.1,
+               "zero_prob": 1.0}
+    rng = np.random.default_rng(0)
+    assert (sim2sim.sample_commands(trained, 64, 0.0, rng)[:, 0] >= 0.2).all()
+    assert not sim2sim.sample_commands(trained, 64, 1.0, rng).any()
 
 
 def test_runs_end_to_end_on_cpu_without_importing_awd(folder, tmp_path):

@@ -15,7 +15,7 @@ a reference for deployment code. From the metadata it rebuilds
   * the action: target = default_pos + scale * clip(action, -1, 1), delayed as `action.delay_steps` says, held
     for `control.decimation` physics steps.
 Episodes follow the evaluator: every env starts from the default standing pose, gets a new command every
-`--resample_s` s (uniform in the export's command ranges, small parts and a `zero_prob` share zeroed) and runs
+`--resample_s` s (uniform in the export's command ranges, small parts and a `--zero_prob` share zeroed) and runs
 `--episode_s` s; a fall (trunk or head below its height, or a non-foot body on the floor, after the grace
 steps) or a simulator warning ends it. Velocities are averaged over `commands.velocity_window_s` in the yaw
 frame, and the first `--settle_s` s after each command change are left out of the errors. Commands are drawn
@@ -56,6 +56,7 @@ class Settings:
     num_envs: int = 64
     episode_s: float = 20.0
     resample_s: float = 5.0
+    zero_prob: float = 0.1  # share of stand commands, the evaluator's (not the run's training share)
     settle_s: float = 1.0
     seed: int = 0
     command: tuple[float, float, float] | None = None  # fixed command instead of sampled ones
@@ -426,7 +427,7 @@ class Robots:
 # ------------------------------------------------------------------------------------------------ episodes
 
 
-def sample_commands(commands: dict, count: int, rng: np.random.Generator) -> np.ndarray:
+def sample_commands(commands: dict, count: int, zero_prob: float, rng: np.random.Generator) -> np.ndarray:
     """(count, 3) commands as the task samples them: uniform in the ranges, small planar or yaw parts zeroed,
     a `zero_prob` share all zero."""
     low, high = np.array(commands["ranges"], dtype=np.float64).T
@@ -434,7 +435,7 @@ def sample_commands(commands: dict, count: int, rng: np.random.Generator) -> np.
     planar_small = np.linalg.norm(sampled[:, :2], axis=-1) < commands["small_lin_vel"]
     sampled[planar_small, :2] = 0.0
     sampled[np.abs(sampled[:, 2]) < commands["small_ang_vel"], 2] = 0.0
-    sampled[rng.random(count) < commands["zero_prob"]] = 0.0
+    sampled[rng.random(count) < zero_prob] = 0.0
     return sampled
 
 
@@ -445,7 +446,7 @@ def run_episodes(robots: Robots, policy: ort.InferenceSession, settings: Setting
     resample_steps, settle_steps = max(1, round(settings.resample_s / dt)), round(settings.settle_s / dt)
     input_name, output_name = metadata["io"]["input"], metadata["io"]["output"]
     new_commands = (lambda: np.tile(settings.command, (n, 1))) if settings.command else (
-        lambda: sample_commands(metadata["commands"], n, robots.rng))
+        lambda: sample_commands(metadata["commands"], n, settings.zero_prob, robots.rng))
     commands = new_commands() if metadata["commands"] else np.zeros((n, 3))
     robots.reset()
     obs = robots.observations(commands)
@@ -512,8 +513,9 @@ def format_table(result: dict) -> str:
         f"| {mark(verdict['planar_error'])} |",
         f"| yaw-rate error (rad/s) | {number(result['yaw_error'])} | <= {s['max_yaw_error']} "
         f"| {mark(verdict['yaw_error'])} |", "",
-        f"{result['episodes']} episodes of {s['episode_s']:g} s, commands every {s['resample_s']:g} s, first "
-        f"{s['settle_s']:g} s after each left out; env-steps {result['env_steps']:,} ({result['tracked_steps']:,} "
+        f"{result['episodes']} episodes of {s['episode_s']:g} s, commands every {s['resample_s']:g} s "
+        f"({s['zero_prob']:g} of them stand), first {s['settle_s']:g} s after each left out; "
+        f"env-steps {result['env_steps']:,} ({result['tracked_steps']:,} "
         f"tracked), {result['wall_s']:.1f} s",
         f"verdict: {'PASS' if result['passed'] else 'FAIL'}",
         *([f"note: training randomised {', '.join(result['not_reproduced'])}; this run uses the nominal model "
@@ -528,6 +530,7 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--num_envs", type=int, default=defaults.num_envs, help="episodes, run side by side")
     parser.add_argument("--episode_s", type=float, default=defaults.episode_s)
     parser.add_argument("--resample_s", type=float, default=defaults.resample_s, help="command period (s)")
+    parser.add_argument("--zero_prob", type=float, default=defaults.zero_prob, help="share of stand commands")
     parser.add_argument("--settle_s", type=float, default=defaults.settle_s)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--command", type=float, nargs=3, metavar=("VX", "VY", "WZ"), help="a fixed command")
@@ -535,7 +538,10 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, Settings]:
     args = parser.parse_args(argv)
     if args.num_envs < 1 or not 0 <= args.settle_s < min(args.resample_s, args.episode_s):
         parser.error("expected --num_envs >= 1 and 0 <= --settle_s < --resample_s, --episode_s")
+    if not 0 <= args.zero_prob <= 1:
+        parser.error(f"--zero_prob: expected a share in [0, 1], got {args.zero_prob}")
     return args, Settings(num_envs=args.num_envs, episode_s=args.episode_s, resample_s=args.resample_s,
+                          zero_prob=args.zero_prob,
                           settle_s=args.settle_s, seed=args.seed, command=tuple(args.command) if args.command else None)
 
 
