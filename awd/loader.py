@@ -57,16 +57,16 @@ def resolve_env_mapping(checkpoint: str | Path, cfg_env: str | Path | None = Non
 def policy_env(task: str, env_mapping: dict, source: str | None, num_envs: int = 1, engine: str = "mujoco",
                device: str | None = None, threads: int | None = 1, seed: int = 0,
                episode_length_s: float | None = None, command_timer: bool = True, clips: bool = False):
-    """`num_envs` envs of `task` started from the default pose, commands drawn from the ranges (no clips needed, but
-    by a task that `needs_clips` or with `clips`: the dataset and the reward terms that read it kept) on `engine` (CPU
-    MuJoCo: on the CPU with `threads`; others: on `device`, default cuda:0); `command_timer` False keeps commands until
-    set."""
+    """`num_envs` envs of `task` started from the default pose, commands drawn uniformly from the ranges (no clips
+    needed, but by a task that `needs_clips` or with `clips`: the dataset and the reward terms that read it kept) on
+    `engine` (CPU MuJoCo: on the CPU with `threads`; others: on `device`, default cuda:0); `command_timer` False keeps
+    commands until set."""
     from awd.engine import make_engine
     from awd.tasks import TASKS, build_env
 
     env = copy.deepcopy(env_mapping)
     env.setdefault("init", {})["mode"] = "Default"
-    env.setdefault("commands", {})["sample_beyond"] = 1.0
+    env.setdefault("commands", {}).update(sample_beyond=1.0, single_axis_prob=0.0)  # training's draws only
     if not (clips or getattr(TASKS.get(task), "needs_clips", False)):
         env["motion_file"] = None
         env["rewards"] = without_clip_rewards(env.get("rewards") or {})

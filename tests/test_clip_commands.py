@@ -1,5 +1,6 @@
-"""Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`) and past
-the range ends (`env.commands.sample_beyond`): how training draws commands, and that a policy is run on its ranges."""
+"""Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`), past the
+range ends (`env.commands.sample_beyond`) and along one axis (`env.commands.single_axis_prob`): how training draws
+commands, and that a policy is run on its ranges."""
 
 from __future__ import annotations
 
@@ -54,11 +55,26 @@ def test_a_policy_of_a_run_trained_with_them_is_played_from_the_default_pose_on_
     from awd.config import load_run_config
     from awd.loader import policy_env
 
-    overrides = ["env.commands.clip_command_prob=1", "env.commands.sample_beyond=2", "env.commands.zero_prob=0"]
+    overrides = ["env.commands.clip_command_prob=1", "env.commands.sample_beyond=2", "env.commands.zero_prob=0",
+                 "env.commands.single_axis_prob=1"]
     mapping = load_run_config("DucklingCommand", overrides=overrides)["env"]
     env = policy_env("DucklingCommand", mapping, None, num_envs=64)
     env.reset()
     assert env.clip_commands is None and env.cfg.commands.clip_command_prob == 1.0
     low, high = mapping["commands"]["lin_vel_x"]
-    forward = env.sample_commands(512)[:, 0]
+    commands = env.sample_commands(512)
+    forward = commands[:, 0]
     assert forward.abs().sum() > 0 and ((forward >= low) & (forward <= high)).all()
+    assert ((commands != 0).sum(dim=-1) > 1).any()  # uniform draws, not the single-axis share
+
+
+def test_a_single_axis_share_of_the_draws_moves_along_one_axis_only(spec, motion_lib):  # noqa: F811
+    def draws(prob: float, count: int) -> torch.Tensor:
+        env, _ = make_env(spec, motion_lib, num_envs=8, init={"mode": "Default"}, commands={
+            "single_axis_prob": prob, "zero_prob": 0.0, "small_lin_vel": 0.0, "small_ang_vel": 0.0})
+        return env.sample_commands(count) != 0
+
+    moving = draws(1.0, 600)
+    assert (moving.sum(dim=-1) == 1).all()
+    assert (moving.sum(dim=0) > 150).all()  # each axis about a third
+    assert 0.4 < (draws(0.5, 2000).sum(dim=-1) == 1).float().mean() < 0.6

@@ -74,11 +74,20 @@ class DucklingCommand(DucklingTask):
         return [commands, phase_observation(self.cfg.commands.gait_off_at_zero)]
 
     def sample_commands(self, count: int) -> torch.Tensor:
-        """(count, 3) commands: uniform in the ranges (ends times `sample_beyond`), small parts zeroed, some zero."""
+        """(count, 3) commands: uniform in the ranges (ends times `sample_beyond`), a `single_axis_prob` share along one
+        axis only, small parts zeroed, some zero."""
         draws = self.draws.rand(4, count)  # vx, vy, wz, zero
         commands = draws[:3].T * self.command_span + self.command_low
+        if self.cfg.commands.single_axis_prob > 0:
+            commands = self._single_axis(commands)
         zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
         return zero_small_parts(commands, self.cfg.commands).masked_fill(zero, 0.0)
+
+    def _single_axis(self, commands: torch.Tensor) -> torch.Tensor:
+        """`commands` with, in a `single_axis_prob` share of rows, every axis but one drawn at random zeroed."""
+        single, axis = self.draws.rand(2, len(commands))
+        kept = torch.nn.functional.one_hot((axis * 3).long().clamp(max=2), 3).to(commands.dtype)
+        return torch.where((single < self.cfg.commands.single_axis_prob).unsqueeze(-1), commands * kept, commands)
 
     def set_commands(self, commands) -> None:
         """Hold fixed commands (vx, vy, wz) for all envs ((3,)) or per env ((N, 3)); None resumes sampling."""
