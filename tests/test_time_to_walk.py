@@ -14,6 +14,7 @@ from awd import evaluate as evaluator
 from awd.errors import AwdError
 from awd.run import build_run_config
 from awd.run import parse_args as parse_run_args
+from awd.utils.io import write_json_atomic
 
 BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "time_to_walk.py"
 _spec = importlib.util.spec_from_file_location("time_to_walk", BENCHMARK)
@@ -87,3 +88,34 @@ def test_the_last_checkpoint_and_the_best_style_snapshot_are_named(tmp_path):
     (run / "style" / "best_style.pth").write_bytes(b"")
     assert ttw.trained_policies(tmp_path) == {"last": str(run / "nn" / f"{ttw.EXPERIMENT}.pth"),
                                               "best_style": str(run / "style" / "best_style.pth")}
+
+
+def test_the_median_over_seeds_counts_a_run_that_never_walked_as_the_slowest(tmp_path, capsys):
+    spec = importlib.util.spec_from_file_location("time_to_walk_seeds", BENCHMARK.with_name("time_to_walk_seeds.py"))
+    seeds = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(seeds)
+
+    def row(minutes, clips, extremes, walked=False, but_classifier=False):
+        return {"minutes": minutes, "epoch": int(minutes * 100), "survival": 1.0, "planar_error": 0.05,
+                "yaw_error": 0.08, "clips": clips, "extremes": extremes, "classifier": 0.99, "passed": walked,
+                "passed_but_classifier": but_classifier}
+
+    def run(seed, rows):
+        path = tmp_path / f"seed{seed}.json"
+        walked = next((r for r in rows if r["passed"]), None)
+        write_json_atomic(path, {"walked": walked, "rows": rows, "argv": ["--seed", str(seed), "--minutes", "14"]})
+        return str(path)
+
+    paths = [run(1, [row(3.0, "20/22", "4/6"), row(5.0, "22/22", "6/6", True, True)]),
+             run(2, [row(3.0, "22/22", "6/6", but_classifier=True), row(6.0, "22/22", "5/6")]),
+             run(3, [row(4.0, "21/22", "5/6"), row(7.0, "21/22", "5/6")])]
+    runs = seeds.main(paths)
+    assert [r["seed"] for r in runs] == [1, 2, 3] and runs[0]["walked"] == 5.0
+    assert runs[1]["best"]["minutes"] == 3.0 and runs[2]["best"]["minutes"] == 7.0  # most passed, then the later
+    table = capsys.readouterr().out
+    assert "time to walk not reached, all but the classifier 5.00" in table
+    assert seeds.main(paths[:1] + paths[:1]) and "time to walk 5.00" in capsys.readouterr().out
+    (tmp_path / "bad.json").write_text('{"rows": []}')
+    with pytest.raises(SystemExit) as exit_info:
+        seeds.main([str(tmp_path / "bad.json")])
+    assert exit_info.value.code == 2 and "bad.json" in capsys.readouterr().err
