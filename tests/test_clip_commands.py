@@ -8,11 +8,11 @@ import pytest
 import torch
 from test_tasks import make_env, motion_lib, spec  # noqa: F401 (fixtures)
 
-from awd.tasks.tracking import heading_velocity
+from awd.tasks.tracking import stride_velocity
 
 
 def _clip_velocity(lib, clip: int, dt: float) -> torch.Tensor:
-    return heading_velocity(lib.get_state(*lib.time_grid(clip, dt))).mean(dim=0).float()
+    return stride_velocity(lib.get_state(*lib.time_grid(clip, dt))).float()
 
 
 def test_envs_reset_from_a_clip_are_commanded_its_velocity_and_the_others_keep_the_draw(spec, motion_lib):  # noqa: F811

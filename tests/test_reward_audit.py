@@ -37,7 +37,7 @@ def shipped_duck():
 
 def test_the_shipped_duck_reward_pays_each_clips_gait_more_than_standing(shipped_duck):
     stepping = [row for row in shipped_duck["clips"] if row["stepping"]]
-    assert len(stepping) == 33 and shipped_duck["motions"] == ["clip", "standing"]
+    assert len(stepping) == 32 and shipped_duck["motions"] == ["clip", "standing"]  # left_slow: 0.049 m/s, zeroed
     for row in stepping:
         assert sum(row["clip"].values()) > sum(row["standing"].values()) + 1.0, row["name"]
     means = shipped_duck["means"]

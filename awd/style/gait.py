@@ -17,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from awd.motion.strides import touchdowns, whole_strides
+
 MIN_SWING_S = 0.04
 CYCLE_SAMPLES = 64
 
@@ -110,11 +112,6 @@ def _air_runs(contact: np.ndarray) -> list[tuple[int, int]]:
     return list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))
 
 
-def touchdowns(contact: np.ndarray) -> np.ndarray:
-    """Frames where the foot lands (contact after at least one frame in the air)."""
-    return np.flatnonzero(contact[1:] & ~contact[:-1]) + 1
-
-
 def stride_period(contacts: np.ndarray, dt: float) -> float | None:
     intervals = np.concatenate([np.diff(touchdowns(contacts[:, foot])) for foot in range(contacts.shape[1])])
     return float(np.mean(intervals) * dt) if len(intervals) else None
@@ -146,7 +143,8 @@ def gait_stats(gait: Gait) -> GaitStats:
     down = contacts.sum(axis=1)
     highest = max(clearance)
     return GaitStats(
-        velocity=tuple(float(v) for v in yaw_frame_velocity(gait).mean(axis=0)), stride_period=period,
+        velocity=tuple(float(v) for v in yaw_frame_velocity(gait)[whole_strides(contacts)].mean(axis=0)),
+        stride_period=period,
         clearance=clearance, double_support=float((down == 2).mean()), flight=float((down == 0).mean()),
         trunk_height=float(gait.root_pos[:, 2].mean()), pitch_deg=float(pitch.mean()), roll_deg=float(roll.mean()),
         clearance_symmetry=float(min(clearance) / highest) if highest > 0 else 0.0,

@@ -17,7 +17,7 @@ import torch
 
 from awd.errors import AwdError
 from awd.tasks.motion_match import zeroed
-from awd.tasks.tracking import heading_velocity
+from awd.tasks.tracking import stride_velocity
 
 COMMAND_SAMPLES = 65536
 
@@ -27,7 +27,7 @@ def clip_velocities_and_stepping(lib, dt: float) -> tuple[torch.Tensor, torch.Te
     velocities, stepping = [], []
     for clip in range(lib.num_clips):
         state = lib.get_state(*lib.time_grid(clip, dt))
-        velocities.append(heading_velocity(state).mean(dim=0))
+        velocities.append(stride_velocity(state))
         stepping.append(bool((state.foot_contacts < 0.5).any()))
     return torch.stack(velocities).float().cpu(), torch.tensor(stepping)
 

@@ -30,7 +30,7 @@ from awd.errors import AwdError
 from awd.tasks.gait_clock import STAND_COMMAND, require_clock
 from awd.tasks.motion_match import MIN_SPREAD, zeroed
 from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
-from awd.tasks.tracking import heading_velocity
+from awd.tasks.tracking import stride_velocity
 
 STRIDE_TOLERANCE = 0.1  # share of the clock's period a walking clip's stride may differ by
 
@@ -44,7 +44,7 @@ class GaitPoses:
         poses, velocities, standing = [], [], None
         for clip in range(lib.num_clips):
             whole = lib.get_state(*lib.time_grid(clip, task.dt))
-            velocity = heading_velocity(whole).mean(dim=0)
+            velocity = stride_velocity(whole)
             ids = torch.full((samples,), clip, dtype=torch.long, device=lib.device)
             stride = lib.get_state(ids, self._stride_times(task.gait_clock, float(lib.lengths[clip]), clip, phases))
             if not zeroed(velocity, task.cfg.commands):

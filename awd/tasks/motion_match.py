@@ -22,7 +22,7 @@ import torch
 from awd.errors import AwdError
 from awd.tasks.amp_features import window_from_motion
 from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
-from awd.tasks.tracking import heading_velocity
+from awd.tasks.tracking import stride_velocity
 
 MIN_SPREAD = 1e-2  # a feature the clips hold constant (a zeroed slot, a rigid trunk) counts in these units
 
@@ -46,7 +46,7 @@ class MotionBank:
         for clip in range(lib.num_clips):
             ids, times = lib.time_grid(clip, dt, start=span)
             state = lib.get_state(ids, times)
-            velocity = heading_velocity(state).mean(dim=0)  # the clip's mean vx, vy (heading frame) and yaw rate
+            velocity = stride_velocity(state)  # the clip's mean vx, vy (heading frame) and yaw rate
             still = stand_at_zero and zeroed(velocity, task.cfg.commands)
             if still and bool((state.foot_contacts < 0.5).any()):  # steps at a zeroed command (`in_place`)
                 continue

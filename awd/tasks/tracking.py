@@ -19,6 +19,7 @@ from __future__ import annotations
 import torch
 
 from awd.errors import AwdError
+from awd.motion.strides import whole_strides
 from awd.tasks.config import COMMAND_AXES
 from awd.tasks.duckling import DucklingTask
 from awd.tasks.observations import ObsTerm
@@ -119,6 +120,11 @@ def heading_velocity(state) -> torch.Tensor:
     heading = yaw_from_quat(state.root_quat)
     lin = rotate_about_z(-heading, state.root_lin_vel)
     return torch.cat([lin[:, :2], state.root_ang_vel[:, 2:3]], dim=-1)
+
+
+def stride_velocity(state) -> torch.Tensor:
+    """(3,): the mean `heading_velocity` of a clip's frames (a MotionState) over its whole strides."""
+    return heading_velocity(state)[whole_strides((state.foot_contacts > 0.5).cpu().numpy())].mean(dim=0)
 
 
 def root_offset(task) -> torch.Tensor:
