@@ -3,10 +3,10 @@
 For a checkpoint, or an export folder (its policy.json holds the env config, whose motion_file is resolved on
 this machine, and the dataset's hash, which must match), the
 policy runs on CPU MuJoCo (or another engine) with fixed commands, one env per command, from the default pose:
-- one env per judged clip, commanded at the clip's own mean velocity (yaw frame). Judged are the clips whose
-  velocity, with parts below the task's `small_*` thresholds zeroed like the command sampler does, is non-zero and
-  inside the command ranges; the zero command is judged against the standing clip (one that never steps) only;
-  the report lists the others and why they were skipped;
+- one env per judged clip, commanded at the clip's own mean velocity (yaw frame, over whole strides). Judged are
+  the clips whose velocity, with parts below the task's `small_*` thresholds zeroed like the command sampler does,
+  is non-zero and inside the command ranges; the zero command is judged against the standing clip (one that never
+  steps) only; the report lists the others and why they were skipped;
 - one env per command extreme: each axis at its minimum and maximum, the other axes zero.
 After `settle_s` the next `measure_s` are recorded and compared with the clip (awd.style.gait): velocity and
 drift, stride period, swing clearance per foot, double-support and flight shares, trunk height, pitch and roll,
