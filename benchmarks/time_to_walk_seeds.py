@@ -28,15 +28,15 @@ from awd.errors import AwdError, exit_on_error  # noqa: E402
 from awd.utils.io import read_json  # noqa: E402
 
 
-def passed_share(text: str) -> tuple[int, int]:
-    passed, total = text.split("/")
-    return int(passed), int(total)
+def passed(share: str) -> int:
+    """The count passed of a report's "passed/total" share."""
+    return int(share.split("/")[0])
 
 
 def best_row(rows: list[dict]) -> dict:
     def score(indexed):
         index, row = indexed
-        return passed_share(row["clips"])[0] + passed_share(row["extremes"])[0], index
+        return passed(row["clips"]) + passed(row["extremes"]), index
     return max(enumerate(rows), key=score)[1]
 
 
