@@ -12,7 +12,8 @@
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
 # `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
-# commands drawn to 1.2 times each range end, env.commands.sample_beyond), `none`.
+# commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
+# along one axis, env.commands.single_axis_prob 0.3), `none`.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
 # AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
 # $OUT/best_<run>.pth.
@@ -95,6 +96,9 @@ body() {
     beyond)  # commands drawn past the range ends, so that a policy short of a command still reaches the ends
       $ttw --task G1Command --output_path /tmp/ttw_beyond env.commands.sample_beyond=1.2 ${TTW_ARGS:-} \
         > $RUNS/beyond.log 2>&1 ;;
+    axis)  # a share of commands along one axis only, as the extremes are judged
+      $ttw --task G1Command --output_path /tmp/ttw_axis env.commands.single_axis_prob=0.3 ${TTW_ARGS:-} \
+        > $RUNS/axis.log 2>&1 ;;
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
