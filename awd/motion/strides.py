@@ -16,6 +16,6 @@ def touchdowns(contact: np.ndarray) -> np.ndarray:
 def whole_strides(contacts: np.ndarray) -> slice:
     """The frames of the longest span from one foot's first touchdown to its last ((T, F) boolean contacts); every
     frame when no foot lands twice (standing, or less than a stride)."""
-    spans = [(int(frames[0]), int(frames[-1])) for frames in (touchdowns(contacts[:, foot])
-                                                               for foot in range(contacts.shape[1])) if len(frames) > 1]
-    return slice(*max(spans, key=lambda span: span[1] - span[0])) if spans else slice(None)
+    landings = (touchdowns(contacts[:, foot]) for foot in range(contacts.shape[1]))
+    spans = [slice(int(frames[0]), int(frames[-1])) for frames in landings if len(frames) > 1]
+    return max(spans, key=lambda span: span.stop - span.start, default=slice(None))
