@@ -14,8 +14,10 @@ from test_run import _train
 from test_tasks import make_env, motion_lib, spec  # noqa: F401 (fixtures)
 
 from awd.errors import AwdError
-from awd.learning.network import AMPActorCritic
-from awd.learning.symmetry import SymmetryLoss
+from awd.learning.network import AMPActorCritic, DeployedActor, InPlaceRunningMeanStd
+from awd.export import export_checkpoint
+from awd.learning.symmetry import SymmetryLoss, actor_mirror, mirror_maps
+from awd.loader import load_policy
 from awd.robot.mirror import counterpart_name, joint_mirror
 from awd.robot.spec import load_robot_spec
 
@@ -144,8 +146,56 @@ def test_a_batch_share_reads_every_nth_row_only(spec, motion_lib):  # noqa: F811
     assert not torch.allclose(quarter, full(model, obs, mu))
 
 
+def test_a_symmetric_actor_gives_the_mirrored_robot_the_mirrored_action(spec, motion_lib):  # noqa: F811
+    task, _ = make_env(spec, motion_lib, num_envs=1)
+    torch.manual_seed(0)
+    params = {"actor": {"units": [32], "symmetric": True}, "log_std": {"learnable": True}}
+    network = AMPActorCritic(params, task.num_obs, task.num_actions, 1, 4, actor_mirror(task))
+    torch.nn.init.normal_(network.mu.weight, std=0.3)
+    torch.nn.init.normal_(network.sigma, std=0.5)
+    normalizer = InPlaceRunningMeanStd((task.num_obs,))
+    normalizer.mirror_statistics(network.obs_perm, network.obs_signs)
+    loss = SymmetryLoss(1.0, task, "cpu")
+    normalizer(3.0 * torch.randn(512, task.num_obs) + torch.randn(task.num_obs))   # statistics of no symmetry
+    normalizer.eval()
+    obs = 3.0 * torch.randn(64, task.num_obs)
+    normalized, normalized_mirror = normalizer(obs), normalizer(loss.mirror_obs(obs))
+    torch.testing.assert_close(normalized_mirror, loss.mirror_obs(normalized), atol=1e-5, rtol=1e-5)
+    mu, log_std, _, _ = network({"obs": normalized})
+    mirrored_mu, mirrored_log_std, _, _ = network({"obs": normalized_mirror})
+    assert not torch.allclose(mu, loss.mirror_actions(mu), atol=1e-3)   # the actions themselves are not symmetric
+    torch.testing.assert_close(mirrored_mu, loss.mirror_actions(mu), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(log_std[..., network.act_perm], log_std)
+    deployed = DeployedActor(network, normalizer)
+    torch.testing.assert_close(deployed(obs), mu.clamp(-1.0, 1.0), atol=1e-5, rtol=1e-5)
+    assert "obs_perm" not in network.state_dict() and "mirror_perm" not in normalizer.state_dict()
+    model = SimpleNamespace(normalize_input=True, running_mean_std=normalizer, a2c_network=network)
+    assert loss(model, obs, mu).item() == 0.0
+
+
+def test_a_symmetric_actor_needs_an_env_to_mirror():
+    with pytest.raises(AwdError, match="network.actor.symmetric: expected true"):
+        AMPActorCritic({"actor": {"symmetric": True}}, 8, 2, 1, 4)
+    with pytest.raises(AwdError, match="network.actor.symmetric: .* found 'yes'"):
+        AMPActorCritic({"actor": {"symmetric": "yes"}}, 8, 2, 1, 4)
+
+
 def test_training_with_the_symmetry_loss_logs_it(tmp_path):
     run_dir = _train(tmp_path, 1, "train.params.config.symmetry_coef=1.0")
     (events,) = (run_dir / "summaries").glob("events.*")
     values = scalars(run_dir / "summaries")["losses/symmetry_loss"]
     assert events and values and all(0.0 < v < 1e3 for v in values)
+
+
+def test_a_trained_symmetric_actor_is_exported_symmetric(tmp_path):
+    run_dir = _train(tmp_path / "runs", 1, "train.params.network.actor.symmetric=true")
+    checkpoint = run_dir / "nn" / "DucklingCommand.pth"
+    _, env, model = load_policy(checkpoint)
+    assert model.a2c_network.symmetric and model.running_mean_std.mirrored
+    obs_perm, obs_signs, act_perm, act_signs = (torch.as_tensor(m) for m in mirror_maps(env, "test"))
+    scripted = torch.jit.load(str(export_checkpoint(checkpoint, tmp_path / "export") / "policy.pt"))
+    torch.manual_seed(0)
+    obs = torch.randn(32, env.num_obs)
+    actions, mirrored = scripted(obs), scripted(obs[:, obs_perm] * obs_signs)
+    assert not torch.allclose(actions, actions[:, act_perm] * act_signs, atol=1e-4)
+    torch.testing.assert_close(mirrored, actions[:, act_perm] * act_signs, atol=1e-5, rtol=1e-5)

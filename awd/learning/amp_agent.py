@@ -38,7 +38,7 @@ from awd.learning.resume_state import start_rollout
 from awd.learning.stop_request import StopRequest
 from awd.learning.style_monitor import StyleMonitor
 from awd.learning.style_termination import StyleTermination
-from awd.learning.symmetry import SymmetryLoss
+from awd.learning.symmetry import SymmetryLoss, actor_mirror
 from awd.learning.vecenv import read_amp_infos
 from awd.learning.watchdogs import Watchdogs
 from awd.utils.cuda_graphs import GraphedStep
@@ -117,7 +117,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             "actions_num": self.actions_num, "input_shape": self.obs_shape, "num_seqs": self.num_actors,
             "value_size": self.env_info.get("value_size", 1), "normalize_value": self.normalize_value,
             "normalize_input": self.normalize_input, "amp_input_shape": tuple(self.amp_space.shape),
-            "normalize_amp_input": self.amp.normalize_amp_input,
+            "normalize_amp_input": self.amp.normalize_amp_input, "mirror": actor_mirror(self.vec_env),
         }
         model = self.network.build(build_config)
         if not hasattr(model, "disc_logits"):

@@ -13,6 +13,7 @@ from rl_games.common.player import BasePlayer
 from awd.errors import AwdError
 from awd.learning.checkpoint import check_layout, env_layout, load_checkpoint
 from awd.learning.discriminator import style_reward
+from awd.learning.symmetry import actor_mirror
 
 
 class AMPPlayer(players.PpoPlayerContinuous):
@@ -35,7 +36,7 @@ class AMPPlayer(players.PpoPlayerContinuous):
             "actions_num": self.actions_num, "input_shape": self.obs_shape, "num_seqs": self.num_agents,
             "value_size": self.env_info.get("value_size", 1), "normalize_value": self.normalize_value,
             "normalize_input": self.normalize_input, "amp_input_shape": tuple(self.amp_space.shape),
-            "normalize_amp_input": self.config.get("normalize_amp_input", True),
+            "normalize_amp_input": self.config.get("normalize_amp_input", True), "mirror": actor_mirror(self.env),
         })
         self.model.to(self.device)
         self.model.eval()

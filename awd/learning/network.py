@@ -4,7 +4,8 @@ YAML (under `params.network`, every key optional except `name`):
 
     network:
       name: amp
-      actor:  {units: [512, 256, 128], activation: elu}     # policy MLP -> linear mu head (small init)
+      actor:  {units: [512, 256, 128], activation: elu,     # policy MLP -> linear mu head (small init)
+               symmetric: false}                            # true: left/right symmetric by construction
       critic: {units: [512, 256, 128], activation: elu}     # separate value MLP -> linear value head
       log_std: {init: -2.9, learnable: false}               # fixed sigma (exp(-2.9) ~ 0.055) or learned
       disc:   {units: [1024, 512], activation: relu, logit_init_scale: 0.01}
@@ -15,6 +16,12 @@ and `disc_logits(amp_obs)`; forward also returns `disc_logits` when the input di
 normalisers update their statistics in place (the same tensors for the whole run), which the agent's CUDA
 graphs need: a captured graph keeps reading the tensors it saw at capture.
 Building needs `amp_input_shape` in the build config (the AMP agent and player pass it).
+
+A symmetric actor's mean action is (f(o) + M_a f(M_o o)) / 2 for its MLP f and the env's left/right mirrors of
+observations and actions (awd.learning.symmetry.mirror_maps), so the mirrored robot gets exactly the mirrored
+action, and its log-std is the same for each joint and its counterpart; its observation normaliser keeps the
+statistics of the observations and their mirror images, so that normalising commutes with mirroring. The build
+config then needs `mirror`, a callable returning those maps.
 
 The model exports itself: `Network.export_actor()` is the deployable actor (`DeployedActor`: observation
 normaliser, actor MLP, mu head, clip to [-1, 1]) that awd.export writes as ONNX and TorchScript.
@@ -34,7 +41,7 @@ from awd.learning.discriminator import Discriminator, make_mlp
 
 CONFIG_SOURCE = "train config"
 DEFAULTS = {
-    "actor": {"units": [512, 256, 128], "activation": "elu"},
+    "actor": {"units": [512, 256, 128], "activation": "elu", "symmetric": False},
     "critic": {"units": [512, 256, 128], "activation": "elu"},
     "log_std": {"init": -2.9, "learnable": False},
     "disc": {"units": [1024, 512], "activation": "relu", "logit_init_scale": 0.01},
@@ -59,9 +66,15 @@ def _section(params: dict, name: str) -> dict:
 class AMPActorCritic(nn.Module):
     """Separate actor and critic MLPs, a Gaussian policy head with fixed or learned log-std, and D."""
 
-    def __init__(self, params: dict, obs_size: int, actions_num: int, value_size: int, amp_size: int):
+    def __init__(self, params: dict, obs_size: int, actions_num: int, value_size: int, amp_size: int, mirror=None):
         super().__init__()
         actor, critic = _section(params, "actor"), _section(params, "critic")
+        self.symmetric = actor["symmetric"]
+        if not isinstance(self.symmetric, bool) or (self.symmetric and mirror is None):
+            raise AwdError(CONFIG_SOURCE, "network.actor.symmetric", f"expected true (with an env that can be "
+                           f"mirrored: observation terms and a robot spec) or false, found {self.symmetric!r}")
+        if self.symmetric:
+            register_mirror(self, mirror())
         log_std, disc = _section(params, "log_std"), _section(params, "disc")
         self.actor_mlp = make_mlp(obs_size, actor["units"], actor["activation"])
         self.critic_mlp = make_mlp(obs_size, critic["units"], critic["activation"])
@@ -92,9 +105,17 @@ class AMPActorCritic(nn.Module):
     def forward(self, input_dict: dict):
         """(mu, log_std, value, rnn_states) as ModelA2CContinuousLogStd expects."""
         obs = input_dict["obs"]
-        mu = self.mu(self.actor_mlp(obs))
+        mu = self.actor_mean(obs)
         value = self.value(self.critic_mlp(obs))
-        return mu, self.sigma.expand_as(mu), value, None
+        log_std = (self.sigma + self.sigma[self.act_perm]) / 2 if self.symmetric else self.sigma
+        return mu, log_std.expand_as(mu), value, None
+
+    def actor_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The policy's mean action for normalised observations (before clipping)."""
+        if not self.symmetric:
+            return self.mu(self.actor_mlp(obs))
+        both = self.mu(self.actor_mlp(with_mirror(obs, self.obs_perm, self.obs_signs)))
+        return mean_with_mirror(both, self.act_perm, self.act_signs)
 
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for p in [*self.actor_mlp.parameters(), *self.mu.parameters(), self.sigma] if p.requires_grad]
@@ -112,10 +133,15 @@ class DeployedActor(nn.Module):
     With `normalize`, observations go through the trained RunningMeanStd exactly as in training,
     clamp((obs - mean) / sqrt(var + epsilon), -5, 5); without it the caller normalises (raw actor)."""
 
+    __constants__ = ["symmetric"]   # so TorchScript compiles the one branch of forward that runs
+
     def __init__(self, network: AMPActorCritic, running_mean_std: RunningMeanStd | None):
         super().__init__()
         self.actor_mlp = copy.deepcopy(network.actor_mlp)
         self.mu = copy.deepcopy(network.mu)
+        self.symmetric = network.symmetric
+        if self.symmetric:
+            register_mirror(self, [getattr(network, name) for name in MIRROR_BUFFERS])
         self.normalize = running_mean_std is not None
         size = self.actor_mlp[0].in_features if len(self.actor_mlp) else self.mu.in_features
         mean, var, epsilon = torch.zeros(size), torch.ones(size), 0.0
@@ -129,7 +155,29 @@ class DeployedActor(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.normalize:
             obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), min=-5.0, max=5.0)
+        if self.symmetric:
+            both = self.mu(self.actor_mlp(with_mirror(obs, self.obs_perm, self.obs_signs)))
+            return torch.clamp(mean_with_mirror(both, self.act_perm, self.act_signs), min=-1.0, max=1.0)
         return torch.clamp(self.mu(self.actor_mlp(obs)), min=-1.0, max=1.0)
+
+
+MIRROR_BUFFERS = ("obs_perm", "obs_signs", "act_perm", "act_signs")
+
+
+def register_mirror(module: nn.Module, maps) -> None:
+    """The mirror maps as buffers that move with the module and stay out of its state dict."""
+    for name, values in zip(MIRROR_BUFFERS, maps):
+        module.register_buffer(name, torch.as_tensor(values).clone(), persistent=False)
+
+
+def with_mirror(obs: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """(2, ...): the observations and their mirror images, for one actor pass."""
+    return torch.stack([obs, obs.index_select(-1, perm) * signs])
+
+
+def mean_with_mirror(both: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """The mean of the actions for the observations and the mirrored actions for their mirror images."""
+    return (both[0] + both[1].index_select(-1, perm) * signs) / 2
 
 
 class AMPNetworkBuilder(network_builder.NetworkBuilder):
@@ -150,7 +198,8 @@ class AMPNetworkBuilder(network_builder.NetworkBuilder):
             raise AwdError(CONFIG_SOURCE, "observation_space",
                            f"expected a flat observation, found shape {input_shape}")
         return AMPActorCritic(self.params, int(input_shape[0]), int(kwargs["actions_num"]),
-                              int(kwargs.get("value_size", 1)), int(kwargs["amp_input_shape"][0]))
+                              int(kwargs.get("value_size", 1)), int(kwargs["amp_input_shape"][0]),
+                              kwargs.get("mirror"))
 
 
 class InPlaceRunningMeanStd(RunningMeanStd):
@@ -158,8 +207,19 @@ class InPlaceRunningMeanStd(RunningMeanStd):
     data-parallel training, awd.learning.distributed) merges each batch's moments over the ranks first."""
 
     moments_reducer = None
+    mirrored = False
+
+    def mirror_statistics(self, perm: torch.Tensor, signs: torch.Tensor) -> None:
+        """From now on, each batch's moments are those of the batch and its mirror image (x -> signs * x[perm])."""
+        self.register_buffer("mirror_perm", perm.clone(), persistent=False)
+        self.register_buffer("mirror_signs", signs.clone(), persistent=False)
+        self.mirrored = True
 
     def _update_mean_var_count_from_moments(self, mean, var, count, batch_mean, batch_var, batch_count: int):
+        if self.mirrored:
+            mirrored_mean = batch_mean[..., self.mirror_perm] * self.mirror_signs
+            batch_var = (batch_var + batch_var[..., self.mirror_perm]) / 2 + (batch_mean - mirrored_mean) ** 2 / 4
+            batch_mean = (batch_mean + mirrored_mean) / 2
         if self.moments_reducer is not None:
             batch_mean, batch_var, batch_count = self.moments_reducer(batch_mean, batch_var, batch_count)
         new_mean, new_var, new_count = super()._update_mean_var_count_from_moments(
@@ -187,6 +247,8 @@ class ModelAMPContinuous(models.ModelA2CContinuousLogStd):
             super().__init__(a2c_network, **kwargs)
             if self.normalize_input:
                 self.running_mean_std = InPlaceRunningMeanStd(kwargs["obs_shape"])
+                if a2c_network.symmetric:
+                    self.running_mean_std.mirror_statistics(a2c_network.obs_perm, a2c_network.obs_signs)
             if self.normalize_value:
                 self.value_mean_std = InPlaceRunningMeanStd((self.value_size,))
             self.normalize_amp_input = normalize_amp_input

@@ -15,6 +15,7 @@ def build_actor(state: dict, env, device: str):
     from rl_games.algos_torch import model_builder
 
     from awd.learning.register import register_rl_games_components
+    from awd.learning.symmetry import actor_mirror
 
     register_rl_games_components()
     params = state["config"]
@@ -25,7 +26,7 @@ def build_actor(state: dict, env, device: str):
             "num_seqs": env.num_envs, "value_size": 1, "normalize_value": run.get("normalize_value", False),
             "normalize_input": run.get("normalize_input", False),
             "amp_input_shape": tuple(env.amp_observation_space.shape),
-            "normalize_amp_input": run.get("normalize_amp_input", True)})
+            "normalize_amp_input": run.get("normalize_amp_input", True), "mirror": actor_mirror(env)})
     model.load_state_dict(state["model"])
     return model.to(device).eval()
 
