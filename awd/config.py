@@ -44,11 +44,19 @@ def load_run_config(task: str, cfg_env: str | None = None, cfg_train: str | None
     train_raw = _mapping(train_path, read_yaml(train_path)) if train_path else {}
     config = {"task": task, "env": env_raw.get("env", env_raw), "train": train_raw,
               "sources": {"env": str(env_path), "train": str(train_path) if train_path else None}}
-    if train_raw and defaults is not None:  # the task's own train settings (registry), under the YAML's layout
-        train_raw.setdefault("params", {}).setdefault("config", {}).update(defaults.train_overrides)
+    if train_raw and defaults is not None:  # the task's own train settings (registry), dotted under `params`
+        for dotted, value in defaults.train_overrides:
+            _set_dotted(train_raw.setdefault("params", {}), dotted, value)
     for override in overrides:
         apply_override(config, override)
     return config
+
+
+def _set_dotted(node: dict[str, Any], dotted: str, value: Any) -> None:
+    *sections, key = dotted.split(".")
+    for section in sections:
+        node = node.setdefault(section, {})
+    node[key] = value
 
 
 def apply_override(config: dict[str, Any], override: str) -> None:

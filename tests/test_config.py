@@ -80,14 +80,16 @@ def test_numbers_in_exponent_notation_are_numbers_on_the_command_line_and_in_fil
 def test_g1command_trains_symmetric_and_a_dotted_override_still_wins():
     from awd.run import build_run_config, parse_args
 
-    def run_config(*words):
-        return build_run_config(*parse_args(["--task", *words]))["train"]["params"]["config"]
+    def run_params(*words):
+        return build_run_config(*parse_args(["--task", *words]))["train"]["params"]
 
-    assert run_config("G1Command")["symmetry_coef"] == 1.0
-    assert run_config("G1Command")["symmetry_batch_share"] == 0.25
-    assert run_config("G1AMP")["symmetry_coef"] == 0.0
-    assert run_config("G1Command", "train.params.config.symmetry_coef=0")["symmetry_coef"] == 0.0
-    assert run_config("G1Command", "train.params.config.symmetry_batch_share=1")["symmetry_batch_share"] == 1.0
+    def symmetric(*words):
+        return run_params(*words)["network"]["actor"]["symmetric"]
+
+    assert symmetric("G1Command") is True
+    assert symmetric("G1AMP") is False
+    assert symmetric("G1Command", "train.params.network.actor.symmetric=false") is False
+    assert run_params("G1Command", "train.params.config.symmetry_coef=1")["config"]["symmetry_coef"] == 1.0
     # every entry point (benchmarks, play, audits) reads the task's train settings, not only training
-    assert load_run_config("G1Command")["train"]["params"]["config"]["symmetry_coef"] == 1.0
+    assert load_run_config("G1Command")["train"]["params"]["network"]["actor"]["symmetric"] is True
     assert load_run_config("G1AMP")["train"]["params"]["config"]["task_reward_w"] == 0.0

@@ -29,7 +29,7 @@ from awd.tasks.registry import register
 
 DUCK_TRAIN = "mini_bdx/train/amp_duckling.yaml"
 G1_TRAIN = "g1/train/amp_g1.yaml"
-STYLE_ONLY = (("task_reward_w", 0.0), ("disc_reward_w", 1.0))
+STYLE_ONLY = (("config.task_reward_w", 0.0), ("config.disc_reward_w", 1.0))
 
 
 @register
@@ -195,9 +195,9 @@ class G1AMP(DucklingAMP):
 
 @register
 class G1Command(DucklingCommand):
-    """Trains with the actor's mirror-symmetry loss: without it the G1 swung its arms walking right and not left
-    (docs/style_rounds.md, twenty-second round). The loss reads every fourth minibatch row: as good, and the
-    update is cheap enough for 400k env-steps/s (twenty-fourth round)."""
+    """Trains a left/right symmetric actor: with the mirror-symmetry loss alone the G1 stepped further to one side
+    than the other, turned while walking straight and fell short walking back (docs/style_rounds.md, 26th and
+    27th rounds)."""
     task_name = "G1Command"
     env_cfg, train_cfg = "g1/g1_command.yaml", G1_TRAIN
-    train_overrides = (("symmetry_coef", 1.0), ("symmetry_batch_share", 0.25))
+    train_overrides = (("network.actor.symmetric", True),)

@@ -31,7 +31,7 @@ from awd.utils.rotations import quat_to_matrix, rotate_about_z, yaw_from_quat
 class DucklingTrack(DucklingTask):
     task_name = "DucklingTrack"
     env_cfg, train_cfg = "mini_bdx/duckling_track.yaml", "mini_bdx/train/amp_duckling.yaml"
-    train_overrides = (("task_reward_w", 1.0), ("disc_reward_w", 0.0))
+    train_overrides = (("config.task_reward_w", 1.0), ("config.disc_reward_w", 0.0))
     needs_clips = True  # even to define its observation layout (awd.loader.policy_env)
     state_attributes = DucklingTask.state_attributes + ("clip_ids", "clip_times", "reference_now", "reference_next",
                                                        "clip_to_world_xy")
