@@ -63,7 +63,18 @@ def _section(params: dict, name: str) -> dict:
     return merged
 
 
-class AMPActorCritic(nn.Module):
+class ActorMean:
+    """The mean action of `actor_mlp` and `mu`, averaged with the mirrored one's when `symmetric`."""
+
+    def actor_mean(self, obs: torch.Tensor) -> torch.Tensor:
+        """The policy's mean action for normalised observations (before clipping)."""
+        if not self.symmetric:
+            return self.mu(self.actor_mlp(obs))
+        both = self.mu(self.actor_mlp(with_mirror(obs, self.obs_perm, self.obs_signs)))
+        return mean_with_mirror(both, self.act_perm, self.act_signs)
+
+
+class AMPActorCritic(ActorMean, nn.Module):
     """Separate actor and critic MLPs, a Gaussian policy head with fixed or learned log-std, and D."""
 
     def __init__(self, params: dict, obs_size: int, actions_num: int, value_size: int, amp_size: int, mirror=None):
@@ -110,13 +121,6 @@ class AMPActorCritic(nn.Module):
         log_std = (self.sigma + self.sigma[self.act_perm]) / 2 if self.symmetric else self.sigma
         return mu, log_std.expand_as(mu), value, None
 
-    def actor_mean(self, obs: torch.Tensor) -> torch.Tensor:
-        """The policy's mean action for normalised observations (before clipping)."""
-        if not self.symmetric:
-            return self.mu(self.actor_mlp(obs))
-        both = self.mu(self.actor_mlp(with_mirror(obs, self.obs_perm, self.obs_signs)))
-        return mean_with_mirror(both, self.act_perm, self.act_signs)
-
     def actor_parameters(self) -> list[nn.Parameter]:
         return [p for p in [*self.actor_mlp.parameters(), *self.mu.parameters(), self.sigma] if p.requires_grad]
 
@@ -127,13 +131,13 @@ class AMPActorCritic(nn.Module):
         return list(self.disc.parameters())
 
 
-class DeployedActor(nn.Module):
+class DeployedActor(ActorMean, nn.Module):
     """The deterministic policy as deployed: raw observations [batch, obs] -> actions [batch, act] in [-1, 1].
 
     With `normalize`, observations go through the trained RunningMeanStd exactly as in training,
     clamp((obs - mean) / sqrt(var + epsilon), -5, 5); without it the caller normalises (raw actor)."""
 
-    __constants__ = ["symmetric"]   # so TorchScript compiles the one branch of forward that runs
+    __constants__ = ["symmetric"]   # so TorchScript compiles the one branch of actor_mean that runs
 
     def __init__(self, network: AMPActorCritic, running_mean_std: RunningMeanStd | None):
         super().__init__()
@@ -155,10 +159,7 @@ class DeployedActor(nn.Module):
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.normalize:
             obs = torch.clamp((obs - self.obs_mean) / torch.sqrt(self.obs_var + self.epsilon), min=-5.0, max=5.0)
-        if self.symmetric:
-            both = self.mu(self.actor_mlp(with_mirror(obs, self.obs_perm, self.obs_signs)))
-            return torch.clamp(mean_with_mirror(both, self.act_perm, self.act_signs), min=-1.0, max=1.0)
-        return torch.clamp(self.mu(self.actor_mlp(obs)), min=-1.0, max=1.0)
+        return torch.clamp(self.actor_mean(obs), min=-1.0, max=1.0)
 
 
 MIRROR_BUFFERS = ("obs_perm", "obs_signs", "act_perm", "act_signs")

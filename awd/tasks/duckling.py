@@ -65,9 +65,9 @@ class DucklingTask:
     state_attributes = ("progress", "actions", "prev_actions", "amp_history", "commands", "height_target",
                         "velocity_history", "reward_sums", "episode_task_reward", "last_reset_was_reference",
                         "termination_requests")  # what a resume puts back (awd.tasks.env_state)
-    env_cfg: str | None = None  # default env YAML and rl_games YAML (under awd/data/cfg), their settings dotted
+    env_cfg: str | None = None  # default env YAML and rl_games YAML (under awd/data/cfg)
     train_cfg: str | None = None
-    train_overrides: tuple[tuple[str, object], ...] = ()  # under the rl_games YAML's `params`: ("config.gamma", 0.99)
+    train_overrides: tuple[tuple[str, object], ...] = ()  # rl_games settings under `params`: ("config.gamma", 0.99)
 
     def __init__(self, cfg: EnvConfig, engine, motion_lib=None, spec=None):
         self.cfg = cfg
