@@ -14,16 +14,19 @@
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
 # commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
 # along one axis, env.commands.single_axis_prob 0.3), `none`.
-# Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs. With the offline GPU stack (shared/gpu-offline), set
-# AWD_GPU_ENV to its env.sh. `poll` copies each run's small files to $OUT/runs.tgz and its best-style snapshot to
-# $OUT/best_<run>.pth.
+# Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in /tmp/awd-source.
+# With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
+# copies each run's small files to $OUT/runs.tgz and its best-style snapshot to $OUT/best_<run>.pth.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=/tmp/awd-runs
+SOURCE=/tmp/awd-source
 
-detach() {  # run this script's function $1 with the rest as arguments, in its own session
-  mkdir -p $RUNS && rm -f $RUNS/done
-  setsid bash tools/g1_runs.sh "$@" > $RUNS/body.log 2>&1 < /dev/null &
+detach() {  # run this script's function $1 with the rest as arguments, in its own session, from a copy of the
+  # checkout: a later device call re-syncs the checkout, and a run that read a file during the sync died
+  mkdir -p $RUNS $SOURCE && rm -f $RUNS/done
+  tar --exclude='./.git' --exclude='./.gpu-*' -cf - . | tar -xf - -C $SOURCE
+  (cd $SOURCE && setsid bash tools/g1_runs.sh "$@" > $RUNS/body.log 2>&1 < /dev/null &)
 }
 
 start() {
