@@ -66,6 +66,21 @@ def test_sampling_without_and_with_replacement():
     assert len(set(big.tolist())) < 50  # more rows than stored: drawn with replacement
 
 
+def test_successive_samples_walk_one_shuffled_pass():
+    buf = ReplayBuffer(12)
+    buf.store(rows(0, 12))
+    passes = [torch.cat([buf.sample(4)[:, 0] for _ in range(3)]).tolist() for _ in range(2)]
+    assert all(sorted(seen) == list(range(12)) for seen in passes)  # each pass reads every row once
+    assert passes[0] != passes[1]  # then reshuffles (equal orders: chance 1 / 12!)
+    buf.sample(5)
+    assert len(set(buf.sample(5)[:, 0].tolist())) == 5  # 2 rows left of the pass: a new one, no duplicates
+    growing = ReplayBuffer(12)
+    growing.store(rows(0, 6))
+    growing.sample(3)
+    growing.store(rows(6, 6))  # a store starts a new pass, over the new rows too
+    assert sorted(torch.cat([growing.sample(3)[:, 0] for _ in range(4)]).tolist()) == list(range(12))
+
+
 def test_state_round_trip_is_exact_and_weights_only_safe(tmp_path):
     buf = ReplayBuffer(5, keep_prob=0.5)
     buf.store(rows(0, 7))

@@ -1,6 +1,6 @@
 """Fixed-capacity ring buffer of tensor rows: the AMP agent replay and the demo buffer.
 
-Semantics (tested in tests/test_learning_replay.py):
+Semantics (tested in tests/test_learning_components.py):
 
 * Rows are stored in arrival order at `head`, wrapping around; once `capacity` rows are held, each new row
   overwrites the oldest one.
@@ -9,8 +9,12 @@ Semantics (tested in tests/test_learning_replay.py):
   0.01, so the buffer keeps a slowly refreshed history of old policies; `keep_prob=1` is a plain ring).
   A batch that crosses the "full" boundary is split: the rows that fill the free slots are kept, the rest
   go through the `keep_prob` draw.
-* `sample(n)` draws rows uniformly from the filled part: without replacement when `n <= len(buffer)`,
-  with replacement otherwise. Sampling an empty buffer raises.
+* `sample(n)` draws rows uniformly from the filled part: without replacement when `n <= len(buffer)`, with
+  replacement otherwise. Sampling an empty buffer raises. Samples walk through one shuffled order of the filled
+  slots (a pass): successive samples share no slot until fewer than n are left or rows are stored (the agent
+  stores once an epoch, so a resumed run draws what a straight one does), then a new pass starts. One shuffle
+  serves len / n samples: with a shuffle per sample (two per minibatch), randperm took 27 ms of GPU time in one
+  G1 epoch at 8192 envs on an H200, 4 % of the epoch.
 * `state_dict()` holds only tensors and ints (filled rows, head, count), so it survives
   `torch.load(..., weights_only=True)`; `load_state_dict` restores the buffer exactly.
 """
@@ -34,6 +38,8 @@ class ReplayBuffer:
         self.data: torch.Tensor | None = None
         self.head = 0
         self.count = 0
+        self.order: torch.Tensor | None = None
+        self.cursor = 0
 
     def __len__(self) -> int:
         return self.count
@@ -67,16 +73,19 @@ class ReplayBuffer:
         self.data[index] = rows.to(self.data.dtype)
         self.head = (self.head + n) % self.capacity
         self.count = min(self.count + n, self.capacity)
+        self.order = None
         return n
 
     def sample(self, n: int) -> torch.Tensor:
         """n rows drawn uniformly (without replacement when n <= len(self), with replacement otherwise)."""
         if self.count == 0:
             raise RuntimeError("cannot sample from an empty replay buffer")
-        if n <= self.count:
-            index = torch.randperm(self.count, device=self.device)[:n]
-        else:
-            index = torch.randint(0, self.count, (n,), device=self.device)
+        if n > self.count:
+            return self.data[torch.randint(0, self.count, (n,), device=self.device)]
+        if self.order is None or self.cursor + n > self.count:
+            self.order, self.cursor = torch.randperm(self.count, device=self.device), 0
+        index = self.order[self.cursor:self.cursor + n]
+        self.cursor += n
         return self.data[index]
 
     def state_dict(self) -> dict:
@@ -91,7 +100,7 @@ class ReplayBuffer:
         if count > self.capacity:
             raise ValueError(f"saved replay buffer holds {count} rows, more than the capacity {self.capacity}")
         self.keep_prob = float(state.get("keep_prob", self.keep_prob))
-        self.data, self.head, self.count = None, 0, 0
+        self.data, self.head, self.count, self.order = None, 0, 0, None
         if count == 0:
             return
         data = state["data"]
