@@ -140,7 +140,7 @@ def test_a_perfect_imitator_of_one_clip_is_told_from_a_dataset_of_two(clip, spec
 def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp_path, capsys):
     json_path = tmp_path / "style.json"
     report = main([str(trained_checkpoint), "--settle_s", "0.5", "--measure_s", "1.5", "--threads", "1",
-                   "--no_classifier", "--json", str(json_path)])
+                   "--no_classifier", "--extreme_rollouts", "2", "--json", str(json_path)])
     names = [c["name"] for c in report["clips"]]
     assert "standing" in names and "forward_medium" in names
     skipped = {s["clip"]: s["reason"] for s in report["skipped"]}
@@ -153,6 +153,11 @@ def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp
     assert not all(barely_trained["pass"].values())  # one epoch does not walk
     assert report["pass"]["clips"] is False and report["classifier_accuracy"] is None
     assert json.loads(json_path.read_text())["extremes"][1]["extreme"] == "lin_vel_x max"
+    for extreme in report["extremes"]:  # judged on the mean of its two envs
+        assert len(extreme["achieved_each"]) == 2
+        assert np.allclose(extreme["achieved"], np.mean(extreme["achieved_each"], axis=0))
+    with pytest.raises(SystemExit):
+        main([str(trained_checkpoint), "--extreme_rollouts", "0"])
     assert "style: FAIL" in capsys.readouterr().out
     verdict = style_verdict({"pass": {"survival": True}}, report)
     assert verdict["passed"] is False and verdict["parts"]["tracking_survival"] is True
