@@ -37,11 +37,11 @@ def clip_pose(env, clip: int, times):
     return lib.get_state(ids, times).joint_pos.to(env.dtype), phase, velocity.expand(len(times), 3)
 
 
-def reward(env, joint_pos, commands, phase):
+def reward(env, joint_pos, commands, phase, per_joint=0.0):
     env.gait_clock.offset[:] = phase
     env.progress[:] = 0
     inputs = SimpleNamespace(task=env, joint_pos=joint_pos, commands=commands)
-    return gait_pose(inputs, {"std": 0.1, "radius": 0.5})
+    return gait_pose(inputs, {"std": 0.1, "radius": 0.5, "per_joint": per_joint})
 
 
 def test_walking_clips_are_followed_and_the_others_left_out(env):
@@ -79,6 +79,23 @@ def test_the_clips_own_stride_earns_one_the_default_pose_less_and_held_joints_do
     assert bool((reward(env, still, turning, phase) > 0.99).all())
     nearby = velocity + torch.tensor([0.02, 0.0, 0.0])  # near forward_medium: counts almost fully
     assert bool((reward(env, still, nearby, phase) < 0.85).all())
+
+
+def test_per_joint_weighs_a_joint_the_clips_swing_little_more_than_a_wide_swinging_one(env):
+    pose, phase, velocity = clip_pose(env, 0, [2.0, 2.4])  # forward_medium
+    names = env.spec.joint_names
+    moved = env.gait_poses.moved.tolist()
+    weights = dict(zip((names[i] for i in moved), env.gait_poses.joint_weights.tolist()))
+    assert weights["left_hip_roll_joint"] > 1.0 > weights["left_knee_joint"]
+    rewards = {}
+    for joint in ("left_hip_roll_joint", "left_knee_joint"):
+        off = pose.clone()
+        off[:, names.index(joint)] += 0.1
+        rewards[joint] = [reward(env, off, velocity, phase, per_joint) for per_joint in (0.0, 1.0)]
+    roll, knee = rewards["left_hip_roll_joint"], rewards["left_knee_joint"]
+    torch.testing.assert_close(roll[0], knee[0], atol=0.01, rtol=0)  # in radians alike
+    assert bool((roll[1] < knee[1]).all())  # per joint: off the hip roll by 0.1 costs more than off the knee
+    torch.testing.assert_close(reward(env, pose, velocity, phase, 1.0), torch.ones(2), atol=0.02, rtol=0)
 
 
 def test_a_clock_off_the_clips_stride_is_refused_by_name(tmp_path):

@@ -9,10 +9,14 @@ a velocity the command sampler zeroes (`in_place`) are left out. The nearest cli
 at a distance d in those units. Each step, the reward is 1 - w (1 - exp(-e / std^2)): e the mean over the moved
 joints (all but `env.amp.exclude_joints`, which `held_joints` holds) of the squared distance to that clip's pose
 at the clock's phase (interpolated between the two nearest samples), and w = exp(-d^2 / radius^2) how much the
-clip speaks for the command. The command sampler draws each axis on its own, so most commands combine walking,
-sidestepping and turning as no clip does (the G1's: 84 % lie more than 0.5 spreads from every clip); there the
-term pays about 1 whatever the pose and leaves the style to the discriminator, rather than ask a forward walk
-that turns to step like a turn on the spot. The zero command asks for the standing clip, at w 1.
+clip speaks for the command. With `per_joint` 1 each joint's distance counts in units of its spread over the
+clips' strides (times the joints' RMS spread, so that e keeps its scale): a hip roll that swings 0.07 rad weighs
+as much as a knee that swings 0.17, where in radians the knees and hip pitches decide e (the G1's sidestep fell
+short by its trailing hip and ankle roll, docs/style_rounds.md, 28th round). The command sampler draws each axis
+on its own, so most commands combine walking, sidestepping and turning as no clip does (the G1's: 84 % lie more
+than 0.5 spreads from every clip); there the term pays about 1 whatever the pose and leaves the style to the
+discriminator, rather than ask a forward walk that turns to step like a turn on the spot. The zero command asks
+for the standing clip, at w 1.
 
 This is the field's other way to style (Open Duck Playground's imitation reward on a phase-indexed reference
 gait), here over any clips without a table keyed by exact commands. Where the discriminator scores a window with no
@@ -33,6 +37,7 @@ from awd.tasks.rewards import TERMS, RewardInputs, RewardTerm
 from awd.tasks.tracking import stride_velocity
 
 STRIDE_TOLERANCE = 0.1  # share of the clock's period a walking clip's stride may differ by
+MIN_JOINT_SPREAD = 0.01  # rad: a moved joint the clips barely swing weighs as one swinging this much (per_joint)
 
 
 class GaitPoses:
@@ -63,6 +68,9 @@ class GaitPoses:
         default = task.default_joint_pos if standing is None else standing
         self.standing = default.to(task.device, task.dtype)
         self.moved = torch.nonzero(~task.held_joints).squeeze(-1).to(task.device)  # indices: no mask in a graph
+        moved = self.poses.index_select(-1, self.moved)
+        spread = moved.reshape(-1, moved.shape[-1]).std(dim=0).clamp_min(MIN_JOINT_SPREAD)
+        self.joint_weights = spread.pow(2).mean().sqrt() / spread
 
     @staticmethod
     def _stride_times(clock, length: float, clip: int, phases: torch.Tensor) -> torch.Tensor:
@@ -100,11 +108,14 @@ def _check_stride(task, clip: int, whole) -> None:
 
 def gait_pose(inputs: RewardInputs, p: dict) -> torch.Tensor:
     """1 - w (1 - exp(-e / std^2)): e the mean squared distance of the moved joints to the nearest clip's pose at the
-    clock's phase, w = exp(-d^2 / radius^2) for the command's distance d to that clip's velocity (in spreads)."""
+    clock's phase (per_joint: in units of each joint's spread), w = exp(-d^2 / radius^2) for the command's distance d
+    to that clip's velocity (in spreads)."""
     task = inputs.task
     poses = task.gait_poses
     reference, distance = poses.reference(inputs.commands, task.gait_clock.phase(task.progress))
     error = (inputs.joint_pos - reference).index_select(1, poses.moved)
+    if p["per_joint"]:
+        error = error * poses.joint_weights
     near = torch.exp(-distance / p["radius"] ** 2)
     return 1.0 - near * (1.0 - torch.exp(-(error * error).mean(dim=-1) / p["std"] ** 2))
 
@@ -114,5 +125,5 @@ def build_poses(task, p: dict) -> None:
     task.gait_poses = GaitPoses(task, max(int(math.ceil(task.gait_clock.steps_per_period)), 2))
 
 
-TERMS["gait_pose"] = RewardTerm(gait_pose, {"std": 0.1, "radius": 0.5}, ("std", "radius"), needs_clips=True,
-                                prepare=build_poses)
+TERMS["gait_pose"] = RewardTerm(gait_pose, {"std": 0.1, "radius": 0.5, "per_joint": 0.0}, ("std", "radius"),
+                                needs_clips=True, prepare=build_poses)
