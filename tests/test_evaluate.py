@@ -195,7 +195,8 @@ def test_the_verdict_is_walks_with_style_with_thresholds_from_the_task_config(ch
 
     loose = doctored(checkpoint, tmp_path / "loose.pth", loose_tracking)
     result = evaluate(loose, dataclasses.replace(SHORT_SETTINGS, thresholds=Thresholds(None, None, 1.5),
-                                                 style=StyleSettings(settle_s=0.2, measure_s=1.0, classifier=False)))
+                                                 style=StyleSettings(settle_s=0.2, measure_s=1.0, classifier=False,
+                                                                     extreme_rollouts=1)))
     assert result["settings"]["thresholds"] == {"survival": 0.95, "planar_error": 0.5, "yaw_error": 1.5}
     assert result["tracking_passed"] and result["verdict"]["tracking_planar_error"]
     assert result["verdict"]["clips"] is False and result["passed"] is False  # one epoch does not walk with style

@@ -22,7 +22,7 @@ from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
 
 CLIP = DATA_DIR / "motions" / "mini_bdx" / "forward_medium.json"
-SHORT = StyleSettings(settle_s=0.5, measure_s=1.5, threads=1)
+SHORT = StyleSettings(settle_s=0.5, measure_s=1.5, threads=1, extreme_rollouts=1)
 
 
 @pytest.fixture(scope="module")
