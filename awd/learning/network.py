@@ -171,14 +171,19 @@ def register_mirror(module: nn.Module, maps) -> None:
         module.register_buffer(name, torch.as_tensor(values).clone(), persistent=False)
 
 
+def mirrored(x: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
+    """The left/right mirror image of observations or actions x: signs * x[..., perm]."""
+    return x.index_select(-1, perm) * signs
+
+
 def with_mirror(obs: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
     """(2, ...): the observations and their mirror images, for one actor pass."""
-    return torch.stack([obs, obs.index_select(-1, perm) * signs])
+    return torch.stack([obs, mirrored(obs, perm, signs)])
 
 
 def mean_with_mirror(both: torch.Tensor, perm: torch.Tensor, signs: torch.Tensor) -> torch.Tensor:
     """The mean of the actions for the observations and the mirrored actions for their mirror images."""
-    return (both[0] + both[1].index_select(-1, perm) * signs) / 2
+    return (both[0] + mirrored(both[1], perm, signs)) / 2
 
 
 class AMPNetworkBuilder(network_builder.NetworkBuilder):
@@ -218,7 +223,7 @@ class InPlaceRunningMeanStd(RunningMeanStd):
 
     def _update_mean_var_count_from_moments(self, mean, var, count, batch_mean, batch_var, batch_count: int):
         if self.mirrored:
-            mirrored_mean = batch_mean[..., self.mirror_perm] * self.mirror_signs
+            mirrored_mean = mirrored(batch_mean, self.mirror_perm, self.mirror_signs)
             batch_var = (batch_var + batch_var[..., self.mirror_perm]) / 2 + (batch_mean - mirrored_mean) ** 2 / 4
             batch_mean = (batch_mean + mirrored_mean) / 2
         if self.moments_reducer is not None:

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from awd.errors import AwdError
+from awd.learning.network import mirrored
 from awd.robot.mirror import default_pose_asymmetry, joint_mirror
 
 
@@ -58,10 +59,10 @@ class SymmetryLoss:
         return cls(amp.symmetry_coef, vec_env, device, amp.symmetry_batch_share)
 
     def mirror_obs(self, obs: torch.Tensor) -> torch.Tensor:
-        return obs[..., self.obs_perm] * self.obs_signs
+        return mirrored(obs, self.obs_perm, self.obs_signs)
 
     def mirror_actions(self, actions: torch.Tensor) -> torch.Tensor:
-        return actions[..., self.act_perm] * self.act_signs
+        return mirrored(actions, self.act_perm, self.act_signs)
 
     def __call__(self, model, raw_obs: torch.Tensor, mu: torch.Tensor) -> torch.Tensor:
         """The weighted loss for raw (unnormalised) observations and the policy's mean actions on them."""
