@@ -23,6 +23,7 @@ FORMAT_NAME = "awd-clip"
 SCHEMA_VERSION = 1
 LOOP_MODES = ("Wrap", "Clamp")
 FRAME_DECIMALS = 6
+PLAIN_NUMBERS = {int, float}  # the types json.load gives numbers (a bool is its own type)
 QUAT_NORM_TOLERANCE = 1e-3
 FRAME_DURATION_TOLERANCE = 1e-9  # relative; FrameDuration must be the exact 1/FPS
 # Physical sanity, for any robot: the largest |value| a frame entry may hold (m, m/s, rad, rad/s)
@@ -362,7 +363,7 @@ def _read_frames(path: Path, document: dict, num_joints: int, layout: dict[str, 
             found = len(frame) if isinstance(frame, list) else type(frame).__name__
             raise AwdError(path, f"Frames[{index}]",
                            f"expected {length} numbers (for {num_joints} joints), found {found}")
-        if not all(is_number(value, finite=False) for value in frame):
+        if not set(map(type, frame)) <= PLAIN_NUMBERS and not all(is_number(value, finite=False) for value in frame):
             raise AwdError(path, f"Frames[{index}]", "expected numbers only")
     array = np.asarray(frames, dtype=np.float64).reshape(len(frames), length)
     bad = ~np.isfinite(array)
