@@ -314,6 +314,7 @@ def test_unknown_loop_mode(tmp_path, document):
     expect_error(write_document(tmp_path, document), "LoopMode", "Wrap", "Clamp", "'Loop'")
 
 
-def test_non_numeric_frame_value(tmp_path, document):
-    document["Frames"][3][0] = "0.1"
+@pytest.mark.parametrize("value", ["0.1", True, None])
+def test_non_numeric_frame_value(tmp_path, document, value):
+    document["Frames"][3][0] = value
     expect_error(write_document(tmp_path, document), "Frames[3]", "numbers")
