@@ -63,7 +63,7 @@ class GaitPoses:
                            "no clip walks at a velocity the command sampler asks for: there is no stride to follow")
         velocity = torch.stack(velocities)
         self.poses = torch.stack(poses).to(task.device, task.dtype)
-        self.scale = (1.0 / velocity.std(dim=0).nan_to_num(0.0).clamp_min(MIN_SPREAD)).to(task.device, task.dtype)
+        self.scale = spread_scale(velocity).to(task.device, task.dtype)
         self.velocities = velocity.to(task.device, task.dtype) * self.scale
         default = task.default_joint_pos if standing is None else standing
         self.standing = default.to(task.device, task.dtype)
@@ -83,8 +83,7 @@ class GaitPoses:
     def reference(self, commands: torch.Tensor, phase: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, n) the nearest clip's pose at `phase`, or the standing pose at the zero command, and (N,) the squared
         distance of the command to that clip's velocity in spreads (0 at the zero command)."""
-        offsets = (commands * self.scale).unsqueeze(1) - self.velocities
-        distance, nearest = (offsets * offsets).sum(dim=-1).min(dim=-1)
+        distance, nearest = nearest_clip(commands, self.velocities, self.scale)
         samples = self.poses.shape[1]
         position = phase.to(self.poses.dtype) * samples
         below = position.floor().long().clamp(0, samples - 1)
@@ -92,6 +91,19 @@ class GaitPoses:
         pose = torch.lerp(self.poses[nearest, below], self.poses[nearest, (below + 1) % samples], weight)
         standing = commands.norm(dim=-1, keepdim=True) < STAND_COMMAND
         return torch.where(standing, self.standing, pose), distance * ~standing.squeeze(-1)
+
+
+def spread_scale(velocities: torch.Tensor) -> torch.Tensor:
+    """(3,) 1 / the spread of the clips' mean velocities (C, 3) on each axis: distances between commands count in it."""
+    return 1.0 / velocities.std(dim=0).nan_to_num(0.0).clamp_min(MIN_SPREAD)
+
+
+def nearest_clip(commands: torch.Tensor, scaled: torch.Tensor,
+                 scale: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N,) the squared distance of each command to the nearest of the clips' velocities `scaled` (C, 3, already
+    times `scale`), in spreads, and (N,) that clip's row."""
+    offsets = (commands * scale).unsqueeze(1) - scaled
+    return (offsets * offsets).sum(dim=-1).min(dim=-1)
 
 
 def _check_stride(task, clip: int, whole) -> None:
