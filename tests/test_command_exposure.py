@@ -28,6 +28,15 @@ def test_every_moving_draw_is_near_one_clip_and_one_axis_draws_ask_more_for_a_st
     assert fastest_forward(one_axis)["weight"] > 1.5 * forward["weight"]
 
 
+def test_resets_from_clips_commanded_their_velocity_count_for_the_time_they_hold():
+    config = load_run_config("DucklingCommand")["env"]
+    resample, episode = config["commands"]["resample_s"], config["episode_length_s"]
+    held = exposure("env.commands.clip_command_prob=1.0", "env.init.mode=Hybrid", "env.init.hybrid_prob=0.5")
+    assert held["clip_command_share"] == pytest.approx(0.5 * min(resample, episode) / episode)
+    assert sum(clip["nearest_share"] for clip in held["clips"]) == pytest.approx(1.0 - held["zero_share"])
+    assert held["total_weight"] > exposure()["total_weight"] + 0.5 * held["clip_command_share"]  # w near 1 there
+
+
 def test_bad_input_is_one_line_and_exit_code_2(capsys):
     for argv, words in ((["--draws", "0"], "--draws: expected a positive"),
                         (["--task", "DucklingAMP"], "task: expected a command task")):
