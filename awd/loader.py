@@ -66,7 +66,8 @@ def policy_env(task: str, env_mapping: dict, source: str | None, num_envs: int =
 
     env = copy.deepcopy(env_mapping)
     env.setdefault("init", {})["mode"] = "Default"
-    env.setdefault("commands", {}).update(sample_beyond=1.0, single_axis_prob=0.0)  # training's draws only
+    env.setdefault("commands", {}).update(sample_beyond=1.0, single_axis_prob=0.0,  # training's draws only
+                                             clip_draw_prob=0.0)
     if not (clips or getattr(TASKS.get(task), "needs_clips", False)):
         env["motion_file"] = None
         env["rewards"] = without_clip_rewards(env.get("rewards") or {})

@@ -1,6 +1,6 @@
 """Commands from the clip an env resets from (awd.tasks.clip_commands, `env.commands.clip_command_prob`), past the
-range ends (`env.commands.sample_beyond`) and along one axis (`env.commands.single_axis_prob`): how training draws
-commands, and that a policy is run on its ranges."""
+range ends (`env.commands.sample_beyond`), along one axis (`env.commands.single_axis_prob`) and from the clips'
+velocities (`env.commands.clip_draw_prob`): how training draws commands, and that a policy is run on its ranges."""
 
 from __future__ import annotations
 
@@ -56,11 +56,12 @@ def test_a_policy_of_a_run_trained_with_them_is_played_from_the_default_pose_on_
     from awd.loader import policy_env
 
     overrides = ["env.commands.clip_command_prob=1", "env.commands.sample_beyond=2", "env.commands.zero_prob=0",
-                 "env.commands.single_axis_prob=1"]
+                 "env.commands.single_axis_prob=1", "env.commands.clip_draw_prob=1"]
     mapping = load_run_config("DucklingCommand", overrides=overrides)["env"]
     env = policy_env("DucklingCommand", mapping, None, num_envs=64)
     env.reset()
     assert env.clip_commands is None and env.cfg.commands.clip_command_prob == 1.0
+    assert env.cfg.commands.clip_draw_prob == 0.0
     low, high = mapping["commands"]["lin_vel_x"]
     commands = env.sample_commands(512)
     forward = commands[:, 0]
@@ -78,3 +79,22 @@ def test_a_single_axis_share_of_the_draws_moves_along_one_axis_only(spec, motion
     assert (moving.sum(dim=-1) == 1).all()
     assert (moving.sum(dim=0) > 150).all()  # each axis about a third
     assert 0.4 < (draws(0.5, 2000).sum(dim=-1) == 1).float().mean() < 0.6
+
+
+def test_a_clip_draw_share_of_the_draws_is_walking_clips_velocities(spec, motion_lib):  # noqa: F811
+    from awd.errors import AwdError
+
+    def env_with(prob: float):
+        return make_env(spec, motion_lib, num_envs=8, init={"mode": "Default"}, commands={
+            "clip_draw_prob": prob, "zero_prob": 0.0, "small_lin_vel": 0.0, "small_ang_vel": 0.0})[0]
+
+    env = env_with(1.0)
+    walking = env.clip_commands.walking
+    draws = env.sample_commands(400)
+    nearest = (draws.unsqueeze(1) - walking).abs().sum(dim=-1).min(dim=-1)
+    assert len(walking) == 2 and nearest.values.max() < 1e-6  # the two clips of the library, both walking
+    assert nearest.indices.bincount(minlength=2).min() > 150  # drawn evenly
+    half = (env_with(0.5).sample_commands(2000).unsqueeze(1) - walking).abs().sum(dim=-1).min(dim=-1).values
+    assert 0.4 < (half < 1e-6).float().mean() < 0.6
+    with pytest.raises(AwdError, match="clip_draw_prob.*probability"):
+        env_with(1.5)

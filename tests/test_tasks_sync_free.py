@@ -132,7 +132,8 @@ def _step_envs(env, engine, steps: int, falls: bool, guard):
 
 @pytest.mark.parametrize("task, sections", [
     ("DucklingCommand", {}),  # the shipped config: Hybrid init
-    ("DucklingCommand", {"init": {"mode": "Random"}, "commands": {"resample_s": 0.04, "clip_command_prob": 0.5},
+    ("DucklingCommand", {"init": {"mode": "Random"}, "commands": {"resample_s": 0.04, "clip_command_prob": 0.5,
+                                                                     "clip_draw_prob": 0.5},
                          "domain_rand": {"action_delay": {"enabled": True, "max_steps": 2},
                                          "obs_delay": {"enabled": True, "max_steps": 2},
                                          "obs_noise": {"enabled": True}}}),

@@ -24,11 +24,11 @@ def command_exposure(env_config: dict, draws: int = 200_000, seed: int = 0) -> d
     "nearest_share", "weight"}]} for the clips that walk at a command the sampler asks for, in dataset order."""
     from awd.errors import AwdError
     from awd.motion.dataset import dataset_files
+    from awd.tasks.demo_weights import clip_velocities_and_stepping
     from awd.tasks.factory import build_env, resolve_dataset
     from awd.tasks.gait_clock import STAND_COMMAND
     from awd.tasks.gait_pose import nearest_clip, spread_scale
     from awd.tasks.motion_match import zeroed
-    from awd.tasks.tracking import stride_velocity
 
     env = build_env(env_config["env"], 1, task=env_config["task"], source=env_config.get("source"), seed=seed)
     if not hasattr(env, "sample_commands"):
@@ -37,8 +37,8 @@ def command_exposure(env_config: dict, draws: int = 200_000, seed: int = 0) -> d
         raise AwdError(env.cfg.source, "env.motion_file", "expected clips to match the commands to")
     lib, names = env.motion_lib, [Path(f).stem for f in dataset_files(resolve_dataset(
         env.cfg.motion_file, env.spec.name, env.cfg.source))]
-    walking = [(clip, stride_velocity(lib.get_state(*lib.time_grid(clip, env.dt)))) for clip in range(lib.num_clips)]
-    walking = [(clip, velocity) for clip, velocity in walking if not zeroed(velocity, env.cfg.commands)]
+    walking = [(clip, velocity) for clip, velocity in enumerate(clip_velocities_and_stepping(lib, env.dt)[0])
+               if not zeroed(velocity, env.cfg.commands)]
     if not walking:
         raise AwdError(env.cfg.source, "env.motion_file", "expected clips that walk at a command the sampler asks for")
     velocities = torch.stack([velocity for _, velocity in walking]).to(env.dtype)

@@ -76,6 +76,7 @@ class CommandConfig:
     clip_command_prob: float = 0.0  # a reset from a clip frame commanded that clip's velocity (awd.tasks.clip_commands)
     sample_beyond: float = 1.0  # training draws commands from each range end times this; a policy is run on the ranges
     single_axis_prob: float = 0.0  # share of training draws along one axis only, as a joystick pushed one way
+    clip_draw_prob: float = 0.0  # share of training draws that are a walking clip's velocity (awd.tasks.clip_commands)
     small_lin_vel: float = 0.05  # |v_xy| below this -> planar command zeroed
     small_ang_vel: float = 0.1  # |wz| below this -> yaw command zeroed
     obs_scale: tuple[float, float, float] = (2.0, 2.0, 0.25)  # task obs = scaled commands
@@ -285,7 +286,7 @@ def _validate(cfg: EnvConfig) -> None:
             fail(f"commands.{name}", f"expected [low, high] with low <= high, got [{low}, {high}]")
     if commands.resample_s < 0:
         fail("commands.resample_s", f"expected a non-negative number of seconds, got {commands.resample_s}")
-    for name in ("zero_prob", "clip_command_prob", "single_axis_prob"):
+    for name in ("zero_prob", "clip_command_prob", "single_axis_prob", "clip_draw_prob"):
         if not 0.0 <= getattr(commands, name) <= 1.0:
             fail(f"commands.{name}", f"expected a probability in [0, 1], got {getattr(commands, name)}")
     if commands.sample_beyond < 1:

@@ -57,8 +57,9 @@ class DucklingCommand(DucklingTask):
         period = self.cfg.commands.gait_period_s
         self.gait_clock = (GaitClock(period, self.dt, self.draws, self.num_envs, self.device, self.dtype,
                                      self.motion_lib) if period > 0 else None)
-        prob = self.cfg.commands.clip_command_prob
-        self.clip_commands = ClipCommands(self, prob) if prob > 0 and self.motion_lib is not None else None
+        c = self.cfg.commands
+        from_clips = (c.clip_command_prob > 0 or c.clip_draw_prob > 0) and self.motion_lib is not None
+        self.clip_commands = ClipCommands(self, c.clip_command_prob) if from_clips else None
         super()._allocate_buffers()
 
     @property
@@ -75,11 +76,13 @@ class DucklingCommand(DucklingTask):
 
     def sample_commands(self, count: int) -> torch.Tensor:
         """(count, 3) commands: uniform in the ranges (ends times `sample_beyond`), a `single_axis_prob` share along one
-        axis only, small parts zeroed, some zero."""
+        axis only, a `clip_draw_prob` share a walking clip's velocity, small parts zeroed, some zero."""
         draws = self.draws.rand(4, count)  # vx, vy, wz, zero
         commands = draws[:3].T * self.command_span + self.command_low
         if self.cfg.commands.single_axis_prob > 0:
             commands = self._single_axis(commands)
+        if self.clip_commands is not None and self.clip_commands.draw_prob > 0:
+            commands = self.clip_commands.mix_into(commands)
         zero = (draws[3] < self.cfg.commands.zero_prob).unsqueeze(-1)
         return zero_small_parts(commands, self.cfg.commands).masked_fill(zero, 0.0)
 
