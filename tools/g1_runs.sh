@@ -13,8 +13,8 @@
 # `amp` (G1AMP as shipped beside G1AMP without the pelvis-rotation features), `23` (the 23-DOF G1), `arm` (PD gains
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
 # commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
-# along one axis, env.commands.single_axis_prob 0.3), `throughput` (start_throughput's rows of the defaults and
-# without the symmetric actor), `none`.
+# along one axis, env.commands.single_axis_prob 0.3), `variant` (G1Command with the overrides in $G1_VARIANT),
+# `throughput` (start_throughput's rows of the defaults and without the symmetric actor), `none`.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
 # copies each run's small files to $OUT/runs.tgz and its best-style snapshot to $OUT/best_<run>.pth.
@@ -103,6 +103,9 @@ body() {
     axis)  # a share of commands along one axis only, as the extremes are judged
       $ttw --task G1Command --output_path /tmp/ttw_axis env.commands.single_axis_prob=0.3 ${TTW_ARGS:-} \
         > $RUNS/axis.log 2>&1 ;;
+    variant)  # another G1Command run with the overrides in G1_VARIANT (a second probe in the same session)
+      # shellcheck disable=SC2086  # the variant's overrides are words
+      $ttw --task G1Command --output_path /tmp/ttw_variant ${G1_VARIANT:-} ${TTW_ARGS:-} > $RUNS/variant.log 2>&1 ;;
     throughput)  # the train throughput of the defaults and without the symmetric actor, as start_throughput
       throughput_rows "" "train.params.network.actor.symmetric=false" ;;
     arm)
