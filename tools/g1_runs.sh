@@ -6,7 +6,8 @@
 #   bash tools/g1_runs.sh start_ab MINUTES "OVERRIDES A" "OVERRIDES B" ... [-- "OVERRIDES T" ...]
 #       # G1Command runs (seed 1) at once; after them the throughput of each variant after --, as start_throughput
 #   bash tools/g1_runs.sh start_throughput "OVERRIDES A" ...  # train throughput at 8192 envs, one row per variant
-#   bash tools/g1_runs.sh poll                              # progress, falls after stops; with $OUT, results
+#   bash tools/g1_runs.sh poll                              # progress, falls after stops, what fails; with $OUT,
+#                                                           # results
 #
 # Step 1 is `benchmarks/time_to_walk.py --task G1Command --engine mujoco_warp --minutes 14` with the dotted
 # OVERRIDEs (none: the shipped defaults), from empty Warp and torch caches. Step 2, for 7 minutes (G1_EXTRA_MIN):
@@ -135,6 +136,9 @@ for run in sorted(glob.glob("/tmp/ttw_*")):
         result = json.load(open(evals[-1]))
         print(run, "epoch", result["epoch"], fall_summary(result.get("fall_commands", [])))
 PY
+  for d in /tmp/ttw_*; do  # what fails at each run's latest two style reports
+    [ -d "$d" ] && python benchmarks/style_timeline.py "$d" 2>/dev/null | tail -2 | cut -c1-400
+  done
   command -v nvidia-smi > /dev/null && nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader
   [ -n "${OUT:-}" ] || return 0
   find $RUNS /tmp/ttw_* -type f -size -2M -print0 | tar czf "$OUT/runs.tgz" --null -T - 2>/dev/null
