@@ -257,28 +257,35 @@ def test_cli_writes_n_reproducible_clips_from_any_directory(tmp_path, spec):
         assert np.allclose(a["Frames"], b["Frames"], rtol=0, atol=1.01e-6)
         assert a["Vel_x"] == pytest.approx(b["Vel_x"], abs=1e-9)
         load_clip(tmp_path / "a" / name, joint_names=spec.joint_names)
-    different_seed = _run_cli("-n", "1", "-o", "c", "-l", "1", "--seed", "8", "-q", cwd=tmp_path)
-    assert different_seed.returncode == 0
+    assert cli_main(["-n", "1", "-o", str(tmp_path / "c"), "-l", "1", "--seed", "8", "-q"]) == 0
     c = json.loads((tmp_path / "c" / "random_000.json").read_text())
     assert c["Placo"]["dx"] != json.loads((tmp_path / "a" / "random_000.json").read_text())["Placo"]["dx"]
     assert "random_002.json" in first.stdout and "vx" in first.stdout
 
 
-def test_cli_names_pick_clips_of_the_named_set(tmp_path):
-    result = _run_cli("--names", "turn_left_slow,standing", "-o", "out", "-l", "1", "-q", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+def cli_main(argv: list[str]):
+    from awd.gait.cli import main
+
+    return main(argv)
+
+
+def test_cli_names_pick_clips_of_the_named_set(tmp_path, capsys):
+    cli_main(["--names", "turn_left_slow,standing", "-o", str(tmp_path / "out"), "-l", "1", "-q"])
     assert sorted(os.listdir(tmp_path / "out")) == ["standing.json", "turn_left_slow.json"]
-    bad = _run_cli("--names", "standing,moonwalk", "-o", "bad", cwd=tmp_path)
-    assert bad.returncode == 2 and "--names" in bad.stderr and "'moonwalk'" in bad.stderr
+    with pytest.raises(SystemExit) as bad:
+        cli_main(["--names", "standing,moonwalk", "-o", str(tmp_path / "bad")])
+    err = capsys.readouterr().err
+    assert bad.value.code == 2 and "--names" in err and "'moonwalk'" in err
     assert not (tmp_path / "bad").exists()
 
 
-def test_cli_bad_preset_fails_in_one_line_and_writes_nothing(tmp_path):
+def test_cli_bad_preset_fails_in_one_line_and_writes_nothing(tmp_path, capsys):
     preset = _write(tmp_path / "bad.json", {"walk_com_height": 0.2, "walk_max_speed": 1.0})
-    result = _run_cli("-n", "2", "-o", "out", "--preset", str(preset), cwd=tmp_path)
-    assert result.returncode != 0
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and str(preset) in lines[0] and "walk_max_speed" in lines[0], result.stderr
+    with pytest.raises(SystemExit) as result:
+        cli_main(["-n", "2", "-o", str(tmp_path / "out"), "--preset", str(preset)])
+    assert result.value.code != 0
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and str(preset) in lines[0] and "walk_max_speed" in lines[0], lines
     assert not (tmp_path / "out").exists()
 
 
