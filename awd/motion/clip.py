@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from awd.errors import AwdError, is_number
 from awd.utils.io import atomic_open
@@ -135,6 +134,8 @@ def angular_velocity(root_quat: np.ndarray, dt: float) -> np.ndarray:
     num_frames = root_quat.shape[0]
     if num_frames < 2:
         return np.zeros((num_frames, 3))
+    from scipy.spatial.transform import Rotation  # here: importing scipy.spatial costs every process 0.5 s
+
     rotations = Rotation.from_quat(root_quat)  # scipy uses scalar-last (x, y, z, w)
     after = np.concatenate([np.arange(1, num_frames), [num_frames - 1]])
     before = np.concatenate([[0], np.arange(0, num_frames - 1)])
