@@ -98,7 +98,7 @@ def main(argv=None) -> dict:
     import argparse
 
     from awd.config import load_run_config
-    from awd.errors import exit_on_error
+    from awd.errors import AwdError, exit_on_error
     from awd.utils.io import write_json_atomic
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,9 +110,7 @@ def main(argv=None) -> dict:
     args = parser.parse_args(argv)
     with exit_on_error():
         if args.draws < 1:
-            from awd.errors import AwdError
-
-            raise AwdError("--draws", None, f"expected a positive number of commands, found {args.draws}")
+            raise AwdError("command line", "--draws", f"expected a positive number of commands, found {args.draws}")
         config = load_run_config(args.task, overrides=args.overrides)
         result = command_exposure({"task": args.task, "env": config["env"], "source": config["sources"]["env"]},
                                   args.draws, args.seed)
