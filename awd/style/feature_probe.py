@@ -28,7 +28,7 @@ TRAIN_SHARE = 0.7
 def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
     """(policy frames (M, F), demo frames (M, F), feature names): the policy at every judged clip's command, or
     running free if it takes no command."""
-    commands, settings = _probe_commands(policy, settings)
+    commands, settings = probe_commands(policy, settings)
     env = build_style_env(policy.env_config, len(commands) if commands is not None else 1, settings,
                           settings.settle_s + settings.measure_s)
     if commands is not None:
@@ -49,7 +49,7 @@ def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = St
     return agent, demo, feature_names(env.amp_layout)
 
 
-def _probe_commands(policy: PolicyUnderTest, settings: StyleSettings):
+def probe_commands(policy: PolicyUnderTest, settings: StyleSettings):
     """(every judged clip's command, settings) for a command policy; (None, settings measuring the rest of the
     episode) for an imitation policy."""
     from awd.robot import load_robot_spec

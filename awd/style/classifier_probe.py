@@ -1,0 +1,75 @@
+"""What tells a policy from its clips, as the style classifier (awd.style.classifier) sees it? The policy is
+recorded as the style report records it (CPU MuJoCo, one env at every judged clip's command; an imitation policy
+runs free for the rest of its episode) and the classifier is scored with every feature group, with each group
+alone, with all groups but one, and with the joints the clips hold (the task's `env.amp.exclude_joints`) set to the
+clips' value in the policy's motion. A group near 0.5 alone does not tell; one whose removal leaves the rest far
+above the verdict's bound is not alone to blame. CLI: benchmarks/classifier_probe.py.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from awd.style.classifier import SENSOR_NOISE, held_out_accuracy
+from awd.style.feature_probe import probe_commands
+from awd.style.gait import Gait
+from awd.style.judge import PolicyUnderTest, StyleSettings, held_joints, select_clips
+from awd.style.recording import build_style_env, clip_gaits, rollout
+
+
+def recorded_motions(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
+    """(the policy's gaits, the clips they are told from, the held joints' mask or None)."""
+    from awd.robot import load_robot_spec
+
+    cfg = policy.task_config()
+    spec = load_robot_spec(cfg.robot)
+    names, gaits = clip_gaits(spec, policy.motion_file)
+    commands, settings = probe_commands(policy, settings)
+    env = build_style_env(policy.env_config, len(commands) if commands is not None else 1, settings,
+                          settings.settle_s + settings.measure_s)
+    motions, _ = rollout(env, policy.act, commands, settings)
+    if commands is not None:
+        by_name = dict(zip(names, gaits))
+        gaits = [by_name[name] for name, _ in select_clips(names, gaits, cfg.commands)[0]]
+    return motions, gaits, held_joints(spec, cfg)
+
+
+def with_held_joints_of(motions: list[Gait], clips: list[Gait], held: np.ndarray) -> list[Gait]:
+    """`motions` with the `held` joints set to their mean value over `clips` (which hold them still)."""
+    value = np.concatenate([clip.joint_pos[:, held] for clip in clips]).mean(axis=0)
+    result = []
+    for motion in motions:
+        joints = motion.joint_pos.copy()
+        joints[:, held] = value
+        result.append(replace(motion, joint_pos=joints))
+    return result
+
+
+def probe_rows(motions: list[Gait], clips: list[Gait], held: np.ndarray | None,
+               seeds: tuple[int, ...] = (0, 1)) -> list[tuple[str, list[float]]]:
+    """(label, held-out accuracy per classifier seed) for every group, each alone, all but each, and the held joints
+    made the clips'."""
+    def scores(motion_set, parts=None):
+        return [held_out_accuracy(motion_set, clips, seed=s, parts=parts) for s in seeds]
+
+    rows = [("all groups", scores(motions))]
+    rows += [(f"{part} alone", scores(motions, (part,))) for part in SENSOR_NOISE]
+    rows += [(f"all but {part}", scores(motions, tuple(p for p in SENSOR_NOISE if p != part)))
+             for part in SENSOR_NOISE]
+    if held is not None:
+        still = with_held_joints_of(motions, clips, held)
+        rows += [("all groups, held joints as the clips'", scores(still)),
+                 ("joints alone, held joints as the clips'", scores(still, ("joints",)))]
+    return rows
+
+
+def format_rows(rows: list[tuple[str, list[float]]], bound: float) -> str:
+    """A markdown table of `probe_rows`, with the verdict's bound."""
+    seeds = len(rows[0][1])
+    lines = [f"| features | {' | '.join(f'seed {s}' for s in range(seeds))} | mean |",
+             "| --- |" + " ---: |" * (seeds + 1)]
+    lines += [f"| {label} | {' | '.join(f'{a:.3f}' for a in accs)} | {np.mean(accs):.3f} |" for label, accs in rows]
+    note = f"held-out accuracy: 0.5 cannot tell the policy from its clips; the verdict allows {bound}"
+    return "\n".join(lines) + "\n\n" + note
