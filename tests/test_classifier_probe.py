@@ -32,8 +32,8 @@ def test_a_motion_that_differs_only_in_the_held_joints_is_blamed_on_them(clip_ho
     joints = clip.joint_pos.copy()
     joints[:, held] += 0.1
     motion = dataclasses.replace(clip, joint_pos=joints)
-    rows = dict(probe_rows([motion], [clip], held, seeds=(0,)))
-    assert rows["all groups"][0] > 0.9 and rows["joints alone"][0] > 0.9
+    rows = dict(probe_rows([motion], [clip], held, seeds=(0,), steps=120))
+    assert rows["joints alone"][0] > 0.9 and rows["all but height"][0] > 0.9
     assert rows["all but joints"][0] < 0.7 and rows["height alone"][0] < 0.7
     assert rows["all groups, held joints as the clips'"][0] < 0.7
     assert "| joints alone | " in format_rows(list(rows.items()), 0.75)

@@ -47,12 +47,12 @@ def with_held_joints_of(motions: list[Gait], clips: list[Gait], held: np.ndarray
     return result
 
 
-def probe_rows(motions: list[Gait], clips: list[Gait], held: np.ndarray | None,
-               seeds: tuple[int, ...] = (0, 1)) -> list[tuple[str, list[float]]]:
+def probe_rows(motions: list[Gait], clips: list[Gait], held: np.ndarray | None, seeds: tuple[int, ...] = (0, 1),
+               steps: int = 300) -> list[tuple[str, list[float]]]:
     """(label, held-out accuracy per classifier seed) for every group, each alone, all but each, and the held joints
-    made the clips'."""
+    made the clips'; `steps` of the classifier's training."""
     def scores(motion_set, parts=None):
-        return [held_out_accuracy(motion_set, clips, seed=s, parts=parts) for s in seeds]
+        return [held_out_accuracy(motion_set, clips, seed=s, steps=steps, parts=parts) for s in seeds]
 
     rows = [("all groups", scores(motions))]
     rows += [(f"{part} alone", scores(motions, (part,))) for part in SENSOR_NOISE]
