@@ -15,7 +15,8 @@
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
 # commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
 # along one axis, env.commands.single_axis_prob 0.3), `variant` (G1Command with the overrides in $G1_VARIANT),
-# `throughput` (start_throughput's rows of the defaults and without the symmetric actor), `none`.
+# `throughput` (start_throughput's rows of the defaults and without the symmetric actor), `next_seed` (step 1 again
+# for SEED + 1, with its overrides and length), `none`; several extras, comma-separated, run one after the other.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
 # copies each run's small files to $OUT/runs.tgz and its best-style snapshot to $OUT/best_<run>.pth.
@@ -42,8 +43,13 @@ start_ab() {
 }
 
 start_throughput() {
-  detach throughput_rows "$@"
+  detach throughput_job "$@"
   echo "throughput of: $*"
+}
+
+throughput_job() {
+  throughput_rows "$@"
+  touch $RUNS/done
 }
 
 throughput_rows() {  # each variant after the other, alone on the GPU (the first row pays for Warp's kernels)
@@ -56,7 +62,6 @@ throughput_rows() {  # each variant after the other, alone on the GPU (the first
       --epochs 15 --json $RUNS/throughput_$i.json $overrides > $RUNS/throughput_$i.log 2>&1
     i=$((i + 1))
   done
-  touch $RUNS/done
 }
 
 gpu_env() {
@@ -82,16 +87,34 @@ side_by_side() {
 }
 
 body() {
-  local seed=$1 extra=$2; shift 2
+  local seed=$1 extras=$2 extra; shift 2
   gpu_env
+  empty_caches
+  main_run "$seed" "$@"
+  for extra in ${extras//,/ }; do
+    extra_run "$seed" "$extra" "$@"
+  done
+  touch $RUNS/done
+}
+
+empty_caches() {  # Warp's kernels and torch's compiled graphs, so that a run starts as on a fresh machine
   rm -rf "${WARP_CACHE_PATH:-$HOME/.cache/warp}" /tmp/torchinductor_* 2>/dev/null
-  local ttw="python benchmarks/time_to_walk.py --engine mujoco_warp --seed $seed"
+}
+
+main_run() {  # G1Command seed $1 with the overrides after it, alone, for G1_MIN minutes
+  local seed=$1; shift
   date +%s > $RUNS/start_g1s$seed
-  $ttw --task G1Command --minutes "${G1_MIN:-14}" --eval_threads 8 --eval_every 25 --output_path /tmp/ttw_g1s$seed \
-    "$@" ${TTW_ARGS:-} > $RUNS/g1s$seed.log 2>&1
+  python benchmarks/time_to_walk.py --engine mujoco_warp --seed "$seed" --task G1Command --minutes "${G1_MIN:-14}" \
+    --eval_threads 8 --eval_every 25 --output_path /tmp/ttw_g1s$seed "$@" ${TTW_ARGS:-} > $RUNS/g1s$seed.log 2>&1
+}
+
+extra_run() {
+  local seed=$1 extra=$2; shift 2
   date +%s > $RUNS/start_$extra
-  ttw="$ttw --minutes ${G1_EXTRA_MIN:-7} --eval_threads 4 --eval_every 50"
+  local ttw="python benchmarks/time_to_walk.py --engine mujoco_warp --seed $seed --minutes ${G1_EXTRA_MIN:-7}"
+  ttw="$ttw --eval_threads 4 --eval_every 50"
   case $extra in
+    next_seed) empty_caches; main_run $((seed + 1)) "$@" ;;  # the same run for the next seed
     amp)
       $ttw --task G1AMP --output_path /tmp/ttw_amp ${TTW_ARGS:-} > $RUNS/amp.log 2>&1 &
       $ttw --task G1AMP --output_path /tmp/ttw_amp_noroot env.amp.root_rotation=false \
@@ -117,7 +140,6 @@ body() {
         ${TTW_ARGS:-} > $RUNS/arm.log 2>&1
       rm -f $spec ;;
   esac
-  touch $RUNS/done
 }
 
 poll() {
