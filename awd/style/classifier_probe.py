@@ -13,10 +13,9 @@ from dataclasses import replace
 import numpy as np
 
 from awd.style.classifier import SENSOR_NOISE, held_out_accuracy
-from awd.style.feature_probe import probe_commands
 from awd.style.gait import Gait
-from awd.style.judge import PolicyUnderTest, StyleSettings, held_joints, select_clips
-from awd.style.recording import build_style_env, clip_gaits, rollout
+from awd.style.judge import PolicyUnderTest, StyleSettings, held_joints, judged_commands
+from awd.style.recording import build_style_env, rollout
 
 
 def recorded_motions(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
@@ -24,16 +23,11 @@ def recorded_motions(policy: PolicyUnderTest, settings: StyleSettings = StyleSet
     from awd.robot import load_robot_spec
 
     cfg = policy.task_config()
-    spec = load_robot_spec(cfg.robot)
-    names, gaits = clip_gaits(spec, policy.motion_file)
-    commands, settings = probe_commands(policy, settings)
+    commands, clips, settings = judged_commands(policy, settings)
     env = build_style_env(policy.env_config, len(commands) if commands is not None else 1, settings,
                           settings.settle_s + settings.measure_s)
     motions, _ = rollout(env, policy.act, commands, settings)
-    if commands is not None:
-        by_name = dict(zip(names, gaits))
-        gaits = [by_name[name] for name, _ in select_clips(names, gaits, cfg.commands)[0]]
-    return motions, gaits, held_joints(spec, cfg)
+    return motions, clips, held_joints(load_robot_spec(cfg.robot), cfg)
 
 
 def with_held_joints_of(motions: list[Gait], clips: list[Gait], held: np.ndarray) -> list[Gait]:

@@ -12,12 +12,10 @@ CLI: benchmarks/feature_probe.py.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from awd.style.imitation import watch_the_episode
-from awd.style.judge import PolicyUnderTest, StyleSettings, commanded, select_clips
-from awd.style.recording import build_style_env, clip_gaits
+from awd.style.judge import PolicyUnderTest, StyleSettings, judged_commands
+from awd.style.recording import build_style_env
 from awd.style.physics_check import build_replay_env, feature_names
 from awd.tasks.amp_features import frame_from_engine, frame_from_motion
 
@@ -28,7 +26,7 @@ TRAIN_SHARE = 0.7
 def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
     """(policy frames (M, F), demo frames (M, F), feature names): the policy at every judged clip's command, or
     running free if it takes no command."""
-    commands, settings = probe_commands(policy, settings)
+    commands, _, settings = judged_commands(policy, settings)
     env = build_style_env(policy.env_config, len(commands) if commands is not None else 1, settings,
                           settings.settle_s + settings.measure_s)
     if commands is not None:
@@ -47,18 +45,6 @@ def policy_and_demo_frames(policy: PolicyUnderTest, settings: StyleSettings = St
                                                    generator=torch.Generator().manual_seed(settings.seed))
     demo = frame_from_motion(env.amp_layout, demo_env.motion_lib.get_state(ids, times)).float()
     return agent, demo, feature_names(env.amp_layout)
-
-
-def probe_commands(policy: PolicyUnderTest, settings: StyleSettings):
-    """(every judged clip's command, settings) for a command policy; (None, settings measuring the rest of the
-    episode) for an imitation policy."""
-    from awd.robot import load_robot_spec
-    cfg = policy.task_config()
-    if not commanded(policy.env_config):
-        return None, watch_the_episode(settings, cfg)
-    names, gaits = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
-    judged, _ = select_clips(names, gaits, cfg.commands)
-    return np.array([c for _, c in judged]), settings
 
 
 def separability(agent: torch.Tensor, demo: torch.Tensor, noise: float = 0.0, seed: int = 0, steps: int = 400) -> float:

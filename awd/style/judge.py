@@ -146,6 +146,20 @@ def select_clips(names: list[str], gaits: list[Gait], commands) -> tuple[list[tu
     return judged, skipped
 
 
+def judged_commands(policy: PolicyUnderTest, settings: StyleSettings):
+    """(every judged clip's command (N, 3), those clips' gaits, settings) for a command policy; (None, every clip's
+    gait, settings measuring the rest of the episode) for an imitation policy, which runs free."""
+    from awd.robot import load_robot_spec
+    from awd.style.imitation import watch_the_episode
+
+    cfg = policy.task_config()
+    names, gaits = clip_gaits(load_robot_spec(cfg.robot), policy.motion_file)
+    if not commanded(policy.env_config):
+        return None, gaits, watch_the_episode(settings, cfg)
+    judged, by_name = select_clips(names, gaits, cfg.commands)[0], dict(zip(names, gaits))
+    return np.array([c for _, c in judged]).reshape(-1, 3), [by_name[name] for name, _ in judged], settings
+
+
 def extreme_commands(commands) -> list[tuple[str, np.ndarray]]:
     extremes = []
     for axis, name in enumerate(COMMAND_AXES):
