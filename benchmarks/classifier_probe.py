@@ -5,7 +5,7 @@ fails while every clip and extreme passes.
 
     python benchmarks/classifier_probe.py POLICY [--seeds 2] [--motion_file CLIPS] [--json out.json]
 
-POLICY is a checkpoint or an export folder. About 35 s for the G1 on two cores.
+POLICY is a checkpoint or an export folder. About 55 s for the G1 on two cores (two seeds).
 """
 
 import argparse
