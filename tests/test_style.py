@@ -159,6 +159,8 @@ def test_a_checkpoint_is_judged_at_each_clip_and_extreme(trained_checkpoint, tmp
     with pytest.raises(SystemExit):
         main([str(trained_checkpoint), "--extreme_rollouts", "0"])
     assert "style: FAIL" in capsys.readouterr().out
+    told = {**report, "classifier_accuracy": 0.99, "pass": {**report["pass"], "classifier": False}}
+    assert "classifier_probe.py" in format_report(told) and "classifier_probe" not in format_report(report)
     verdict = style_verdict({"pass": {"survival": True}}, report)
     assert verdict["passed"] is False and verdict["parts"]["tracking_survival"] is True
 

@@ -379,6 +379,8 @@ def format_report(report: dict) -> str:
               f"classifier held-out accuracy {_f(report['classifier_accuracy'])} "
               f"(<= {report['verdict_thresholds']['max_classifier_accuracy']}); {report['wall_s']:.1f} s",
               f"style: {'PASS' if all(report['pass'].values()) else 'FAIL'} ({_mark(report['pass'])})"]
+    if report["pass"].get("classifier") is False:
+        lines.append(f"what tells it from its clips: python benchmarks/classifier_probe.py {report['policy']}")
     return "\n".join(lines)
 
 
