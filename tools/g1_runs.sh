@@ -15,7 +15,7 @@
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
 # commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
 # along one axis, env.commands.single_axis_prob 0.3), `variant` (G1Command with the overrides in $G1_VARIANT),
-# `throughput` (start_throughput's rows of the defaults and without the symmetric actor), `next_seed` (step 1 again
+# `throughput` (start_throughput's row of the defaults), `next_seed` (step 1 again
 # for SEED + 1, with its overrides and length), `none`; several extras, comma-separated, run one after the other.
 # Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
@@ -130,8 +130,7 @@ extra_run() {
     variant)  # another G1Command run with the overrides in G1_VARIANT (a second probe in the same session)
       # shellcheck disable=SC2086  # the variant's overrides are words
       $ttw --task G1Command --output_path /tmp/ttw_variant ${G1_VARIANT:-} ${TTW_ARGS:-} > $RUNS/variant.log 2>&1 ;;
-    throughput)  # the train throughput of the defaults and without the symmetric actor, as start_throughput
-      throughput_rows "" "train.params.network.actor.symmetric=false" ;;
+    throughput) throughput_rows "" ;;  # the train throughput of the defaults, as start_throughput
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
