@@ -72,6 +72,22 @@ def test_the_numbers_equal_the_evaluators_under_a_fixed_command(sim2sim, folder,
         assert result[key] == pytest.approx(expected[key], rel=1e-3), key
 
 
+def test_thresholds_are_the_tasks_verdict_unless_given(sim2sim, folder):
+    metadata = json.loads((folder / "policy.json").read_text())
+    verdict = metadata["env_config"]["env"]["verdict"]
+    verdict["planar_error"] = 0.08  # as the G1's
+    chosen = sim2sim.with_task_thresholds(sim2sim.Settings(), metadata, folder)
+    assert (chosen.min_survival, chosen.max_planar_error, chosen.max_yaw_error) == (verdict["survival"], 0.08,
+                                                                                  verdict["yaw_error"])
+    assert sim2sim.with_task_thresholds(sim2sim.Settings(max_planar_error=0.02), metadata, folder).max_planar_error \
+        == 0.02
+    del metadata["env_config"]["env"]["verdict"]  # an export without one
+    assert sim2sim.with_task_thresholds(sim2sim.Settings(), metadata, folder).max_planar_error == 0.05
+    metadata["env_config"]["env"]["verdict"] = {"yaw_error": "fast"}
+    with pytest.raises(sim2sim.Sim2SimError, match=r"env\.verdict\.yaw_error: expected a finite number"):
+        sim2sim.with_task_thresholds(sim2sim.Settings(), metadata, folder)
+
+
 def test_the_share_of_stand_commands_is_the_settings_not_the_exports(sim2sim):
     trained = {"ranges": [[0.2, 0.4], [0.0, 0.0], [0.0, 0.0]], "small_lin_vel": 0.1, "small_ang_vel": 0.1,
                "zero_prob": 1.0}

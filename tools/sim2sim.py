@@ -22,7 +22,8 @@ frame, and the first `--settle_s` s after each command change are left out of th
 from numpy's generator, not the env's, so the numbers agree with the evaluator's statistically, not exactly.
 Action and observation delays are reproduced (drawn per episode as in training); other training randomisation
 (pushes, friction, masses, torque scale, observation noise) is not: the run uses the nominal model and says so.
-Exit code 0 whether the policy passes or not, 2 on bad input.
+It passes on the task's verdict thresholds in `policy.json` (`env_config.env.verdict`: survival, planar and
+yaw error), as the evaluator judges the checkpoint. Exit code 0 whether the policy passes or not, 2 on bad input.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import mujoco
@@ -60,9 +61,27 @@ class Settings:
     settle_s: float = 1.0
     seed: int = 0
     command: tuple[float, float, float] | None = None  # fixed command instead of sampled ones
-    min_survival: float = 0.95
-    max_planar_error: float = 0.05
-    max_yaw_error: float = 0.15
+    min_survival: float | None = None  # None: the task's verdict in policy.json (env_config.env.verdict), as the
+    max_planar_error: float | None = None  # evaluator judges its checkpoint; for an export without one,
+    max_yaw_error: float | None = None  # FALLBACK_THRESHOLDS
+
+
+FALLBACK_THRESHOLDS = {"survival": 0.95, "planar_error": 0.05, "yaw_error": 0.15}
+
+
+def with_task_thresholds(settings: Settings, metadata: dict, path: Path) -> Settings:
+    """`settings` with each threshold it leaves open taken from the export's task verdict."""
+    verdict = ((metadata.get("env_config") or {}).get("env") or {}).get("verdict") or {}
+    chosen = {}
+    for field, key in (("min_survival", "survival"), ("max_planar_error", "planar_error"),
+                       ("max_yaw_error", "yaw_error")):
+        value = getattr(settings, field)
+        if value is None:
+            value = verdict.get(key, FALLBACK_THRESHOLDS[key])
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise Sim2SimError(f"{path}: env_config.env.verdict.{key}: expected a finite number, found {value!r}")
+        chosen[field] = float(value)
+    return replace(settings, **chosen)
 
 
 # ------------------------------------------------------------------------------------------------ export folder
@@ -475,6 +494,7 @@ def sim2sim(folder: str | Path, settings: Settings = Settings(), mjcf: str | Pat
     """Run the export in `folder` and return the metrics, the verdicts and the settings."""
     start = time.perf_counter()
     metadata, policy = load_export(folder)
+    settings = with_task_thresholds(settings, metadata, Path(folder) / "policy.json")
     if settings.command and not metadata["commands"]:
         raise Sim2SimError(f"{folder}: commands: task {metadata['task']} takes no commands (drop --command)")
     model = build_model(metadata, resolve_mjcf(metadata, mjcf, folder))
