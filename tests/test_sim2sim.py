@@ -79,8 +79,8 @@ def test_thresholds_are_the_tasks_verdict_unless_given(sim2sim, folder):
     chosen = sim2sim.with_task_thresholds(sim2sim.Settings(), metadata, folder)
     assert (chosen.min_survival, chosen.max_planar_error, chosen.max_yaw_error) == (verdict["survival"], 0.08,
                                                                                   verdict["yaw_error"])
-    assert sim2sim.with_task_thresholds(sim2sim.Settings(max_planar_error=0.02), metadata, folder).max_planar_error \
-        == 0.02
+    _, given = sim2sim.parse_args([str(folder), "--max_planar_error", "0.02"])
+    assert sim2sim.with_task_thresholds(given, metadata, folder).max_planar_error == 0.02
     del metadata["env_config"]["env"]["verdict"]  # an export without one
     assert sim2sim.with_task_thresholds(sim2sim.Settings(), metadata, folder).max_planar_error == 0.05
     metadata["env_config"]["env"]["verdict"] = {"yaw_error": "fast"}

@@ -554,15 +554,24 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--settle_s", type=float, default=defaults.settle_s)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--command", type=float, nargs=3, metavar=("VX", "VY", "WZ"), help="a fixed command")
+    parser.add_argument("--min_survival", type=float, help="default: the task's verdict.survival")
+    parser.add_argument("--max_planar_error", type=float, help="m/s; default: the task's verdict.planar_error")
+    parser.add_argument("--max_yaw_error", type=float, help="rad/s; default: the task's verdict.yaw_error")
     parser.add_argument("--json", help="also write the result to this JSON file")
     args = parser.parse_args(argv)
     if args.num_envs < 1 or not 0 <= args.settle_s < min(args.resample_s, args.episode_s):
         parser.error("expected --num_envs >= 1 and 0 <= --settle_s < --resample_s, --episode_s")
     if not 0 <= args.zero_prob <= 1:
         parser.error(f"--zero_prob: expected a share in [0, 1], got {args.zero_prob}")
+    for flag in ("min_survival", "max_planar_error", "max_yaw_error"):
+        value = getattr(args, flag)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            parser.error(f"--{flag}: expected a finite number >= 0, got {value}")
     return args, Settings(num_envs=args.num_envs, episode_s=args.episode_s, resample_s=args.resample_s,
                           zero_prob=args.zero_prob,
-                          settle_s=args.settle_s, seed=args.seed, command=tuple(args.command) if args.command else None)
+                          settle_s=args.settle_s, seed=args.seed, command=tuple(args.command) if args.command else None,
+                          min_survival=args.min_survival, max_planar_error=args.max_planar_error,
+                          max_yaw_error=args.max_yaw_error)
 
 
 def main(argv=None) -> dict:
