@@ -11,7 +11,8 @@ evaluation is running, the newest checkpoint is hard-linked to OUT/eval/ (a stab
 the file by a rename) and evaluated by tools/evaluate.py in a second subprocess, by default on the CPU engine with
 a few threads, so training is not paused; `--eval_cpus` pins it to given cores. A row's minutes are when its
 checkpoint was written, counted from the launch of the training process (start-up, kernel compile and demo-buffer
-fill included). Training stops at the first pass or at `--minutes`; a checkpoint written before the limit is still
+fill included). Training stops at the first pass (with `--stop_but_classifier`, at the first checkpoint that
+passes everything but the classifier) or at `--minutes`; a checkpoint written before the limit is still
 evaluated after it. A run that never passes names its first checkpoint that passes everything but the style
 classifier (whose bound two physical performances of the same clips do not meet: docs/style_rounds.md, tenth round).
 
@@ -65,6 +66,8 @@ def parse_args(argv=None) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("--max_planar_error", type=float, help="m/s; default: the task config's")
     parser.add_argument("--max_yaw_error", type=float, help="rad/s; default: the task config's")
     parser.add_argument("--no_style", action="store_true", help="judge tracking alone (no style benchmark)")
+    parser.add_argument("--stop_but_classifier", action="store_true",
+                        help="stop at the first checkpoint that passes everything but the style classifier")
     args, rest = parser.parse_known_args(argv)
     unknown = [item for item in rest if "=" not in item or item.startswith("-")]
     if unknown:
@@ -201,7 +204,8 @@ class TimeToWalk:
         return True
 
     def _collect(self) -> dict | None:
-        """The row of a finished evaluation (printed and kept); returns it when it passed."""
+        """The row of a finished evaluation (printed and kept); returns it when it passed (or, with
+        --stop_but_classifier, everything but the classifier)."""
         pending = self.pending
         if pending is None or pending.process.poll() is None:
             return None
@@ -219,9 +223,10 @@ class TimeToWalk:
                "checkpoint": str(pending.snapshot)}
         self.rows.append(row)
         print(format_row(row), flush=True)
-        if not row["passed"]:
+        done = row["passed"] or (self.args.stop_but_classifier and row["passed_but_classifier"])
+        if not done:
             pending.snapshot.unlink()
-        return row if row["passed"] else None
+        return row if done else None
 
     def _stop_training(self) -> None:
         if self.train.poll() is None:
@@ -269,11 +274,14 @@ def main(argv=None) -> None:
     args, overrides = parse_args(argv)
     with exit_on_error():
         benchmark = TimeToWalk(args, overrides)
-        walked = benchmark.run()
+        stopped_at = benchmark.run()
+        walked = stopped_at if stopped_at and stopped_at["passed"] else None
         if benchmark.training_failed():
             tail = (benchmark.out / "train.log").read_text(encoding="utf-8").splitlines()[-5:]
             raise AwdError(benchmark.out / "train.log", None, "training failed: " + " / ".join(tail))
         summary = verdict(walked, benchmark.rows, args)
+        if stopped_at and not walked:
+            summary += "; stopped there (--stop_but_classifier)"
         startup = startup_line((benchmark.out / "train.log").read_text(encoding="utf-8"))
         policies = trained_policies(benchmark.out)
         print("\n".join(filter(None, [startup, summary])))

@@ -78,6 +78,24 @@ def test_a_run_that_misses_only_the_classifier_says_from_when():
     assert ttw.verdict(None, imitation, args).endswith("imitates with style: survival and the classifier)")
 
 
+def test_stop_but_classifier_ends_the_run_at_the_first_checkpoint_that_misses_only_the_classifier(tmp_path):
+    import time
+    import types
+
+    result = {"epoch": 425, "frame": 1, "commanded": True, "survival": 1.0, "planar_error": 0.03, "yaw_error": 0.1,
+              "passed": False, "verdict": {"survival": True, "clips": True, "extremes": True, "classifier": False}}
+    for flags, stops in (([], False), (["--stop_but_classifier"], True)):
+        snapshot = tmp_path / f"checkpoint_{stops}.pth"
+        snapshot.write_bytes(b"")
+        write_json_atomic(snapshot.with_suffix(".json"), result)
+        benchmark = object.__new__(ttw.TimeToWalk)
+        benchmark.args, benchmark.rows, benchmark.launched = ttw.parse_args(flags)[0], [], time.time()
+        benchmark.pending = ttw.PendingEval(types.SimpleNamespace(poll=lambda: 0, returncode=0), snapshot, 6.0)
+        row = benchmark._collect()
+        assert benchmark.rows[0]["passed_but_classifier"] and (row is not None) == stops
+        assert snapshot.exists() == stops  # the checkpoint that stopped the run is kept
+
+
 def test_the_last_checkpoint_and_the_best_style_snapshot_are_named(tmp_path):
     assert ttw.trained_policies(tmp_path) == {"last": None, "best_style": None}
     run = tmp_path / "time_to_walk_1"

@@ -17,7 +17,9 @@
 # along one axis, env.commands.single_axis_prob 0.3), `variant` (G1Command with the overrides in $G1_VARIANT),
 # `throughput` (start_throughput's row of the defaults), `next_seed` (step 1 again
 # for SEED + 1, with its overrides and length), `none`; several extras, comma-separated, run one after the other.
-# Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in /tmp/awd-source.
+# TTW_ARGS go to every time_to_walk.py (e.g. --stop_but_classifier: a seed ends when it passes everything but the
+# classifier). Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in
+# /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
 # copies each run's small files to $OUT/runs.tgz and its best-style snapshot to $OUT/best_<run>.pth.
 set -u
