@@ -21,7 +21,8 @@
 # classifier). Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in
 # /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
-# copies each run's small files to $OUT/runs.tgz and its best-style snapshot to $OUT/best_<run>.pth.
+# copies each run's small files to $OUT/runs.tgz, its best-style snapshot to $OUT/best_<run>.pth and the checkpoint
+# that ended it early, if one did, to $OUT/stop_<run>.pth.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=/tmp/awd-runs
@@ -168,6 +169,8 @@ PY
   for d in /tmp/ttw_*; do
     best=$(find "$d" -name best_style.pth | head -1)
     [ -n "$best" ] && cp "$best" "$OUT/best_$(basename "$d").pth"
+    kept=$(find "$d" -path '*/eval/*.pth' | tail -1)  # the checkpoint that ended the run (time_to_walk keeps it)
+    [ -n "$kept" ] && cp "$kept" "$OUT/stop_$(basename "$d").pth"
   done
   ls -la "$OUT"
 }
