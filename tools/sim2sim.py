@@ -78,7 +78,7 @@ def with_task_thresholds(settings: Settings, metadata: dict, path: Path) -> Sett
         value = getattr(settings, field)
         if value is None:
             value = verdict.get(key, FALLBACK_THRESHOLDS[key])
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            if not _is_number(value):
                 raise Sim2SimError(f"{path}: env_config.env.verdict.{key}: expected a finite number, found {value!r}")
         chosen[field] = float(value)
     return replace(settings, **chosen)
