@@ -12,7 +12,8 @@ the file by a rename) and evaluated by tools/evaluate.py in a second subprocess,
 a few threads, so training is not paused; `--eval_cpus` pins it to given cores. A row's minutes are when its
 checkpoint was written, counted from the launch of the training process (start-up, kernel compile and demo-buffer
 fill included). Training stops at the first pass (with `--stop_but_classifier`, at the first checkpoint that
-passes everything but the classifier) or at `--minutes`; a checkpoint written before the limit is still
+passes everything but the classifier) or at `--minutes`; the checkpoint that stopped it stays in OUT/eval/ without
+its resume state (a few MB: it plays, judges and exports); a checkpoint written before the limit is still
 evaluated after it. A run that never passes names its first checkpoint that passes everything but the style
 classifier (whose bound two physical performances of the same clips do not meet: docs/style_rounds.md, tenth round).
 
@@ -40,6 +41,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from awd.errors import AwdError, exit_on_error  # noqa: E402
+from awd.learning.agent_state import policy_state  # noqa: E402
+from awd.learning.checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
 from awd.style.judge import passed_count  # noqa: E402
 from awd.utils.io import read_json, write_json_atomic  # noqa: E402
 
@@ -226,7 +229,9 @@ class TimeToWalk:
         done = row["passed"] or (self.args.stop_but_classifier and row["passed_but_classifier"])
         if not done:
             pending.snapshot.unlink()
-        return row if done else None
+            return None
+        save_checkpoint(pending.snapshot, policy_state(load_checkpoint(pending.snapshot)))
+        return row
 
     def _stop_training(self) -> None:
         if self.train.poll() is None:

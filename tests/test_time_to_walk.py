@@ -9,9 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from awd import evaluate as evaluator
 from awd.errors import AwdError
+from awd.learning.checkpoint import load_checkpoint, save_checkpoint
 from awd.run import build_run_config
 from awd.run import parse_args as parse_run_args
 from awd.utils.io import write_json_atomic
@@ -85,15 +87,16 @@ def test_stop_but_classifier_ends_the_run_at_the_first_checkpoint_that_misses_on
     result = {"epoch": 425, "frame": 1, "commanded": True, "survival": 1.0, "planar_error": 0.03, "yaw_error": 0.1,
               "passed": False, "verdict": {"survival": True, "clips": True, "extremes": True, "classifier": False}}
     for flags, stops in (([], False), (["--stop_but_classifier"], True)):
-        snapshot = tmp_path / f"checkpoint_{stops}.pth"
-        snapshot.write_bytes(b"")
+        snapshot = save_checkpoint(tmp_path / f"checkpoint_{stops}.pth",
+                                   {"model": {"w": torch.ones(2)}, "optimizer": {"state": torch.ones(9)}})
         write_json_atomic(snapshot.with_suffix(".json"), result)
         benchmark = object.__new__(ttw.TimeToWalk)
         benchmark.args, benchmark.rows, benchmark.launched = ttw.parse_args(flags)[0], [], time.time()
         benchmark.pending = ttw.PendingEval(types.SimpleNamespace(poll=lambda: 0, returncode=0), snapshot, 6.0)
         row = benchmark._collect()
         assert benchmark.rows[0]["passed_but_classifier"] and (row is not None) == stops
-        assert snapshot.exists() == stops  # the checkpoint that stopped the run is kept
+        assert snapshot.exists() == stops  # the checkpoint that stopped the run is kept, without its resume state
+    assert load_checkpoint(snapshot)["optimizer"] is None and load_checkpoint(snapshot)["model"]["w"].sum() == 2
 
 
 def test_the_last_checkpoint_and_the_best_style_snapshot_are_named(tmp_path):

@@ -15,6 +15,11 @@ from awd.learning.resume_state import rng_states, rollout_state
 RESUME_ONLY = ("amp_replay_buffer", "optimizer", "demo_keys", "rollout", "env_state", "rng")
 
 
+def policy_state(state: dict) -> dict:
+    """`state` without what only a resume needs: a checkpoint that plays, judges and exports, a few MB."""
+    return {**state, **dict.fromkeys(RESUME_ONLY)}
+
+
 def full_state(agent) -> dict:
     model = agent._module()
     state = {"model": model.state_dict(), "optimizer": agent.optimizer.state_dict(),

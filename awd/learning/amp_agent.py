@@ -22,7 +22,7 @@ from rl_games.algos_torch import a2c_continuous, torch_ext
 from rl_games.common import a2c_common, common_losses, datasets, schedulers
 
 from awd.errors import AwdError
-from awd.learning.agent_state import RESUME_ONLY, full_state, restore_agent
+from awd.learning.agent_state import full_state, policy_state, restore_agent
 from awd.learning.checkpoint import env_layout, save_checkpoint, to_plain
 from awd.learning.episode_stats import FinishedEpisodes, episode_means, record_episode_infos
 from awd.learning.guarded_step import GuardedStep
@@ -408,8 +408,8 @@ class AMPAgent(a2c_continuous.A2CAgent):
         return Path(self.nn_dir) / f"{name}.pth", Path(self.nn_dir) / f"{name}_ep{epoch:06d}.pth"
 
     def _save_checkpoints(self, epoch: int, final: bool) -> None:
-        """The latest checkpoint complete (resume); numbered ones (play, export) without what only a resume reads
-        (RESUME_ONLY: the replay buffer, 0.3 GB at 200k rows, the optimiser state, ...)."""
+        """The latest checkpoint complete (resume); numbered ones (play, export) as `policy_state`, without what only
+        a resume reads (the replay buffer, 0.3 GB at 200k rows, the optimiser state, ...)."""
         if not self.data_parallel.ranks.is_main:
             return
         latest, numbered = self.checkpoint_paths(epoch)
@@ -425,7 +425,7 @@ class AMPAgent(a2c_continuous.A2CAgent):
             self._latest_saved_at = time.perf_counter()
             self.style_monitor.after_save(state, epoch, self.frame)
         if save_numbered:
-            save_checkpoint(numbered, {**state, **dict.fromkeys(RESUME_ONLY)})
+            save_checkpoint(numbered, policy_state(state))
 
     def get_full_state_weights(self) -> dict:
         return full_state(self)

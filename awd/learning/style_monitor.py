@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from awd.learning.agent_state import RESUME_ONLY
+from awd.learning.agent_state import policy_state
 from awd.learning.checkpoint import save_checkpoint
 from awd.utils.io import read_json, write_json_atomic
 
@@ -91,7 +91,7 @@ class StyleMonitor:
         if self.every <= 0 or self.pending is not None or epoch - self.last_epoch < self.every:
             return
         self.folder.mkdir(parents=True, exist_ok=True)
-        snapshot = save_checkpoint(self.folder / f"epoch{epoch:06d}.pth", {**state, **dict.fromkeys(RESUME_ONLY)})
+        snapshot = save_checkpoint(self.folder / f"epoch{epoch:06d}.pth", policy_state(state))
         command = [sys.executable, "-m", "awd.style.judge", str(snapshot), "--threads", str(self.threads),
                    "--json", str(snapshot.with_suffix(".json")), *self.judge_args]
         env = {**os.environ, "OMP_NUM_THREADS": str(self.threads)}
