@@ -42,3 +42,9 @@ def trained_checkpoint(tmp_path_factory):
     main([*SMALL, "--output_path", str(output), "--max_iterations", "1"])
     (path,) = output.glob("*/nn/DucklingCommand.pth")
     return path
+
+
+def pytest_collection_modifyitems(items):
+    # The Warp group (one worker, kernel compile included) is the suite's longest unit: handed out first, it runs
+    # beside the rest instead of after it.
+    items.sort(key=lambda item: item.get_closest_marker("xdist_group") is None)
