@@ -51,3 +51,24 @@ def test_an_imitation_policy_is_recorded_free_against_every_clip_with_the_tasks_
     assert len(clips) == len(clip_gaits(spec, DATA_DIR / "motions" / "mini_bdx")[0])
     held_names = {name for name, h in zip(spec.joint_names, held) if h}
     assert held_names == {"neck_pitch", "head_pitch", "head_yaw", "head_roll", "left_antenna", "right_antenna"}
+
+
+def test_against_a_second_policy_the_two_performances_are_told_apart_and_a_mismatch_is_refused(spec):
+    from awd.config import load_run_config
+    from awd.errors import AwdError
+    from awd.style.classifier import held_out_accuracy
+    from awd.style.classifier_probe import recorded_against
+
+    def policy(name, task, offset=0.0):
+        env = load_run_config(task, overrides=["env.episode_length_s=3", "env.init.mode=Default"])["env"]
+        act = lambda obs: torch.full((len(obs), len(spec.joint_names)), offset)  # noqa: E731
+        return PolicyUnderTest(name, {"task": task, "env": env, "source": "test"}, DATA_DIR / "motions" / "mini_bdx",
+                               act)
+
+    still, bent = policy("still", "DucklingAMP"), policy("bent", "DucklingAMP", offset=0.5)
+    motions, others, held = recorded_against(still, bent, SHORT)
+    assert held is None and len(motions) == len(others) == 1
+    assert held_out_accuracy(motions, others, steps=120, parts=("joints",)) > 0.9
+    assert held_out_accuracy(motions, motions, steps=120) < 0.7
+    with pytest.raises(AwdError, match="same robot judged at the same commands"):
+        recorded_against(still, policy("commanded", "DucklingCommand"), SHORT)

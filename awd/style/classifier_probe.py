@@ -3,7 +3,9 @@ recorded as the style report records it (CPU MuJoCo, one env at every judged cli
 runs free for the rest of its episode) and the classifier is scored with every feature group, with each group
 alone, with all groups but one, and with the joints the clips hold (the task's `env.amp.exclude_joints`) set to the
 clips' value in the policy's motion. A group near 0.5 alone does not tell; one whose removal leaves the rest far
-above the verdict's bound is not alone to blame. CLI: benchmarks/classifier_probe.py.
+above the verdict's bound is not alone to blame. Against a second policy of the same robot and commands, the
+classifier scores the two performances against each other instead: what it makes of two policies that both pass
+(the bound's floor for physical performances). CLI: benchmarks/classifier_probe.py.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
+from awd.errors import AwdError
 from awd.style.classifier import SENSOR_NOISE, held_out_accuracy
 from awd.style.gait import Gait
 from awd.style.judge import PolicyUnderTest, StyleSettings, held_joints, judged_commands
@@ -28,6 +31,17 @@ def recorded_motions(policy: PolicyUnderTest, settings: StyleSettings = StyleSet
                           settings.settle_s + settings.measure_s)
     motions, _ = rollout(env, policy.act, commands, settings)
     return motions, clips, held_joints(load_robot_spec(cfg.robot), cfg)
+
+
+def recorded_against(policy: PolicyUnderTest, other: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
+    """(the policy's gaits, `other`'s at the same judged commands, None: neither holds joints still as clips do)."""
+    mine, theirs = (judged_commands(p, settings)[0] for p in (policy, other))
+    same = (mine is None and theirs is None) or (mine is not None and theirs is not None and mine.shape == theirs.shape
+                                                and np.allclose(mine, theirs))
+    if not same or policy.task_config().robot != other.task_config().robot:
+        raise AwdError(other.name, "env", f"expected a policy of the same robot judged at the same commands as "
+                       f"{policy.name} ({policy.task_config().robot}, {policy.env_config.get('task')})")
+    return recorded_motions(policy, settings)[0], recorded_motions(other, settings)[0], None
 
 
 def with_held_joints_of(motions: list[Gait], clips: list[Gait], held: np.ndarray) -> list[Gait]:
@@ -59,11 +73,11 @@ def probe_rows(motions: list[Gait], clips: list[Gait], held: np.ndarray | None, 
     return rows
 
 
-def format_rows(rows: list[tuple[str, list[float]]], bound: float) -> str:
-    """A markdown table of `probe_rows`, with the verdict's bound."""
+def format_rows(rows: list[tuple[str, list[float]]], bound: float, reference: str = "its clips") -> str:
+    """A markdown table of `probe_rows`, with the verdict's bound; `reference`: what the policy is told from."""
     seeds = len(rows[0][1])
     lines = [f"| features | {' | '.join(f'seed {s}' for s in range(seeds))} | mean |",
              "| --- |" + " ---: |" * (seeds + 1)]
     lines += [f"| {label} | {' | '.join(f'{a:.3f}' for a in accs)} | {np.mean(accs):.3f} |" for label, accs in rows]
-    note = f"held-out accuracy: 0.5 cannot tell the policy from its clips; the verdict allows {bound}"
+    note = f"held-out accuracy: 0.5 cannot tell the policy from {reference}; the verdict allows {bound}"
     return "\n".join(lines) + "\n\n" + note
