@@ -36,11 +36,12 @@ def recorded_motions(policy: PolicyUnderTest, settings: StyleSettings = StyleSet
 def recorded_against(policy: PolicyUnderTest, other: PolicyUnderTest, settings: StyleSettings = StyleSettings()):
     """(the policy's gaits, `other`'s at the same judged commands, None: neither holds joints still as clips do)."""
     mine, theirs = (judged_commands(p, settings)[0] for p in (policy, other))
-    same = (mine is None and theirs is None) or (mine is not None and theirs is not None and mine.shape == theirs.shape
-                                                and np.allclose(mine, theirs))
-    if not same or policy.task_config().robot != other.task_config().robot:
+    robot = policy.task_config().robot
+    same_commands = (mine is None) == (theirs is None) and (mine is None or (mine.shape == theirs.shape
+                                                                            and np.allclose(mine, theirs)))
+    if not same_commands or other.task_config().robot != robot:
         raise AwdError(other.name, "env", f"expected a policy of the same robot judged at the same commands as "
-                       f"{policy.name} ({policy.task_config().robot}, {policy.env_config.get('task')})")
+                       f"{policy.name} ({robot}, {policy.env_config.get('task')})")
     return recorded_motions(policy, settings)[0], recorded_motions(other, settings)[0], None
 
 
