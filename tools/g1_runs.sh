@@ -15,14 +15,15 @@
 # and action scales from the rotor armature, tools/robot_setup.py --gains_from_armature 10 2), `beyond` (training
 # commands drawn to 1.2 times each range end, env.commands.sample_beyond), `axis` (a third of the training commands
 # along one axis, env.commands.single_axis_prob 0.3), `variant` (G1Command with the overrides in $G1_VARIANT),
-# `throughput` (start_throughput's row of the defaults), `next_seed` (step 1 again
-# for SEED + 1, with its overrides and length), `none`; several extras, comma-separated, run one after the other.
+# `throughput` (start_throughput's row of the defaults), `profile` (throughput.py --profile of the defaults, its
+# tables in $RUNS/profile.log), `next_seed` (step 1 again for SEED + 1, with its overrides and length), `none`;
+# several extras, comma-separated, run one after the other.
 # TTW_ARGS go to every time_to_walk.py (e.g. --stop_but_classifier: a seed ends when it passes everything but the
 # classifier). Runs go to /tmp/ttw_<name>, logs to /tmp/awd-runs; jobs run from a copy of the checkout in
 # /tmp/awd-source.
 # With the offline GPU stack (shared/gpu-offline), set AWD_GPU_ENV to its env.sh (an absolute path). `poll`
-# copies each run's small files to $OUT/runs.tgz, its best-style snapshot to $OUT/best_<run>.pth and the checkpoint
-# that ended it early, if one did, to $OUT/stop_<run>.pth.
+# copies each run's small files to $OUT/runs.tgz, its best-style snapshot to $OUT/best_<run>.pth and, once it
+# ended, the checkpoint that ended it early, if one did, to $OUT/stop_<run>.pth.
 set -u
 cd "$(dirname "$0")/.."
 RUNS=/tmp/awd-runs
@@ -134,6 +135,9 @@ extra_run() {
       # shellcheck disable=SC2086  # the variant's overrides are words
       $ttw --task G1Command --output_path /tmp/ttw_variant ${G1_VARIANT:-} ${TTW_ARGS:-} > $RUNS/variant.log 2>&1 ;;
     throughput) throughput_rows "" ;;  # the train throughput of the defaults, as start_throughput
+    profile)  # where an epoch of the defaults goes: torch.profiler's top ops (benchmarks/throughput.py --profile)
+      python benchmarks/throughput.py --task G1Command --engine mujoco_warp --modes train --num_envs 8192 \
+        --epochs 3 --profile > $RUNS/profile.log 2>&1 ;;
     arm)
       local spec=awd/data/assets/g1/robot_armature.yaml  # beside the model files it names
       cp awd/data/assets/g1/robot.yaml $spec
@@ -169,6 +173,7 @@ PY
   for d in /tmp/ttw_*; do
     best=$(find "$d" -name best_style.pth | head -1)
     [ -n "$best" ] && cp "$best" "$OUT/best_$(basename "$d").pth"
+    [ -n "$(find "$d" -name time_to_walk.json)" ] || continue  # before the run ends, eval/ holds one in flight
     kept=$(find "$d" -path '*/eval/*.pth' | tail -1)  # the checkpoint that ended the run (time_to_walk keeps it)
     [ -n "$kept" ] && cp "$kept" "$OUT/stop_$(basename "$d").pth"
   done
