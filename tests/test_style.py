@@ -16,7 +16,8 @@ from awd.errors import AwdError
 from awd.style.classifier import held_out_accuracy, one_motion_accuracies
 from awd.style.gait import Gait, gait_stats
 from awd.style.judge import (PolicyUnderTest, StyleSettings, clip_passes, compare, export_policy, format_report,
-                             held_joints, judge_style, load_policy_under_test, main, style_verdict, worst_joints)
+                             held_joints, judge_style, load_policy_under_test, main, offset_joints, style_verdict,
+                             worst_joints)
 from awd.style.recording import clip_gaits
 from awd.tasks import build_env
 from awd.tasks.config import VerdictConfig, env_config_from_mapping
@@ -101,6 +102,8 @@ def test_the_joint_a_policy_holds_still_is_named_furthest_from_the_clip(replayed
     assert result["joint_error"] == pytest.approx(np.mean([e for e, _ in result["joint_errors"].values()]))
     (first, ratio), (_, second) = worst_joints([result], count=2)
     assert first == "left_knee" and ratio == pytest.approx(1.0, abs=0.05) and second < 0.1
+    [(name, median, largest, clip_name)] = offset_joints([result | {"name": "stiff"}], count=1)
+    assert name == "left_knee" and median == largest == pytest.approx(still_offset, abs=0.01) and clip_name == "stiff"
 
 
 def test_the_tasks_held_joints_are_held_even_where_a_performed_clip_wiggles_them(replayed, clip, spec):

@@ -333,6 +333,23 @@ def worst_joints_line(worst: list[tuple[str, float]]) -> str:
         f"{name} {ratio:.2f}" for name, ratio in worst)
 
 
+def offset_joints(clips: list[dict], count: int = 4) -> list[tuple[str, float, float, str]]:
+    """The `count` moved joints held furthest from the clips' pose (a crouch shows as bent knees): (name, median
+    over the judged clips of the joint's mean offset, its largest offset, that clip's name), largest first."""
+    offsets: dict[str, list[tuple[float, str]]] = {}
+    for clip in clips:
+        for name, offset in clip.get("joint_offsets", {}).items():
+            offsets.setdefault(name, []).append((offset, clip["name"]))
+    rows = [(name, float(np.median([o for o, _ in values])), *max(values, key=lambda v: abs(v[0])))
+            for name, values in offsets.items()]
+    return sorted(rows, key=lambda r: -abs(r[1]))[:count]
+
+
+def offset_joints_line(offsets: list[tuple[str, float, float, str]]) -> str:
+    return "joints offset from the clips' pose (rad, median over the clips; largest): " + ", ".join(
+        f"{name} {median:+.3f} ({largest:+.3f} {clip})" for name, median, largest, clip in offsets)
+
+
 def passed_count(rows: list[dict]) -> str:
     """'k/n': how many clip or extreme rows pass every check."""
     return f"{sum(all(row['pass'].values()) for row in rows)}/{len(rows)}"
@@ -372,7 +389,7 @@ def format_report(report: dict) -> str:
                      f"| {_mark(e['pass'])} |")
     worst = worst_joints(report["clips"])
     if worst:
-        lines += ["", worst_joints_line(worst)]
+        lines += ["", worst_joints_line(worst), offset_joints_line(offset_joints(report["clips"], count=2))]
     if report["skipped"]:
         lines += ["", "skipped: " + "; ".join(f"{s['clip']} ({s['reason']})" for s in report["skipped"])]
     lines += ["", f"clips passed {passed_count(report['clips'])}; extremes passed {passed_count(report['extremes'])}; "
