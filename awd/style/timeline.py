@@ -3,7 +3,9 @@ evaluator and the training's style monitor write): per judged epoch the clips an
 clip with the criteria it misses (its joint error as a share of the baseline's), each failing extreme with what it
 reached on the commanded axis, and the classifier. A time_to_walk table counts passes; this names what is behind
 them, so that a run's trend (a clip drifting off as training goes on, an extreme that passes at one report in two)
-reads at a glance. CLI: benchmarks/style_timeline.py.
+reads at a glance; and the joint held furthest from the clips' pose, so that a posture drifting off as training
+goes on (the 23-DOF G1's crouch, docs/style_rounds.md, thirty-second and thirty-third rounds) shows report by
+report. CLI: benchmarks/style_timeline.py.
 """
 
 from __future__ import annotations
@@ -58,14 +60,27 @@ def failing_extremes(report: dict) -> list[str]:
     return rows
 
 
+def furthest_offset(report: dict) -> str:
+    """The moved joint held furthest from the clips' pose, as "left_knee_joint +0.050 (+0.113 forward_fast)" (median
+    offset over the judged clips, then the largest and its clip), or "-" for a report without joint offsets."""
+    from awd.style.judge import offset_joints
+
+    offsets = offset_joints(report.get("clips", []), count=1)
+    if not offsets:
+        return "-"
+    name, median, largest, clip = offsets[0]
+    return f"{name} {median:+.3f} ({largest:+.3f} {clip})"
+
+
 def format_timeline(reports: list[dict]) -> str:
-    lines = ["| epoch | clips | failing clips | extremes | failing extremes | classifier |",
-             "| ---: | ---: | --- | ---: | --- | ---: |"]
+    lines = ["| epoch | clips | furthest offset (rad) | failing clips | extremes | failing extremes | classifier |",
+             "| ---: | ---: | --- | --- | ---: | --- | ---: |"]
     for report in reports:
         clips, extremes = report.get("clips", []), report.get("extremes", [])
         bad_clips, bad_extremes = failing_clips(report), failing_extremes(report)
         accuracy = report.get("classifier_accuracy")
         lines.append(f"| {report.get('epoch', 0)} | {len(clips) - len(bad_clips)}/{len(clips)} | "
+                     f"{furthest_offset(report)} | "
                      f"{'; '.join(bad_clips) or '-'} | {len(extremes) - len(bad_extremes)}/{len(extremes)} | "
                      f"{'; '.join(bad_extremes) or '-'} | {'-' if accuracy is None else f'{accuracy:.3f}'} |")
     return "\n".join(lines)
