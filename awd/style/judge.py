@@ -345,9 +345,14 @@ def offset_joints(clips: list[dict], count: int = 4) -> list[tuple[str, float, f
     return sorted(rows, key=lambda r: -abs(r[1]))[:count]
 
 
+def offset_text(name: str, median: float, largest: float, clip: str) -> str:
+    """One row of `offset_joints` as "left_knee_joint +0.050 (+0.113 forward_fast)"."""
+    return f"{name} {median:+.3f} ({largest:+.3f} {clip})"
+
+
 def offset_joints_line(offsets: list[tuple[str, float, float, str]]) -> str:
     return "joints offset from the clips' pose (rad, median over the clips; largest): " + ", ".join(
-        f"{name} {median:+.3f} ({largest:+.3f} {clip})" for name, median, largest, clip in offsets)
+        offset_text(*row) for row in offsets)
 
 
 def passed_count(rows: list[dict]) -> str:

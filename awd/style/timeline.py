@@ -63,13 +63,10 @@ def failing_extremes(report: dict) -> list[str]:
 def furthest_offset(report: dict) -> str:
     """The moved joint held furthest from the clips' pose, as "left_knee_joint +0.050 (+0.113 forward_fast)" (median
     offset over the judged clips, then the largest and its clip), or "-" for a report without joint offsets."""
-    from awd.style.judge import offset_joints
+    from awd.style.judge import offset_joints, offset_text
 
     offsets = offset_joints(report.get("clips", []), count=1)
-    if not offsets:
-        return "-"
-    name, median, largest, clip = offsets[0]
-    return f"{name} {median:+.3f} ({largest:+.3f} {clip})"
+    return offset_text(*offsets[0]) if offsets else "-"
 
 
 def format_timeline(reports: list[dict]) -> str:
